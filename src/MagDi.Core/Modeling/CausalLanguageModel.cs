@@ -315,7 +315,9 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     /// </summary>
     /// <param name="directory">Target folder (created when missing).</param>
     /// <param name="dtype">On-disk dtype; null keeps the model's dtype.</param>
-    public void SavePretrained(string directory, ScalarType? dtype = null)
+    public void SavePretrained(string directory, ScalarType? dtype = null) => SavePretrained(directory, dtype, BaseStateDict());
+
+    internal void SavePretrained(string directory, ScalarType? dtype, IEnumerable<KeyValuePair<string, Tensor>> stateDict)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         Directory.CreateDirectory(directory);
@@ -324,7 +326,7 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         ModelConfig config = Config.Clone();
         config.TorchDtype = type switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
         config.Save(Path.Combine(directory, "config.json"));
-        var tensors = BaseStateDict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.dtype == type ? kv.Value : kv.Value.detach().to_type(type)));
+        var tensors = stateDict.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.dtype == type ? kv.Value : kv.Value.detach().to_type(type)));
         SafeTensorsFile.Save(Path.Combine(directory, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
     }
 
