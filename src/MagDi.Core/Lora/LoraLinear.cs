@@ -1,0 +1,144 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MagDi.Lora;
+
+/// <summary>
+/// A linear layer with a low-rank adapter (PEFT <c>lora.Linear</c>): y = W x + b + (alpha/r) · B(A(dropout(x))).
+/// A [r,in] starts Kaiming-uniform, B [out,r] starts at zero, so the adapter is an exact no-op at first.
+/// The base weight keeps its key (<c>weight</c>, <c>bias</c>) and is frozen; <c>lora_A.weight</c> and
+/// <c>lora_B.weight</c> are float32 whatever the base dtype (inputs are cast to f32 for the adapter branch and back).
+/// </summary>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")] private readonly Parameter _weight;
+    [ComponentName(Name = "bias")] private readonly Parameter? _bias;
+    [ComponentName(Name = "lora_A")] private readonly Linear _loraA;
+    [ComponentName(Name = "lora_B")] private readonly Linear _loraB;
+    private readonly double _dropout;
+
+    /// <summary>Wraps <paramref name="baseLayer"/>, sharing (not copying) its weight and bias, which are frozen.</summary>
+    /// <param name="baseLayer">The linear layer to adapt.</param>
+    /// <param name="rank">Rank r.</param>
+    /// <param name="alpha">Alpha (scaling alpha / r).</param>
+    /// <param name="dropout">Adapter-branch dropout probability.</param>
+    /// <param name="generator">Random source for A's initialisation; null uses the global generator.</param>
+    public LoraLinear(Linear baseLayer, int rank, double alpha, double dropout = 0.0, Generator? generator = null) : base("LoraLinear")
+    {
+        ArgumentNullException.ThrowIfNull(baseLayer);
+        ArgumentOutOfRangeException.ThrowIfLessThan(rank, 1);
+        _weight = new Parameter(baseLayer.weight!.detach(), requires_grad: false);
+        _bias = baseLayer.bias is null ? null : new Parameter(baseLayer.bias.detach(), requires_grad: false);
+        long outFeatures = _weight.shape[0], inFeatures = _weight.shape[1];
+        Device device = _weight.device;
+        _loraA = nn.Linear(inFeatures, rank, hasBias: false, device: device, dtype: ScalarType.Float32);
+        _loraB = nn.Linear(rank, outFeatures, hasBias: false, device: device, dtype: ScalarType.Float32);
+        using (no_grad())
+        {
+            // PEFT: kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)); B = 0.
+            double bound = 1.0 / Math.Sqrt(inFeatures);
+            using Tensor u = rand([rank, inFeatures], ScalarType.Float32, CPU, generator: generator);
+            _loraA.weight!.copy_((u * 2 - 1) * bound);
+            _loraB.weight!.zero_();
+        }
+
+        Rank = rank;
+        Alpha = alpha;
+        _dropout = dropout;
+        RegisterComponents();
+    }
+
+    /// <summary>Rank r.</summary>
+    public int Rank { get; }
+
+    /// <summary>Alpha.</summary>
+    public double Alpha { get; }
+
+    /// <summary>alpha / r.</summary>
+    public double Scaling => Alpha / Rank;
+
+    /// <summary>Whether the update is currently folded into the base weight.</summary>
+    public bool IsMerged { get; private set; }
+
+    /// <summary>The adapter's A matrix [r,in] (<c>lora_A.weight</c>, f32, trainable).</summary>
+    public Parameter LoraA => _loraA.weight!;
+
+    /// <summary>The adapter's B matrix [out,r] (<c>lora_B.weight</c>, f32, trainable).</summary>
+    public Parameter LoraB => _loraB.weight!;
+
+    /// <summary>The frozen base weight [out,in].</summary>
+    public Parameter Weight => _weight;
+
+    /// <summary>The frozen base bias, if any.</summary>
+    public Parameter? Bias => _bias;
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor y = F.linear(x, _weight, _bias); // [..., out]
+        if (!IsMerged)
+        {
+            Tensor a = x.to_type(ScalarType.Float32);
+            if (training && _dropout > 0)
+            {
+                a = F.dropout(a, _dropout, training: true);
+            }
+
+            y = y + (_loraB.call(_loraA.call(a)) * Scaling).to_type(y.dtype);
+        }
+
+        return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The update ΔW = (alpha/r) · B·A [out,in] in f32.</summary>
+    public Tensor DeltaWeight()
+    {
+        using var noGrad = no_grad();
+        return _loraB.weight!.matmul(_loraA.weight!) * Scaling;
+    }
+
+    /// <summary>Folds the update into the base weight (W += ΔW). Fails, leaving W unchanged, when ΔW has NaN or infinity.</summary>
+    /// <exception cref="InvalidOperationException">Already merged, or ΔW is not finite.</exception>
+    public void Merge()
+    {
+        if (IsMerged)
+        {
+            throw new InvalidOperationException("The adapter is already merged.");
+        }
+
+        using Tensor delta = DeltaWeight();
+        if (!delta.isfinite().all().item<bool>())
+        {
+            throw new InvalidOperationException("Refusing to merge: the LoRA update contains NaN or infinite values.");
+        }
+
+        using (no_grad())
+        {
+            _weight.copy_((_weight.to_type(ScalarType.Float32) + delta).to_type(_weight.dtype));
+        }
+
+        IsMerged = true;
+    }
+
+    /// <summary>Takes the update back out of the base weight (W -= ΔW); exact in f32, approximate for bf16/f16 bases.</summary>
+    /// <exception cref="InvalidOperationException">Not merged.</exception>
+    public void Unmerge()
+    {
+        if (!IsMerged)
+        {
+            throw new InvalidOperationException("The adapter is not merged.");
+        }
+
+        using Tensor delta = DeltaWeight();
+        using (no_grad())
+        {
+            _weight.copy_((_weight.to_type(ScalarType.Float32) - delta).to_type(_weight.dtype));
+        }
+
+        IsMerged = false;
+    }
+}

@@ -1,0 +1,205 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+using F = TorchSharp.torch.nn.functional;
+
+namespace MagDi.Modeling;
+
+/// <summary>Root-mean-square layer norm as Hugging Face Llama computes it: in f32, then scaled in the input dtype.</summary>
+internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    [ComponentName(Name = "weight")]
+    private readonly Parameter _weight;
+    private readonly double _eps;
+
+    public RmsNorm(long dim, double eps, Device? device, ScalarType dtype) : base("RmsNorm")
+    {
+        _weight = new Parameter(ones(dim, dtype: dtype, device: device));
+        _eps = eps;
+        RegisterComponents();
+    }
+
+    public Parameter Weight => _weight;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor x32 = x.to_type(ScalarType.Float32);
+        Tensor normed = x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + _eps); // [.., d]
+        return (_weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Rotary position embedding helpers (HF rotate-half convention).</summary>
+internal static class Rope
+{
+    /// <summary>cos and sin tables [B,1,T,hd] for position ids [B,T], computed in f32 and cast to <paramref name="dtype"/>.</summary>
+    public static (Tensor Cos, Tensor Sin) Build(Tensor positionIds, int headDim, double theta, ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        Tensor invFreq = 1.0 / pow(theta, arange(0, headDim, 2, ScalarType.Float32, positionIds.device) / headDim); // [hd/2]
+        Tensor freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * invFreq;                         // [B,T,hd/2]
+        Tensor emb = cat([freqs, freqs], -1).unsqueeze(1);                                                        // [B,1,T,hd]
+        return (emb.cos().to_type(dtype).MoveToOuterDisposeScope(), emb.sin().to_type(dtype).MoveToOuterDisposeScope());
+    }
+
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        long half = x.shape[^1] / 2;
+        using Tensor x1 = x.narrow(-1, 0, half);
+        using Tensor x2 = x.narrow(-1, half, half);
+        using Tensor rotated = cat([-x2, x1], -1);
+        return (x * cos) + (rotated * sin);
+    }
+}
+
+/// <summary>Per-forward state shared by all decoder layers.</summary>
+internal sealed record LayerContext(Tensor Cos, Tensor Sin, Tensor? Mask, bool IsCausal, KvCache? Cache, long PastLength);
+
+/// <summary>A module whose linear projections LoRA can replace by name.</summary>
+internal interface IProjectionHost
+{
+    IEnumerable<(string Name, nn.Module<Tensor, Tensor> Module)> Projections { get; }
+
+    void ReplaceProjection(string name, nn.Module<Tensor, Tensor> module);
+}
+
+/// <summary>Grouped-query self-attention with rotary embeddings and an optional KV cache.</summary>
+internal sealed class Attention : nn.Module, IProjectionHost
+{
+    [ComponentName(Name = "q_proj")] private nn.Module<Tensor, Tensor> _qProj;
+    [ComponentName(Name = "k_proj")] private nn.Module<Tensor, Tensor> _kProj;
+    [ComponentName(Name = "v_proj")] private nn.Module<Tensor, Tensor> _vProj;
+    [ComponentName(Name = "o_proj")] private nn.Module<Tensor, Tensor> _oProj;
+    private readonly int _heads, _kvHeads, _headDim, _layerIndex;
+
+    public Attention(ModelConfig c, int layerIndex, Device? device, ScalarType dtype) : base("Attention")
+    {
+        _heads = c.NumAttentionHeads;
+        _kvHeads = c.KeyValueHeads;
+        _headDim = c.EffectiveHeadDim;
+        _layerIndex = layerIndex;
+        _qProj = nn.Linear(c.HiddenSize, _heads * _headDim, c.QkvBias, device, dtype);
+        _kProj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
+        _vProj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
+        _oProj = nn.Linear(_heads * _headDim, c.HiddenSize, c.OutputBias, device, dtype);
+        RegisterComponents();
+    }
+
+    public IEnumerable<(string Name, nn.Module<Tensor, Tensor> Module)> Projections =>
+        [("q_proj", _qProj), ("k_proj", _kProj), ("v_proj", _vProj), ("o_proj", _oProj)];
+
+    public void ReplaceProjection(string name, nn.Module<Tensor, Tensor> module)
+    {
+        register_module(name, null!);
+        register_module(name, module);
+        switch (name)
+        {
+            case "q_proj": _qProj = module; break;
+            case "k_proj": _kProj = module; break;
+            case "v_proj": _vProj = module; break;
+            case "o_proj": _oProj = module; break;
+            default: throw new ArgumentException($"Attention has no projection '{name}'.", nameof(name));
+        }
+    }
+
+    public Tensor Forward(Tensor x, LayerContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        Tensor q = _qProj.call(x).view(b, t, _heads, _headDim).transpose(1, 2);   // [B,H,T,hd]
+        Tensor k = _kProj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KvH,T,hd]
+        Tensor v = _vProj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KvH,T,hd]
+        q = Rope.Apply(q, ctx.Cos, ctx.Sin);
+        k = Rope.Apply(k, ctx.Cos, ctx.Sin);
+        if (ctx.Cache is { } cache)
+        {
+            (k, v) = cache.Write(_layerIndex, ctx.PastLength, k, v);               // [B,KvH,S,hd]
+        }
+
+        if (_kvHeads != _heads)
+        {
+            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);                     // [B,H,S,hd]
+            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+        }
+
+        Tensor y = F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal); // [B,H,T,hd]
+        y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
+        return _oProj.call(y).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
+internal sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionHost
+{
+    [ComponentName(Name = "gate_proj")] private nn.Module<Tensor, Tensor> _gateProj;
+    [ComponentName(Name = "up_proj")] private nn.Module<Tensor, Tensor> _upProj;
+    [ComponentName(Name = "down_proj")] private nn.Module<Tensor, Tensor> _downProj;
+
+    public Mlp(ModelConfig c, Device? device, ScalarType dtype) : base("Mlp")
+    {
+        bool bias = c.MlpBias == true;
+        _gateProj = nn.Linear(c.HiddenSize, c.IntermediateSize, bias, device, dtype);
+        _upProj = nn.Linear(c.HiddenSize, c.IntermediateSize, bias, device, dtype);
+        _downProj = nn.Linear(c.IntermediateSize, c.HiddenSize, bias, device, dtype);
+        RegisterComponents();
+    }
+
+    public IEnumerable<(string Name, nn.Module<Tensor, Tensor> Module)> Projections =>
+        [("gate_proj", _gateProj), ("up_proj", _upProj), ("down_proj", _downProj)];
+
+    public void ReplaceProjection(string name, nn.Module<Tensor, Tensor> module)
+    {
+        register_module(name, null!);
+        register_module(name, module);
+        switch (name)
+        {
+            case "gate_proj": _gateProj = module; break;
+            case "up_proj": _upProj = module; break;
+            case "down_proj": _downProj = module; break;
+            default: throw new ArgumentException($"Mlp has no projection '{name}'.", nameof(name));
+        }
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        return _downProj.call(F.silu(_gateProj.call(x)) * _upProj.call(x)).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Pre-norm decoder block: x + attn(norm(x)), then h + mlp(norm(h)).</summary>
+internal sealed class DecoderLayer : nn.Module
+{
+    [ComponentName(Name = "self_attn")] private readonly Attention _selfAttn;
+    [ComponentName(Name = "mlp")] private readonly Mlp _mlp;
+    [ComponentName(Name = "input_layernorm")] private readonly RmsNorm _inputLayernorm;
+    [ComponentName(Name = "post_attention_layernorm")] private readonly RmsNorm _postAttentionLayernorm;
+
+    public DecoderLayer(ModelConfig c, int index, Device? device, ScalarType dtype) : base("DecoderLayer")
+    {
+        _selfAttn = new Attention(c, index, device, dtype);
+        _mlp = new Mlp(c, device, dtype);
+        _inputLayernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
+        _postAttentionLayernorm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, LayerContext ctx, bool checkpoint)
+    {
+        if (checkpoint && is_grad_enabled() && training)
+        {
+            return ActivationCheckpoint.Run(this, x, ctx);
+        }
+
+        return ForwardCore(x, ctx);
+    }
+
+    internal Tensor ForwardCore(Tensor x, LayerContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        Tensor h = x + _selfAttn.Forward(_inputLayernorm.call(x), ctx);
+        return (h + _mlp.call(_postAttentionLayernorm.call(h))).MoveToOuterDisposeScope();
+    }
+}
