@@ -1,0 +1,227 @@
+using MagDi.Graphs.Gcn;
+using MagDi.Runtime;
+using TorchSharp;
+using TorchSharp.Utils;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace MagDi.Losses;
+
+/// <summary>
+/// The MAGDi objective, paper equation 4: L = α·L+ + β·L− + γ·L_I, with its trainable heads (the contrastive scorer and
+/// the GCN node classifier).
+/// </summary>
+/// <remarks>
+/// <para>
+/// One forward per unique node: the caller runs the student once on every node (chain) of the batch, pools each node's
+/// last hidden states once (<see cref="SequencePooling"/>), and hands the logits, labels and pooled rows here. The three
+/// terms then share those tensors: the next-token loss reads the logits, the scorer scores every node once and pairs are
+/// formed by index, and the GCN takes the same rows as node features. The released code instead re-encodes a positive
+/// chain for every pair it is in (and a negative for each of its pairs), so a MAG with P correct and N incorrect nodes
+/// costs it 2·max(P, N) chain forwards for the ranking loss alone plus the next-token forwards, against P + N here.
+/// </para>
+/// <para>
+/// A term whose weight is 0 is not computed (its head is not even created); its loss reads 0. A term whose weight is
+/// positive needs its inputs: logits and labels for α, representations and graphs for β and γ.
+/// </para>
+/// <para>State-dict keys: <c>scorer.*</c> (<see cref="ContrastiveScorer"/>) and <c>gcn.*</c> (<see cref="GcnNodeClassifier"/>).</para>
+/// </remarks>
+public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
+{
+    [ComponentName(Name = "scorer")]
+    private readonly ContrastiveScorer? _scorer;
+
+    [ComponentName(Name = "gcn")]
+    private readonly GcnNodeClassifier? _gcn;
+
+    private readonly Random _random;
+
+    /// <summary>Creates the objective and its heads.</summary>
+    /// <exception cref="ArgumentException">The options are invalid (all problems listed once).</exception>
+    public MagDiObjective(MagDiObjectiveOptions options)
+        : base(nameof(MagDiObjective))
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        TorchRuntime.EnsureInitialized();
+        Options = options.Clone();
+        _random = new Random(options.Seed);
+        if (options.Weights.Beta > 0)
+        {
+            _scorer = new ContrastiveScorer(options.HiddenSize);
+        }
+
+        if (options.Weights.Gamma > 0)
+        {
+            _gcn = new GcnNodeClassifier(new GcnNodeClassifierOptions
+            {
+                InputSize = options.HiddenSize,
+                HiddenSize = options.GcnHiddenSize,
+                Dropout = options.GcnDropout,
+                Classes = options.NodeClasses,
+                Normalization = options.Normalization,
+            });
+        }
+
+        RegisterComponents();
+    }
+
+    /// <summary>A copy of the settings.</summary>
+    public MagDiObjectiveOptions Options { get; }
+
+    /// <summary>The contrastive scorer, or null when β = 0.</summary>
+    public ContrastiveScorer? Scorer => _scorer;
+
+    /// <summary>The GCN head, or null when γ = 0.</summary>
+    public GcnNodeClassifier? NodeClassifier => _gcn;
+
+    /// <summary>
+    /// Forms the margin-ranking pairs of a batch: inside each graph, correct nodes against incorrect ones, as rows of the
+    /// real-node list. A graph with no correct or no incorrect node gives none.
+    /// </summary>
+    public static IReadOnlyList<(int Positive, int Negative)> FormPairs(GraphBatch graphs, PairingStrategy strategy, Random rng)
+    {
+        ArgumentNullException.ThrowIfNull(graphs);
+        ArgumentNullException.ThrowIfNull(strategy);
+        ArgumentNullException.ThrowIfNull(rng);
+        var pairs = new List<(int, int)>();
+        for (int g = 0; g < graphs.GraphCount; g++)
+        {
+            GraphSample graph = graphs.Graphs[g];
+            int offset = graphs.RealNodeOffsets[g];
+            var positives = new List<int>();
+            var negatives = new List<int>();
+            for (int i = 0; i < graph.NodeCount; i++)
+            {
+                if (graph.Labels[i] == NodeLabels.Correct)
+                {
+                    positives.Add(offset + i);
+                }
+                else if (graph.Labels[i] == NodeLabels.Incorrect)
+                {
+                    negatives.Add(offset + i);
+                }
+            }
+
+            pairs.AddRange(strategy.Pair(positives, negatives, rng));
+        }
+
+        return pairs;
+    }
+
+    /// <summary>Evaluates the objective.</summary>
+    /// <param name="input">The student's outputs and the graphs of the batch.</param>
+    /// <returns>The total and each term, plus a report with slash-named metrics.</returns>
+    /// <exception cref="ArgumentException">An input a positively weighted term needs is missing or mis-shaped.</exception>
+    public override MagDiLoss forward(MagDiObjectiveInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        MagDiLossWeights w = Options.Weights;
+        using var scope = NewDisposeScope();
+        var metrics = new Dictionary<string, double>(StringComparer.Ordinal);
+        var terms = new List<Tensor>();
+        Tensor? nll = null;
+        Tensor? margin = null;
+        Tensor? node = null;
+        IReadOnlyList<(int Positive, int Negative)> pairs = [];
+
+        if (w.Alpha > 0)
+        {
+            Tensor logits = input.Logits ?? throw new ArgumentException("Logits are required when Alpha > 0 (the next-token loss).", nameof(input));
+            Tensor labels = input.Labels ?? throw new ArgumentException("Labels are required when Alpha > 0 (the next-token loss).", nameof(input));
+            NextTokenLossResult r = NextTokenLoss.Compute(logits, labels);
+            nll = r.Loss;
+            metrics[LossReport.Keys.NllTokens] = r.TokenCount;
+            terms.Add(nll * w.Alpha);
+        }
+
+        if (w.Beta > 0 || w.Gamma > 0)
+        {
+            GraphBatch graphs = input.Graphs ?? throw new ArgumentException("Graphs are required when Beta > 0 or Gamma > 0.", nameof(input));
+            Tensor reps = input.NodeRepresentations ?? throw new ArgumentException("NodeRepresentations are required when Beta > 0 or Gamma > 0.", nameof(input));
+            if (reps.dim() != 2 || reps.shape[0] != graphs.RealNodeCount)
+            {
+                throw new ArgumentException(
+                    $"NodeRepresentations must have shape [{graphs.RealNodeCount}, d] (one row per real node of the graphs), got {TensorChecks.Shape(reps)}.",
+                    nameof(input));
+            }
+
+            if (w.Beta > 0)
+            {
+                pairs = FormPairs(graphs, Options.Pairing, input.PairingRandom ?? _random);
+                Tensor scores = _scorer!.forward(reps);                                   // [N], each node scored once
+                var (posIndex, negIndex) = PairIndices(pairs, scores.device);
+                MarginRankingLossResult r = MarginRankingLoss.Compute(
+                    scores.index_select(0, posIndex), scores.index_select(0, negIndex), Options.Margin);
+                margin = r.Loss;
+                metrics[LossReport.Keys.MarginPairs] = r.PairCount;
+                if (r.Accuracy is double acc)
+                {
+                    metrics[LossReport.Keys.MarginAccuracy] = acc;
+                }
+
+                terms.Add(margin * w.Beta);
+            }
+
+            if (w.Gamma > 0)
+            {
+                int maxLabel = graphs.Labels.Where(l => l != NodeLabels.Ignore).DefaultIfEmpty(0).Max();
+                if (maxLabel >= Options.NodeClasses)
+                {
+                    throw new ArgumentException(
+                        $"The graphs use node label {maxLabel} but the GCN head has {Options.NodeClasses} classes; " +
+                        "set NodeClasses = 3 for padded batches with missing-node labels.",
+                        nameof(input));
+                }
+
+                Tensor features = Options.NodeFeatures == NodeFeatureSource.Live
+                    ? reps
+                    : (input.FrozenNodeFeatures ?? reps).detach();
+                Tensor logits = _gcn!.Classify(features, graphs);                         // [NodeCount, C]
+                NodeClassificationLossResult r = NodeClassificationLoss.Compute(logits, graphs.LabelsTensor(logits.device));
+                node = r.Loss;
+                metrics[LossReport.Keys.NodeCount] = r.NodeCount;
+                if (r.Accuracy is double acc)
+                {
+                    metrics[LossReport.Keys.NodeAccuracy] = acc;
+                }
+
+                terms.Add(node * w.Gamma);
+            }
+        }
+
+        Tensor total = terms[0];
+        for (int i = 1; i < terms.Count; i++)
+        {
+            total = total + terms[i];
+        }
+
+        nll ??= zeros([], dtype: total.dtype, device: total.device);
+        margin ??= zeros([], dtype: total.dtype, device: total.device);
+        node ??= zeros([], dtype: total.dtype, device: total.device);
+        metrics[LossReport.Keys.Nll] = nll.to(ScalarType.Float64).item<double>();
+        metrics[LossReport.Keys.Margin] = margin.to(ScalarType.Float64).item<double>();
+        metrics[LossReport.Keys.Node] = node.to(ScalarType.Float64).item<double>();
+        metrics[LossReport.Keys.Total] = total.to(ScalarType.Float64).item<double>();
+        return new MagDiLoss(
+            total.MoveToOuterDisposeScope(),
+            nll.MoveToOuterDisposeScope(),
+            margin.MoveToOuterDisposeScope(),
+            node.MoveToOuterDisposeScope(),
+            pairs,
+            new LossReport(metrics));
+    }
+
+    private static (Tensor Positive, Tensor Negative) PairIndices(IReadOnlyList<(int Positive, int Negative)> pairs, Device device)
+    {
+        var pos = new long[pairs.Count];
+        var neg = new long[pairs.Count];
+        for (int i = 0; i < pairs.Count; i++)
+        {
+            pos[i] = pairs[i].Positive;
+            neg[i] = pairs[i].Negative;
+        }
+
+        return (tensor(pos, dtype: ScalarType.Int64, device: device), tensor(neg, dtype: ScalarType.Int64, device: device));
+    }
+}

@@ -1,0 +1,36 @@
+using MagDi.Graphs.Gcn;
+using static TorchSharp.torch;
+
+namespace MagDi.Losses;
+
+/// <summary>
+/// What one training step hands to <see cref="MagDiObjective"/>: the student's outputs for every unique node of the batch,
+/// each computed once, and the graphs those nodes belong to.
+/// </summary>
+/// <remarks>
+/// Node order: the real nodes of <see cref="Graphs"/> in batch order (graph 0's nodes 0..N0-1, then graph 1's, ...).
+/// <see cref="NodeRepresentations"/> has one row per real node in that order; pairs and the GCN batch index into it.
+/// </remarks>
+public sealed class MagDiObjectiveInput
+{
+    /// <summary>Student logits [B, T, V] for the next-token loss (for example of all nodes; incorrect ones carry only ignored labels).</summary>
+    public Tensor? Logits { get; init; }
+
+    /// <summary>Next-token labels [B, T] aligned with <see cref="Logits"/> (see <see cref="NextTokenLoss.BuildLabels"/>).</summary>
+    public Tensor? Labels { get; init; }
+
+    /// <summary>Pooled representations [RealNodeCount, d] of every real node, from the student's live hidden states.</summary>
+    public Tensor? NodeRepresentations { get; init; }
+
+    /// <summary>The MAGs of the batch with their edges and node labels (<see cref="NodeLabels.Correct"/>/<see cref="NodeLabels.Incorrect"/>).</summary>
+    public GraphBatch? Graphs { get; init; }
+
+    /// <summary>
+    /// Precomputed node features [RealNodeCount, d'] for <see cref="NodeFeatureSource.Frozen"/> (used detached); when null
+    /// the frozen mode uses <see cref="NodeRepresentations"/> detached.
+    /// </summary>
+    public Tensor? FrozenNodeFeatures { get; init; }
+
+    /// <summary>Random source for pairing; null uses the objective's own, seeded from <see cref="MagDiObjectiveOptions.Seed"/>.</summary>
+    public Random? PairingRandom { get; init; }
+}

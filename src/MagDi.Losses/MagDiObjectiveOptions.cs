@@ -1,0 +1,99 @@
+using MagDi.Graphs.Gcn;
+
+namespace MagDi.Losses;
+
+/// <summary>Settings of <see cref="MagDiObjective"/>.</summary>
+public sealed class MagDiObjectiveOptions
+{
+    /// <summary>Size d of the node representations (the student's hidden size). Required.</summary>
+    public int HiddenSize { get; set; }
+
+    /// <summary>Weights α, β, γ of equation 4. Default α = 1, β = 0.1, γ = 1 (see <see cref="MagDiLossWeights"/>).</summary>
+    public MagDiLossWeights Weights { get; set; } = new();
+
+    /// <summary>Margin ρ of the ranking loss. Default 1 (the paper).</summary>
+    public double Margin { get; set; } = MarginRankingLoss.DefaultMargin;
+
+    /// <summary>How pairs are formed inside each MAG. Default <see cref="PairingStrategy.Paper"/>.</summary>
+    public PairingStrategy Pairing { get; set; } = PairingStrategy.Paper;
+
+    /// <summary>Seed of the objective's own random source for pairing (used when the input brings none). Default 0.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Where the GCN's node features come from. Default <see cref="NodeFeatureSource.Live"/>.</summary>
+    public NodeFeatureSource NodeFeatures { get; set; } = NodeFeatureSource.Live;
+
+    /// <summary>Hidden size of the GCN layers. Default 512.</summary>
+    public int GcnHiddenSize { get; set; } = 512;
+
+    /// <summary>Dropout of the GCN head (training mode only). Default 0.5.</summary>
+    public double GcnDropout { get; set; } = 0.5;
+
+    /// <summary>Node classes: 2 (paper, default) or 3 with padded missing nodes (released recipe).</summary>
+    public int NodeClasses { get; set; } = 2;
+
+    /// <summary>Adjacency normalisation of the GCN. Default <see cref="GcnNormalizationKind.RowMean"/> (the paper).</summary>
+    public GcnNormalizationKind Normalization { get; set; } = GcnNormalizationKind.RowMean;
+
+    /// <summary>Checks every setting and throws once listing all problems.</summary>
+    /// <exception cref="ArgumentException">One or more settings are invalid.</exception>
+    public void Validate()
+    {
+        var problems = new List<string>();
+        if (HiddenSize < 1)
+        {
+            problems.Add($"HiddenSize must be at least 1 (got {HiddenSize}).");
+        }
+
+        if (Weights is null)
+        {
+            problems.Add("Weights is required.");
+        }
+        else
+        {
+            problems.AddRange(Weights.GetProblems());
+        }
+
+        if (!double.IsFinite(Margin))
+        {
+            problems.Add($"Margin must be a finite number (got {Margin}).");
+        }
+
+        if (Pairing is null)
+        {
+            problems.Add("Pairing is required.");
+        }
+
+        if (!Enum.IsDefined(NodeFeatures))
+        {
+            problems.Add($"NodeFeatures '{NodeFeatures}' is not a known NodeFeatureSource.");
+        }
+
+        if (GcnHiddenSize < 1)
+        {
+            problems.Add($"GcnHiddenSize must be at least 1 (got {GcnHiddenSize}).");
+        }
+
+        if (!(GcnDropout >= 0 && GcnDropout < 1))
+        {
+            problems.Add($"GcnDropout must be in [0, 1) (got {GcnDropout}).");
+        }
+
+        if (NodeClasses < 2)
+        {
+            problems.Add($"NodeClasses must be at least 2 (got {NodeClasses}).");
+        }
+
+        if (!Enum.IsDefined(Normalization))
+        {
+            problems.Add($"Normalization '{Normalization}' is not a known GcnNormalizationKind.");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid MagDiObjectiveOptions: " + string.Join(" ", problems));
+        }
+    }
+
+    internal MagDiObjectiveOptions Clone() => (MagDiObjectiveOptions)MemberwiseClone();
+}

@@ -1,0 +1,117 @@
+using MagDi.Runtime;
+using static TorchSharp.torch;
+
+namespace MagDi.Losses;
+
+/// <summary>The result of <see cref="NextTokenLoss.Compute"/>.</summary>
+/// <param name="Loss">Scalar loss (float32 for half-precision logits), mean over the target tokens.</param>
+/// <param name="TokenCount">Number of target tokens the mean is over (0 gives a loss of exactly 0).</param>
+public sealed record NextTokenLossResult(Tensor Loss, long TokenCount);
+
+/// <summary>
+/// Next-token cross-entropy on correct reasoning chains (paper equation 1), with the Hugging Face label convention:
+/// labels are the input ids with <see cref="IgnoreIndex"/> at positions that are not targets; the shift by one happens inside.
+/// </summary>
+/// <remarks>
+/// Reduction: the mean over all target tokens of the batch (every token weighs the same, as Hugging Face causal-LM losses
+/// do). Equation 1 sums; the mean only rescales the gradient and keeps the learning rate independent of chain length and
+/// batch size. Logits in bf16 or fp16 are converted to float32 for the log-softmax, and only at target positions.
+/// </remarks>
+public static class NextTokenLoss
+{
+    /// <summary>The label of positions that are not predicted (PyTorch's <c>ignore_index</c>).</summary>
+    public const long IgnoreIndex = -100;
+
+    /// <summary>
+    /// Builds labels from input ids: padding is always masked; prompt tokens are masked unless
+    /// <paramref name="includePromptTokens"/> (the released code trains on the prompt too).
+    /// </summary>
+    /// <param name="inputIds">Token ids [B, T].</param>
+    /// <param name="attentionMask">[B, T], 1 for tokens and 0 for padding.</param>
+    /// <param name="targetMask">[B, T], 1 for tokens of the target part (the answer: reasoning, answer, EOS), 0 for the prompt.
+    /// Ignored when <paramref name="includePromptTokens"/> is true; may then be null.</param>
+    /// <param name="includePromptTokens">Train on prompt tokens too (the release's behaviour). Default false (the paper's).</param>
+    /// <returns>int64 labels [B, T].</returns>
+    /// <remarks>
+    /// The first non-padding token of each row is never a target: nothing before it predicts it. This is what makes a
+    /// left-padded and a right-padded batch give the same loss.
+    /// </remarks>
+    public static Tensor BuildLabels(Tensor inputIds, Tensor attentionMask, Tensor? targetMask, bool includePromptTokens = false)
+    {
+        TensorChecks.Rank(inputIds, 2, nameof(inputIds), "[B, T]");
+        TensorChecks.Rank(attentionMask, 2, nameof(attentionMask), "[B, T]");
+        if (!attentionMask.shape.SequenceEqual(inputIds.shape))
+        {
+            throw new ArgumentException($"attentionMask {TensorChecks.Shape(attentionMask)} must match inputIds {TensorChecks.Shape(inputIds)}.", nameof(attentionMask));
+        }
+
+        if (!includePromptTokens)
+        {
+            if (targetMask is null)
+            {
+                throw new ArgumentNullException(nameof(targetMask), "targetMask is required unless includePromptTokens is true: it marks the answer tokens to train on.");
+            }
+
+            if (!targetMask.shape.SequenceEqual(inputIds.shape))
+            {
+                throw new ArgumentException($"targetMask {TensorChecks.Shape(targetMask)} must match inputIds {TensorChecks.Shape(inputIds)}.", nameof(targetMask));
+            }
+        }
+
+        TorchRuntime.EnsureInitialized();
+        using var scope = NewDisposeScope();
+        Tensor isToken = attentionMask.to(ScalarType.Bool);                                        // [B, T]
+        Tensor previousIsToken = zeros_like(isToken);
+        if (isToken.shape[1] > 1)
+        {
+            previousIsToken = cat([zeros_like(isToken.narrow(1, 0, 1)), isToken.narrow(1, 0, isToken.shape[1] - 1)], 1);
+        }
+
+        Tensor keep = isToken.logical_and(previousIsToken);
+        if (!includePromptTokens)
+        {
+            keep = keep.logical_and(targetMask!.to(ScalarType.Bool));
+        }
+
+        Tensor labels = inputIds.to(ScalarType.Int64).masked_fill(keep.logical_not(), IgnoreIndex);
+        return labels.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Mean next-token cross-entropy over the target positions.</summary>
+    /// <param name="logits">Student logits [B, T, V]; position t predicts token t + 1.</param>
+    /// <param name="labels">Labels [B, T] (token ids, or <see cref="IgnoreIndex"/>), aligned with the input, not shifted.</param>
+    /// <returns>The loss and the number of target tokens. With no target token the loss is an exact 0 connected to the logits.</returns>
+    /// <exception cref="ArgumentException">The shapes do not match.</exception>
+    public static NextTokenLossResult Compute(Tensor logits, Tensor labels)
+    {
+        TensorChecks.Rank(logits, 3, nameof(logits), "[B, T, V]");
+        TensorChecks.Rank(labels, 2, nameof(labels), "[B, T]");
+        if (labels.shape[0] != logits.shape[0] || labels.shape[1] != logits.shape[1])
+        {
+            throw new ArgumentException($"labels {TensorChecks.Shape(labels)} must match logits {TensorChecks.Shape(logits)} in [B, T].", nameof(labels));
+        }
+
+        TorchRuntime.EnsureInitialized();
+        using var scope = NewDisposeScope();
+        ScalarType dtype = TensorChecks.ComputeType(logits.dtype);
+        long vocab = logits.shape[2];
+        long steps = logits.shape[1] - 1;
+        if (steps <= 0)
+        {
+            return new NextTokenLossResult(TensorChecks.ConnectedZero(logits, dtype).MoveToOuterDisposeScope(), 0);
+        }
+
+        Tensor predicted = logits.narrow(1, 0, steps).reshape(-1, vocab);                  // [B·(T-1), V]
+        Tensor targets = labels.narrow(1, 1, steps).reshape(-1).to(ScalarType.Int64);      // [B·(T-1)]
+        Tensor rows = targets.ne(IgnoreIndex).nonzero().squeeze(1);                        // [K]
+        long count = rows.shape[0];
+        if (count == 0)
+        {
+            return new NextTokenLossResult(TensorChecks.ConnectedZero(logits, dtype).MoveToOuterDisposeScope(), 0);
+        }
+
+        Tensor selected = predicted.index_select(0, rows).to(dtype);                       // [K, V]
+        Tensor loss = nn.functional.cross_entropy(selected, targets.index_select(0, rows));
+        return new NextTokenLossResult(loss.MoveToOuterDisposeScope(), count);
+    }
+}

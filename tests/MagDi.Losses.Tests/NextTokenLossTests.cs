@@ -1,0 +1,146 @@
+namespace MagDi.Losses.Tests;
+
+public class NextTokenLossTests
+{
+    [Fact]
+    public void Compute_ShiftsByOneAndAveragesOverTargetTokens()
+    {
+        using var scope = NewDisposeScope();
+        // V = 2. Position 0 predicts label[1] = 1 with logits (0, 0): -log(1/2).
+        // Position 1 predicts label[2] = 0 with logits (ln 3, 0): -log(3/4). Position 2's logits are unused.
+        Tensor logits = tensor(new float[] { 0, 0, MathF.Log(3), 0, 5, -5 }).reshape(1, 3, 2);
+        Tensor labels = tensor(new long[,] { { 1, 1, 0 } });
+
+        NextTokenLossResult r = NextTokenLoss.Compute(logits, labels);
+
+        Assert.Equal(2, r.TokenCount);
+        Assert.Equal((Math.Log(2) + Math.Log(4.0 / 3.0)) / 2, r.Loss.item<float>(), 5);
+    }
+
+    [Fact]
+    public void IgnoredLabels_AreLeftOut()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = tensor(new float[] { 0, 0, MathF.Log(3), 0, 5, -5 }).reshape(1, 3, 2);
+        Tensor labels = tensor(new long[,] { { 1, NextTokenLoss.IgnoreIndex, 0 } });
+
+        NextTokenLossResult r = NextTokenLoss.Compute(logits, labels);
+
+        Assert.Equal(1, r.TokenCount);
+        Assert.Equal(Math.Log(4.0 / 3.0), r.Loss.item<float>(), 5);
+    }
+
+    [Fact]
+    public void BuildLabels_MasksPromptAndPadding_OrOnlyPaddingWhenPromptIncluded()
+    {
+        using var scope = NewDisposeScope();
+        // Right padded: prompt 11 12, answer 13 14, padding.
+        Tensor ids = tensor(new long[,] { { 11, 12, 13, 14, 0 } });
+        Tensor mask = tensor(new long[,] { { 1, 1, 1, 1, 0 } });
+        Tensor target = tensor(new long[,] { { 0, 0, 1, 1, 0 } });
+
+        long[] answerOnly = NextTokenLoss.BuildLabels(ids, mask, target).data<long>().ToArray();
+        long[] withPrompt = NextTokenLoss.BuildLabels(ids, mask, null, includePromptTokens: true).data<long>().ToArray();
+
+        Assert.Equal([-100, -100, 13, 14, -100], answerOnly);
+        // The first token has nothing before it, so it is never a target.
+        Assert.Equal([-100, 12, 13, 14, -100], withPrompt);
+    }
+
+    [Fact]
+    public void BuildLabels_WithoutTargetMask_IsRejectedUnlessPromptIncluded()
+    {
+        using var scope = NewDisposeScope();
+        var ex = Assert.Throws<ArgumentNullException>(() => NextTokenLoss.BuildLabels(ones(1, 3, dtype: ScalarType.Int64), ones(1, 3), null));
+        Assert.Contains("targetMask", ex.Message);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LeftAndRightPadding_GiveTheSameLoss(bool includePrompt)
+    {
+        using var scope = NewDisposeScope();
+        // A position-independent toy student: logits depend only on the current token.
+        var embedding = nn.Embedding(20, 8);
+        var head = nn.Linear(8, 20);
+        long[][] rows = [[3, 4, 5, 6, 7], [8, 9, 10], [11, 12, 13, 14]];
+        int[] promptLengths = [2, 1, 3];
+        const int T = 6;
+
+        (Tensor Ids, Tensor Mask, Tensor Target) Pad(bool left)
+        {
+            var ids = new long[rows.Length, T];
+            var mask = new long[rows.Length, T];
+            var target = new long[rows.Length, T];
+            for (int b = 0; b < rows.Length; b++)
+            {
+                int start = left ? T - rows[b].Length : 0;
+                for (int i = 0; i < rows[b].Length; i++)
+                {
+                    ids[b, start + i] = rows[b][i];
+                    mask[b, start + i] = 1;
+                    target[b, start + i] = i >= promptLengths[b] ? 1 : 0;
+                }
+            }
+
+            return (tensor(ids), tensor(mask), tensor(target));
+        }
+
+        double Loss(bool left)
+        {
+            var (ids, mask, target) = Pad(left);
+            Tensor labels = NextTokenLoss.BuildLabels(ids, mask, target, includePrompt);
+            return NextTokenLoss.Compute(head.forward(embedding.forward(ids)), labels).Loss.item<float>();
+        }
+
+        Assert.Equal(Loss(left: false), Loss(left: true), 5);
+    }
+
+    [Fact]
+    public void NoTargetTokens_GivesConnectedZeroNotNaN()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = randn(2, 3, 5).requires_grad_(true);
+        Tensor labels = full(2, 3, NextTokenLoss.IgnoreIndex, dtype: ScalarType.Int64);
+
+        NextTokenLossResult r = NextTokenLoss.Compute(logits, labels);
+
+        Assert.Equal(0, r.TokenCount);
+        Assert.Equal(0f, r.Loss.item<float>());
+        r.Loss.backward();
+        Assert.Equal(0f, logits.grad!.abs().sum().item<float>());
+    }
+
+    [Fact]
+    public void Bf16Logits_AreReducedInFloat32()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = randn(2, 4, 50);
+        Tensor labels = randint(0, 50, [2, 4], dtype: ScalarType.Int64);
+
+        NextTokenLossResult half = NextTokenLoss.Compute(logits.to(ScalarType.BFloat16), labels);
+        NextTokenLossResult full32 = NextTokenLoss.Compute(logits.to(ScalarType.BFloat16).to(ScalarType.Float32), labels);
+
+        Assert.Equal(ScalarType.Float32, half.Loss.dtype);
+        Assert.Equal(full32.Loss.item<float>(), half.Loss.item<float>(), 5);
+    }
+
+    [Fact]
+    public void Gradients_MatchFiniteDifferences()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = randn(2, 4, 3, dtype: ScalarType.Float64).requires_grad_(true);
+        Tensor labels = tensor(new long[,] { { -100, 2, 0, 1 }, { 1, -100, 2, -100 } });
+
+        GradCheck.AssertGradients(() => NextTokenLoss.Compute(logits, labels).Loss, [logits]);
+    }
+
+    [Fact]
+    public void MismatchedShapes_AreRejected()
+    {
+        using var scope = NewDisposeScope();
+        Assert.Throws<ArgumentException>(() => NextTokenLoss.Compute(randn(2, 4, 3), zeros(2, 5, dtype: ScalarType.Int64)));
+        Assert.Throws<ArgumentException>(() => NextTokenLoss.Compute(randn(2, 4), zeros(2, 4, dtype: ScalarType.Int64)));
+    }
+}
