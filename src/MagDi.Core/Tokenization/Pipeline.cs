@@ -92,13 +92,8 @@ internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, boo
         // Spans of (start, length, isMatch) covering the text, as tokenizers' NormalizedString::split does.
         var spans = new List<(int Start, int Length, bool IsMatch)>();
         int last = 0;
-        foreach (ValueMatch m in regex.EnumerateMatches(text))
+        foreach (var m in CodePointRegex.Matches(regex, text))
         {
-            if (m.Length == 0)
-            {
-                continue;
-            }
-
             if (m.Index > last)
             {
                 spans.Add((last, m.Index - last, false));
@@ -239,7 +234,7 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) 
 
             if (useRegex)
             {
-                foreach (ValueMatch m in ByteLevel.Gpt2Regex.EnumerateMatches(piece))
+                foreach (var m in CodePointRegex.Matches(ByteLevel.Gpt2Regex, piece))
                 {
                     result.Add(ByteLevel.Encode(piece.AsSpan(m.Index, m.Length)));
                 }

@@ -1,0 +1,70 @@
+using System.Text;
+using MagDi.Tokenization;
+
+namespace MagDi.Core.Tests.Tokenization;
+
+public sealed class RoundTripTests
+{
+    private static readonly string[] s_pieces =
+    [
+        "the", "The", " ", "  ", "   ", "\t", "\t\t", "\n", "\n\n", "\r\n", " \n ", "0", "42", "1234567", "3.14", "-",
+        "!!", "?", "...", "'s", "'ll", "\"", "(", ")", "{}", "[", "]", "#", "@", "$", "%", "&", "*", "+", "=", "_",
+        "café", "naïve", "Straße", "Ærø", "e\u0301", "a\u0308", "n\u0303", "\u0301", "中文", "你好", "日本語", "カタカナ",
+        "한국어", "Русский", "ελληνικά", "עברית", "عربية", "हिन्दी", "😀", "👍🏽", "👨‍👩‍👧‍👦", "🇩🇪", "❤️", "\ue000",
+        "\u0001", "\u007f", "\u00a0", "\u200b", "∑", "√", "α", "𝒳", "𠀀", "ﬁ", "½", "™", "<", ">", "/", "\\", "`",
+    ];
+
+    public static TheoryData<string> Families => new() { "mistral", "qwen3", "gpt2" };
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void DecodeOfEncode_ReturnsTheText_ForRandomMixedText(string family)
+    {
+        var tokenizer = RealTokenizers.Get(family);
+        var random = new Random(1234);
+        for (int n = 0; n < 300; n++)
+        {
+            var sb = new StringBuilder();
+            int count = random.Next(1, 25);
+            for (int i = 0; i < count; i++)
+            {
+                sb.Append(s_pieces[random.Next(s_pieces.Length)]);
+            }
+
+            string text = sb.ToString();
+            string expected = family == "qwen3" ? text.Normalize(NormalizationForm.FormC) : text;
+            Assert.Equal(expected, tokenizer.Decode(tokenizer.Encode(text)));
+        }
+    }
+
+    [Fact]
+    public void Mistral_CharactersOutsideTheVocabulary_UseByteFallbackAndRoundTrip()
+    {
+        var t = RealTokenizers.Get("mistral");
+        string text = "\ue000𠀀😀";
+        var tokens = t.Encode(text).Select(id => t.IdToToken(id)!).ToList();
+        Assert.Contains("<0xEE>", tokens); // U+E000 = EE 80 80
+        Assert.Contains("<0xF0>", tokens);
+        Assert.DoesNotContain("<unk>", tokens);
+        Assert.Equal(text, t.Decode(t.Encode(text)));
+    }
+
+    [Fact]
+    public void Mistral_InvalidByteSequence_DecodesToReplacementCharacters()
+    {
+        var t = RealTokenizers.Get("mistral");
+        int f0 = t.TokenToId("<0xF0>")!.Value;
+        int a = t.TokenToId("<0x41>")!.Value;
+        // F0 41 is not valid UTF-8: each byte of the run becomes U+FFFD, as tokenizers' ByteFallback decoder does.
+        Assert.Equal("\uFFFD\uFFFD", t.Decode([f0, a]));
+    }
+
+    [Fact]
+    public void Encode_LongTextWithoutPreTokenizer_IsLinearEnoughAndRoundTrips()
+    {
+        // Mistral's tokenizer.json has no pre-tokenizer: the whole text is one BPE word.
+        var t = RealTokenizers.Get("mistral");
+        string text = string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. 数字 12345\n", 2000));
+        Assert.Equal(text, t.Decode(t.Encode(text)));
+    }
+}
