@@ -106,6 +106,18 @@ public class MagDiObjectiveTests
     }
 
     [Fact]
+    public void FormPairs_FromNodeMetadata_GroupsByGraphAndSkipsOtherLabels()
+    {
+        int[] graphOf = [4, 4, 7, 4, 7, 7, 9];
+        int[] labels = [C, I, I, NodeLabels.Ignore, C, C, C];
+
+        var pairs = MagDiObjective.FormPairs(graphOf, labels, PairingStrategy.Cyclic, new Random(0));
+
+        Assert.Equal([(0, 1), (4, 2), (5, 2)], pairs);
+        Assert.Throws<ArgumentException>(() => MagDiObjective.FormPairs([0, 0], [C], PairingStrategy.Paper, new Random(0)));
+    }
+
+    [Fact]
     public void BatchWithoutPairs_GivesZeroMarginNotNaN_AndStillTrains()
     {
         using var scope = NewDisposeScope();
