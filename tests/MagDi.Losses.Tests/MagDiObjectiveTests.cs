@@ -287,6 +287,44 @@ public class MagDiObjectiveTests
     }
 
     [Fact]
+    public void AdamSteps_OnLoraAndHeads_LowerEveryTerm()
+    {
+        using var scope = NewDisposeScope();
+        using var student = new ToyStudent(D);
+        var batch = ToyBatch.Create(13, [C, I, C], [C, I, I, I, C, I], [I, C, C, C, I, C, C, I, C]);
+        using var objective = new MagDiObjective(Options(alpha: 1, beta: 1, gamma: 1));
+        var parameters = objective.parameters().Concat(student.Lora.parameters()).ToList();
+        using var adam = optim.Adam(parameters, lr: 0.01);
+
+        LossReport Step(bool update)
+        {
+            using var stepScope = NewDisposeScope();
+            adam.zero_grad();
+            MagDiLoss loss = objective.forward(Input(student, batch, seed: 0));
+            if (update)
+            {
+                loss.Total.backward();
+                adam.step();
+            }
+
+            return loss.Report;
+        }
+
+        LossReport before = Step(update: false);
+        for (int i = 0; i < 60; i++)
+        {
+            Step(update: true);
+        }
+
+        LossReport after = Step(update: false);
+
+        Assert.True(after.Nll < before.Nll, $"nll {before.Nll} -> {after.Nll}");
+        Assert.True(after.Margin < before.Margin, $"margin {before.Margin} -> {after.Margin}");
+        Assert.True(after.Node < before.Node, $"node {before.Node} -> {after.Node}");
+        Assert.InRange(after.NodeAccuracy!.Value, 0.0, 1.0);
+    }
+
+    [Fact]
     public void Gradients_MatchFiniteDifferences()
     {
         using var scope = NewDisposeScope();
