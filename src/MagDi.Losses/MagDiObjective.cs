@@ -82,28 +82,65 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
     public static IReadOnlyList<(int Positive, int Negative)> FormPairs(GraphBatch graphs, PairingStrategy strategy, Random rng)
     {
         ArgumentNullException.ThrowIfNull(graphs);
-        ArgumentNullException.ThrowIfNull(strategy);
-        ArgumentNullException.ThrowIfNull(rng);
-        var pairs = new List<(int, int)>();
+        var graphOfRow = new int[graphs.RealNodeCount];
+        var labels = new int[graphs.RealNodeCount];
         for (int g = 0; g < graphs.GraphCount; g++)
         {
             GraphSample graph = graphs.Graphs[g];
-            int offset = graphs.RealNodeOffsets[g];
-            var positives = new List<int>();
-            var negatives = new List<int>();
             for (int i = 0; i < graph.NodeCount; i++)
             {
-                if (graph.Labels[i] == NodeLabels.Correct)
-                {
-                    positives.Add(offset + i);
-                }
-                else if (graph.Labels[i] == NodeLabels.Incorrect)
-                {
-                    negatives.Add(offset + i);
-                }
+                graphOfRow[graphs.RealNodeOffsets[g] + i] = g;
+                labels[graphs.RealNodeOffsets[g] + i] = graph.Labels[i];
+            }
+        }
+
+        return FormPairs(graphOfRow, labels, strategy, rng);
+    }
+
+    /// <summary>
+    /// Forms the margin-ranking pairs from per-node metadata alone (no edges needed): row r belongs to graph
+    /// <paramref name="graphOfNode"/>[r] and has label <paramref name="labels"/>[r]. Rows labelled
+    /// <see cref="NodeLabels.Correct"/> are positives, <see cref="NodeLabels.Incorrect"/> negatives, any other label takes
+    /// no part. Pairs never cross graphs; graphs are visited in order of first appearance, rows in index order.
+    /// </summary>
+    /// <returns>Pairs of row indices.</returns>
+    /// <exception cref="ArgumentException">The two lists differ in length.</exception>
+    public static IReadOnlyList<(int Positive, int Negative)> FormPairs(IReadOnlyList<int> graphOfNode, IReadOnlyList<int> labels, PairingStrategy strategy, Random rng)
+    {
+        ArgumentNullException.ThrowIfNull(graphOfNode);
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(strategy);
+        ArgumentNullException.ThrowIfNull(rng);
+        if (graphOfNode.Count != labels.Count)
+        {
+            throw new ArgumentException($"graphOfNode has {graphOfNode.Count} entries but labels has {labels.Count}; give one of each per node.", nameof(labels));
+        }
+
+        var groups = new Dictionary<int, (List<int> Positives, List<int> Negatives)>();
+        var order = new List<int>();
+        for (int r = 0; r < labels.Count; r++)
+        {
+            if (!groups.TryGetValue(graphOfNode[r], out var group))
+            {
+                group = ([], []);
+                groups[graphOfNode[r]] = group;
+                order.Add(graphOfNode[r]);
             }
 
-            pairs.AddRange(strategy.Pair(positives, negatives, rng));
+            if (labels[r] == NodeLabels.Correct)
+            {
+                group.Positives.Add(r);
+            }
+            else if (labels[r] == NodeLabels.Incorrect)
+            {
+                group.Negatives.Add(r);
+            }
+        }
+
+        var pairs = new List<(int, int)>();
+        foreach (int g in order)
+        {
+            pairs.AddRange(strategy.Pair(groups[g].Positives, groups[g].Negatives, rng));
         }
 
         return pairs;

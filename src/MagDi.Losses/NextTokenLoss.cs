@@ -101,17 +101,22 @@ public static class NextTokenLoss
             return new NextTokenLossResult(TensorChecks.ConnectedZero(logits, dtype).MoveToOuterDisposeScope(), 0);
         }
 
-        Tensor predicted = logits.narrow(1, 0, steps).reshape(-1, vocab);                  // [B·(T-1), V]
-        Tensor targets = labels.narrow(1, 1, steps).reshape(-1).to(ScalarType.Int64);      // [B·(T-1)]
-        Tensor rows = targets.ne(IgnoreIndex).nonzero().squeeze(1);                        // [K]
-        long count = rows.shape[0];
+        long length = logits.shape[1];
+        Tensor targets = labels.narrow(1, 1, steps).to(ScalarType.Int64);                 // [B, T-1], target of position t is label t+1
+        Tensor at = targets.ne(IgnoreIndex).nonzero();                                     // [K, 2] (row, position)
+        long count = at.shape[0];
         if (count == 0)
         {
             return new NextTokenLossResult(TensorChecks.ConnectedZero(logits, dtype).MoveToOuterDisposeScope(), 0);
         }
 
-        Tensor selected = predicted.index_select(0, rows).to(dtype);                       // [K, V]
-        Tensor loss = nn.functional.cross_entropy(selected, targets.index_select(0, rows));
+        Tensor row = at.select(1, 0);
+        Tensor position = at.select(1, 1);
+        // Gather only the K predicting rows of the (contiguous) logits: no copy of the whole [B, T, V] tensor.
+        Tensor predicted = logits.contiguous().view(-1, vocab);                            // [B·T, V]
+        Tensor picked = targets.reshape(-1).index_select(0, (row * steps) + position);    // [K]
+        Tensor selected = predicted.index_select(0, (row * length) + position).to(dtype); // [K, V]
+        Tensor loss = nn.functional.cross_entropy(selected, picked);
         return new NextTokenLossResult(loss.MoveToOuterDisposeScope(), count);
     }
 }

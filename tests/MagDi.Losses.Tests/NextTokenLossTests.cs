@@ -45,6 +45,23 @@ public class NextTokenLossTests
         Assert.Equal([-100, -100, 13, 14, -100], answerOnly);
         // The first token has nothing before it, so it is never a target.
         Assert.Equal([-100, 12, 13, 14, -100], withPrompt);
+
+        // Left padded: the first real token is not predicted from the padding before it.
+        Tensor leftIds = tensor(new long[,] { { 0, 0, 11, 12, 13 } });
+        Tensor leftMask = tensor(new long[,] { { 0, 0, 1, 1, 1 } });
+        Assert.Equal([-100, -100, -100, 12, 13], NextTokenLoss.BuildLabels(leftIds, leftMask, null, includePromptTokens: true).data<long>().ToArray());
+    }
+
+    [Fact]
+    public void NonContiguousLogits_GiveTheSameLoss()
+    {
+        using var scope = NewDisposeScope();
+        Tensor logits = randn(2, 5, 7);
+        Tensor transposed = logits.transpose(0, 1).contiguous().transpose(0, 1);   // same values, other strides
+        Tensor labels = randint(0, 7, [2, 5], dtype: ScalarType.Int64);
+
+        Assert.False(transposed.is_contiguous());
+        Assert.Equal(NextTokenLoss.Compute(logits, labels).Loss.item<float>(), NextTokenLoss.Compute(transposed, labels).Loss.item<float>(), 6);
     }
 
     [Fact]

@@ -91,6 +91,19 @@ public class GcnConvTests
     }
 
     [Fact]
+    public void DenseTensor_EqualsDenseArray_WithDuplicateEdges()
+    {
+        using var scope = NewDisposeScope();
+        GcnNormalizedEdges edges = GcnNormalization.Compute([0, 0, 2, 1], [1, 1, 1, 0], 3, GcnNormalizationKind.Symmetric);
+        using GcnAdjacency adj = GcnAdjacency.FromEdges(edges, ScalarType.Float64);
+
+        double[,] expected = edges.ToDense();
+        double[] actual = adj.ToDenseTensor().data<double>().ToArray();
+
+        Assert.Equal(expected.Cast<double>().ToArray(), actual);
+    }
+
+    [Fact]
     public void Propagate_RejectsFeaturesOfTheWrongNodeCount()
     {
         using GcnAdjacency adj = GcnAdjacency.FromEdges(GcnNormalization.Compute([0], [1], 2, GcnNormalizationKind.RowMean));
