@@ -1,0 +1,57 @@
+using System.Text.RegularExpressions;
+using MagDi.Tasks;
+using MagDi.Tokenization;
+
+namespace MagDi.Training;
+
+/// <summary>
+/// How a MAG node becomes a training example and a question becomes a test-time prompt, as in the released recipe:
+/// <c>[INST] ### Question: {q}[/INST] ### Answer: {reasoning} So the answer is {answer}</c> followed by EOS, with the
+/// chat wrapping taken from the student's <see cref="PromptFormat"/>. The test-time prompt is the same text up to
+/// <c>### Answer:</c>, so the student answers alone and zero-shot.
+/// </summary>
+public sealed partial class MagDiPromptTemplate
+{
+    /// <summary>Creates the template over a prompt format.</summary>
+    public MagDiPromptTemplate(PromptFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        Format = format;
+    }
+
+    /// <summary>The chat format that wraps the question.</summary>
+    public PromptFormat Format { get; }
+
+    /// <summary>The test-time prompt for <paramref name="question"/>: everything before the student's answer.</summary>
+    public string RenderPrompt(ReasoningTask task, Question question)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(question);
+        return Format.RenderPrompt("### Question: " + task.FormatQuestion(question)).TrimEnd() + " ### Answer:";
+    }
+
+    /// <summary>The target the student learns to produce: reasoning, then "So the answer is X".</summary>
+    public static string RenderTarget(string reasoning, string? answer, bool stripAgreementSentences = false)
+    {
+        ArgumentNullException.ThrowIfNull(reasoning);
+        string text = stripAgreementSentences ? StripAgreement(reasoning) : reasoning.Trim();
+        return $" {text} So the answer is {answer ?? string.Empty}".TrimEnd();
+    }
+
+    /// <summary>Prompt and target of one node of a MAG.</summary>
+    public RenderedExample RenderNode(ReasoningTask task, Question question, string reasoning, string? answer, bool stripAgreementSentences = false) =>
+        new(RenderPrompt(task, question), RenderTarget(reasoning, answer, stripAgreementSentences));
+
+    /// <summary>Removes sentences that start with "I agree" or "I disagree" (the release's optional cleaning).</summary>
+    public static string StripAgreement(string reasoning)
+    {
+        ArgumentNullException.ThrowIfNull(reasoning);
+        string[] sentences = SentenceSplit().Split(reasoning.Trim());
+        return string.Join(" ", sentences.Where(s =>
+            !s.StartsWith("I agree", StringComparison.OrdinalIgnoreCase) &&
+            !s.StartsWith("I disagree", StringComparison.OrdinalIgnoreCase))).Trim();
+    }
+
+    [GeneratedRegex(@"(?<=[.!?])\s+")]
+    private static partial Regex SentenceSplit();
+}

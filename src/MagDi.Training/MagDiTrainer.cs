@@ -1,0 +1,529 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using MagDi.Graphs;
+using MagDi.Losses;
+using MagDi.Lora;
+using MagDi.Modeling;
+using MagDi.Runtime;
+using MagDi.Tokenization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MagDi.Training;
+
+/// <summary>
+/// Distils MAGs into a student model with the MAGDi objectives. Create one with <see cref="CreateBuilder"/>:
+/// <code>
+/// var trainer = MagDiTrainer.CreateBuilder()
+///     .UseStudent(model, tokenizer)
+///     .WithTrainingGraphs(mags)
+///     .WithLevel(DistillationLevel.Structure)
+///     .WithOutputDirectory("out/magdi")
+///     .Build();
+/// TrainingResult result = await trainer.TrainAsync(cancellationToken);
+/// </code>
+/// </summary>
+/// <remarks>
+/// Each optimizer step takes <see cref="MagDiTrainingOptions.GradientAccumulationSteps"/> micro-batches of
+/// <see cref="MagDiTrainingOptions.BatchSize"/> MAGs. Every selected node of a micro-batch is encoded once; its logits feed
+/// the next-token loss (correct nodes only) and its pooled last hidden state feeds the scorer and the GCN.
+/// </remarks>
+public sealed partial class MagDiTrainer
+{
+    private readonly CausalLanguageModel _model;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly IReadOnlyList<InteractionGraph> _training;
+    private readonly IReadOnlyList<InteractionGraph> _validation;
+    private readonly ILogger _logger;
+    private readonly IProgress<TrainingProgress>? _progress;
+
+    internal MagDiTrainer(
+        CausalLanguageModel model,
+        ITextTokenizer tokenizer,
+        MagDiTrainingOptions options,
+        IReadOnlyList<InteractionGraph> training,
+        IReadOnlyList<InteractionGraph> validation,
+        ILogger? logger,
+        IProgress<TrainingProgress>? progress)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        Options = options;
+        _training = training;
+        _validation = validation;
+        _logger = logger ?? NullLogger.Instance;
+        _progress = progress;
+        Template = new MagDiPromptTemplate(ResolvePromptFormat(options.PromptFormat, tokenizer));
+    }
+
+    /// <summary>Starts a fluent builder.</summary>
+    public static MagDiTrainerBuilder CreateBuilder() => new();
+
+    /// <summary>The validated settings of this run.</summary>
+    public MagDiTrainingOptions Options { get; }
+
+    /// <summary>How nodes and questions are rendered for this student.</summary>
+    public MagDiPromptTemplate Template { get; }
+
+    /// <summary>The LoRA adapter being trained, after <see cref="TrainAsync"/> started (null in full fine-tuning).</summary>
+    public LoraAdapter? Adapter { get; private set; }
+
+    /// <summary>The objective with its scorer and GCN heads, after <see cref="TrainAsync"/> started.</summary>
+    public MagDiObjective? Objective { get; private set; }
+
+    /// <summary>
+    /// Runs the distillation. Cancellation writes a checkpoint and returns a result with <see cref="TrainingStatus.Cancelled"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The data cannot be trained on (empty, all invalid, too long, tokenizer/model mismatch).</exception>
+    /// <exception cref="TrainingDivergedException">A loss term became NaN or infinite; the last good checkpoint is kept.</exception>
+    public Task<TrainingResult> TrainAsync(CancellationToken cancellationToken = default) =>
+        Task.Factory.StartNew(() => Train(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private TrainingResult Train(CancellationToken cancellationToken)
+    {
+        TorchRuntime.EnsureInitialized();
+        MagDiTrainingOptions o = Options;
+        string output = Path.GetFullPath(o.OutputDirectory!);
+        Directory.CreateDirectory(output);
+
+        CheckTokenizerMatchesModel();
+        int maxLength = o.MaxSequenceLength ?? _model.Config.MaxPositionEmbeddings;
+        var (graphs, summary) = TrainingSet.Prepare(_training, o, _tokenizer, Template, maxLength);
+        if (graphs.Count == 0)
+        {
+            throw new InvalidOperationException(
+                $"No training data: of {summary.Graphs} MAG(s) with {summary.NodesGiven} node(s), {summary.InvalidNodesExcluded} node(s) are invalid " +
+                $"and {summary.NodesExcludedByLevel} are not used by level {o.Level}" +
+                (o.SingleTeacher is null ? "." : $" with single teacher '{o.SingleTeacher}' (agents seen: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct())})."));
+        }
+
+        LogData(summary);
+        var validationOptions = o.Clone();
+        validationOptions.Level = DistillationLevel.CorrectNodes;
+        validationOptions.SingleTeacher = null;
+        var (validation, _) = _validation.Count == 0
+            ? ([], summary)
+            : TrainingSet.Prepare(_validation, validationOptions, _tokenizer, Template, maxLength);
+
+        Device device = _model.Device;
+        random.manual_seed(o.Seed);
+        _model.GradientCheckpointing = o.ActivationCheckpointing;
+        List<(string Name, Parameter Parameter)> studentParameters = PrepareStudent();
+        Objective = new MagDiObjective(new MagDiObjectiveOptions
+        {
+            HiddenSize = _model.Config.HiddenSize,
+            Weights = o.EffectiveWeights(),
+            Margin = o.Margin,
+            Pairing = PairingStrategyParser.TryParse(o.Pairing)!,
+            Seed = o.Seed,
+            NodeFeatures = o.NodeFeatures,
+            GcnHiddenSize = o.GcnHiddenSize,
+            GcnDropout = o.GcnDropout,
+            NodeClasses = o.NodeClasses,
+            Normalization = o.GcnNormalization,
+        });
+        Objective.to(device);
+        List<(string Name, Parameter Parameter)> headParameters = [.. Objective.named_parameters().Select(p => ("objective." + p.name, p.parameter))];
+        List<(string Name, Parameter Parameter)> trainable = [.. studentParameters, .. headParameters];
+        AdamW optimizer = CreateOptimizer(studentParameters, headParameters);
+
+        Dictionary<InteractionGraph, Tensor>? frozen = o.NodeFeatures == NodeFeatureSource.Frozen && o.EffectiveWeights().Gamma > 0
+            ? PrecomputeFrozenFeatures(graphs, device)
+            : null;
+
+        int microBatchesPerEpoch = (graphs.Count + o.BatchSize - 1) / o.BatchSize;
+        int stepsPerEpoch = Math.Max(1, (microBatchesPerEpoch + o.GradientAccumulationSteps - 1) / o.GradientAccumulationSteps);
+        int totalSteps = Math.Min(o.MaxSteps ?? int.MaxValue, stepsPerEpoch * o.Epochs);
+
+        var state = new TrainerState { TotalSteps = totalSteps, Seed = o.Seed, Level = o.Level.ToString() };
+        string? lastCheckpoint = null;
+        if (o.Resume && CheckpointStore.Latest(output) is { } latest)
+        {
+            state = CheckpointStore.Load(latest, trainable, optimizer);
+            lastCheckpoint = latest;
+            LogResumed(latest, state.Step);
+        }
+
+        string metricsPath = Path.Combine(output, "metrics.jsonl");
+        if (state.Step == 0 && File.Exists(metricsPath))
+        {
+            File.Delete(metricsPath);
+        }
+
+        var stopwatch = Stopwatch.StartNew();
+        long tokensThisRun = 0;
+        int stepsThisRun = 0;
+        double? validationLoss = null;
+        var history = state.History;
+        Dictionary<string, double> lastMetrics = history.Count > 0 ? history[^1] : [];
+        bool cancelled = false;
+
+        _model.train();
+        Objective.train();
+        while (state.Step < totalSteps)
+        {
+            List<List<PreparedGraph>> epochBatches = BatchesForEpoch(graphs, state.Epoch);
+            if (state.MicroBatch >= epochBatches.Count)
+            {
+                state.Epoch++;
+                state.MicroBatch = 0;
+                if (o.EvalEverySteps == 0 && validation.Count > 0)
+                {
+                    validationLoss = ValidationLoss(validation);
+                    LogValidation(state.Step, validationLoss.Value);
+                }
+
+                continue;
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                cancelled = true;
+                break;
+            }
+
+            var stepWatch = Stopwatch.StartNew();
+            double lr = LearningRateAt(state.Step, totalSteps, o.WarmupSteps, o.LearningRate);
+            foreach (optim.ILearningRateController group in optimizer.ParamGroups)
+            {
+                group.LearningRate = lr * ((group as ParamGroup)?.InitialLearningRate ?? o.LearningRate) / o.LearningRate;
+            }
+
+            optimizer.zero_grad();
+            var accumulated = new Dictionary<string, double>(StringComparer.Ordinal);
+            int micro = 0;
+            long stepTokens = 0;
+            while (micro < o.GradientAccumulationSteps && state.MicroBatch < epochBatches.Count)
+            {
+                using var scope = NewDisposeScope();
+                List<PreparedGraph> batchGraphs = epochBatches[state.MicroBatch];
+                using MagBatch batch = MagBatch.Collate(batchGraphs, PadId(), o.IncludePromptInLoss, device);
+                MagDiLoss loss = Forward(batch, frozen, new Random(unchecked((o.Seed * 7919) + (state.Step * 131) + micro)));
+                foreach (var (key, value) in loss.Report.Metrics)
+                {
+                    if (!double.IsFinite(value))
+                    {
+                        throw new TrainingDivergedException(
+                            $"Training diverged at step {state.Step + 1} (epoch {state.Epoch}): {key} is {value}. " +
+                            $"The last good checkpoint is {(lastCheckpoint ?? "none (no checkpoint was written yet)")}. " +
+                            "Lower the learning rate, clip gradients (MaxGradNorm) or check the data of this batch: " +
+                            string.Join(", ", batchGraphs.Select(g => g.Graph.Id)) + ".")
+                        { Step = state.Step + 1, Term = key };
+                    }
+
+                    accumulated[key] = accumulated.GetValueOrDefault(key) + value;
+                }
+
+                (loss.Total / o.GradientAccumulationSteps).backward();
+                stepTokens += batch.TokenCount;
+                micro++;
+                state.MicroBatch++;
+            }
+
+            if (o.MaxGradNorm > 0)
+            {
+                nn.utils.clip_grad_norm_(trainable.Select(p => p.Parameter), o.MaxGradNorm);
+            }
+
+            optimizer.step();
+            state.Step++;
+            stepsThisRun++;
+            tokensThisRun += stepTokens;
+
+            var metrics = accumulated.ToDictionary(kv => kv.Key, kv => kv.Value / micro, StringComparer.Ordinal);
+            metrics["step"] = state.Step;
+            metrics["epoch"] = state.Epoch;
+            metrics["learning_rate"] = lr;
+            metrics["step_time_ms"] = stepWatch.Elapsed.TotalMilliseconds;
+            metrics["tokens_per_second"] = tokensThisRun / Math.Max(1e-9, stopwatch.Elapsed.TotalSeconds);
+            if (o.EvalEverySteps > 0 && validation.Count > 0 && state.Step % o.EvalEverySteps == 0)
+            {
+                validationLoss = ValidationLoss(validation);
+                metrics["validation/nll"] = validationLoss.Value;
+            }
+
+            history.Add(metrics);
+            lastMetrics = metrics;
+            File.AppendAllText(metricsPath, JsonSerializer.Serialize(metrics) + "\n");
+            ReportProgress(state, metrics, lr, stopwatch.Elapsed, stepsThisRun, totalSteps, tokensThisRun);
+
+            if (o.SaveEverySteps > 0 && state.Step % o.SaveEverySteps == 0 && state.Step < totalSteps)
+            {
+                lastCheckpoint = CheckpointStore.Save(output, state, trainable, optimizer, o.KeepLastCheckpoints);
+            }
+        }
+
+        if (!cancelled && validation.Count > 0 && (validationLoss is null || o.EvalEverySteps > 0))
+        {
+            validationLoss = ValidationLoss(validation);
+        }
+
+        lastCheckpoint = CheckpointStore.Save(output, state, trainable, optimizer, o.KeepLastCheckpoints);
+        string finalDirectory = SaveFinal(output);
+        TimeSpan duration = stopwatch.Elapsed;
+        double tokensPerSecond = tokensThisRun / Math.Max(1e-9, duration.TotalSeconds);
+        double stepTime = stepsThisRun == 0 ? 0 : duration.TotalMilliseconds / stepsThisRun;
+        LogFinished(cancelled ? "cancelled" : "completed", state.Step, tokensPerSecond);
+        _model.eval();
+        Objective.eval();
+        return new TrainingResult(
+            cancelled ? TrainingStatus.Cancelled : TrainingStatus.Completed,
+            state.Step,
+            output,
+            finalDirectory,
+            lastCheckpoint,
+            lastMetrics,
+            history,
+            validationLoss,
+            summary,
+            tokensPerSecond,
+            stepTime,
+            duration);
+    }
+
+    /// <summary>One forward of every node of the micro-batch and the MAGDi objective on it.</summary>
+    private MagDiLoss Forward(MagBatch batch, Dictionary<InteractionGraph, Tensor>? frozen, Random pairing)
+    {
+        bool needsRepresentations = Objective!.Options.Weights.Beta > 0 || Objective.Options.Weights.Gamma > 0;
+        CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask, OutputHiddenStates: needsRepresentations));
+        Tensor? representations = null;
+        if (needsRepresentations)
+        {
+            // [N, d] one vector per chain, pooled in f32 from the same hidden states that produced the logits.
+            representations = SequencePooling.Pool(output.LastHiddenState!.to(ScalarType.Float32), batch.AttentionMask, Options.Pooling);
+        }
+
+        Tensor? frozenFeatures = frozen is null ? null : cat(batch.Source.Select(g => frozen[g.Graph]).ToList(), 0);
+        return Objective.forward(new MagDiObjectiveInput
+        {
+            Logits = output.Logits,
+            Labels = batch.Labels,
+            NodeRepresentations = representations,
+            Graphs = batch.Graphs,
+            FrozenNodeFeatures = frozenFeatures,
+            PairingRandom = pairing,
+        });
+    }
+
+    /// <summary>Applies LoRA (or unfreezes everything for full fine-tuning) and returns the student's trainable weights by name.</summary>
+    private List<(string Name, Parameter Parameter)> PrepareStudent()
+    {
+        if (Options.FineTuning == FineTuningMode.Lora)
+        {
+            if (Adapter is null)
+            {
+                var lora = new LoraOptions
+                {
+                    Rank = Options.LoraRank,
+                    Alpha = Options.LoraAlpha,
+                    Dropout = Options.LoraDropout,
+                    TargetModules = [.. Options.LoraTargetModules],
+                };
+                Adapter = LoraAdapter.Apply(_model, lora, Options.Seed);
+            }
+        }
+        else
+        {
+            foreach (var p in _model.parameters())
+            {
+                p.requires_grad = true;
+            }
+        }
+
+        return _model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => ("student." + p.name, p.parameter)).ToList();
+    }
+
+    private AdamW CreateOptimizer(List<(string Name, Parameter Parameter)> student, List<(string Name, Parameter Parameter)> heads)
+    {
+        MagDiTrainingOptions o = Options;
+        static bool Decays(Parameter p) => p.dim() >= 2;
+        var groups = new List<AdamW.ParamGroup>();
+        void Add(IEnumerable<Parameter> ps, double lr, double decay)
+        {
+            var list = ps.ToList();
+            if (list.Count > 0)
+            {
+                groups.Add(new AdamW.ParamGroup(list, lr, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon, decay, false, false));
+            }
+        }
+
+        double headLr = o.HeadLearningRate ?? o.LearningRate;
+        Add(student.Select(p => p.Parameter).Where(Decays), o.LearningRate, o.WeightDecay);
+        Add(student.Select(p => p.Parameter).Where(p => !Decays(p)), o.LearningRate, 0);
+        Add(heads.Select(p => p.Parameter).Where(Decays), headLr, o.WeightDecay);
+        Add(heads.Select(p => p.Parameter).Where(p => !Decays(p)), headLr, 0);
+        return optim.AdamW(groups, o.LearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon, o.WeightDecay, false, false);
+    }
+
+    /// <summary>
+    /// Linear warm-up from 0 to <paramref name="peak"/> over <paramref name="warmup"/> steps, then linear decay to 0 at
+    /// <paramref name="total"/> (Hugging Face's "linear" schedule). <paramref name="step"/> counts from 0.
+    /// </summary>
+    internal static double LearningRateAt(int step, int total, int warmup, double peak)
+    {
+        if (warmup > 0 && step < warmup)
+        {
+            return peak * (step + 1) / warmup;
+        }
+
+        int decaySteps = Math.Max(1, total - warmup);
+        return peak * Math.Clamp((double)(total - step) / decaySteps, 0.0, 1.0);
+    }
+
+    /// <summary>
+    /// The micro-batches of one epoch: a seeded shuffle, then length bucketing inside windows of 16 batches so that MAGs of
+    /// similar token counts share a batch (less padding), then a seeded shuffle of the batches.
+    /// </summary>
+    private List<List<PreparedGraph>> BatchesForEpoch(List<PreparedGraph> graphs, int epoch)
+    {
+        var rng = new Random(unchecked((Options.Seed * 1_000_003) + epoch));
+        var order = Enumerable.Range(0, graphs.Count).ToArray();
+        rng.Shuffle(order);
+        int window = Options.BatchSize * 16;
+        var batches = new List<List<PreparedGraph>>();
+        for (int start = 0; start < order.Length; start += window)
+        {
+            var chunk = order.Skip(start).Take(window).Select(i => graphs[i]).OrderBy(g => g.Nodes.Max(n => n.Ids.Length)).ToList();
+            for (int b = 0; b < chunk.Count; b += Options.BatchSize)
+            {
+                batches.Add(chunk.Skip(b).Take(Options.BatchSize).ToList());
+            }
+        }
+
+        var shuffled = batches.ToArray();
+        rng.Shuffle(shuffled);
+        return [.. shuffled];
+    }
+
+    private Dictionary<InteractionGraph, Tensor> PrecomputeFrozenFeatures(List<PreparedGraph> graphs, Device device)
+    {
+        // The student before training is the base model (LoRA B starts at zero), as in the release's precomputed features.
+        var features = new Dictionary<InteractionGraph, Tensor>(ReferenceEqualityComparer.Instance);
+        _model.eval();
+        using (no_grad())
+        {
+            foreach (var chunk in graphs.Chunk(Options.BatchSize))
+            {
+                using var scope = NewDisposeScope();
+                using MagBatch batch = MagBatch.Collate(chunk, PadId(), false, device);
+                CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask, OutputHiddenStates: true));
+                Tensor pooled = SequencePooling.Pool(output.LastHiddenState!.to(ScalarType.Float32), batch.AttentionMask, Options.Pooling);
+                int offset = 0;
+                foreach (PreparedGraph g in chunk)
+                {
+                    features[g.Graph] = pooled.narrow(0, offset, g.Nodes.Count).clone().DetachFromDisposeScope();
+                    offset += g.Nodes.Count;
+                }
+            }
+        }
+
+        _model.train();
+        return features;
+    }
+
+    /// <summary>Mean next-token loss of the correct nodes of the validation MAGs (token-weighted).</summary>
+    private double ValidationLoss(List<PreparedGraph> validation)
+    {
+        _model.eval();
+        double sum = 0;
+        long count = 0;
+        using (no_grad())
+        {
+            foreach (var chunk in validation.Chunk(Options.BatchSize))
+            {
+                using var scope = NewDisposeScope();
+                using MagBatch batch = MagBatch.Collate(chunk, PadId(), false, _model.Device);
+                CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask));
+                NextTokenLossResult r = NextTokenLoss.Compute(output.Logits, batch.Labels);
+                if (r.TokenCount > 0)
+                {
+                    sum += r.Loss.to(ScalarType.Float64).item<double>() * r.TokenCount;
+                    count += r.TokenCount;
+                }
+            }
+        }
+
+        _model.train();
+        return count == 0 ? double.NaN : sum / count;
+    }
+
+    private string SaveFinal(string output)
+    {
+        if (Adapter is not null)
+        {
+            string dir = Path.Combine(output, "adapter");
+            Adapter.Save(dir);
+            return dir;
+        }
+
+        string modelDir = Path.Combine(output, "model");
+        _model.SavePretrained(modelDir);
+        return modelDir;
+    }
+
+    private void CheckTokenizerMatchesModel()
+    {
+        int modelVocab = _model.Config.VocabSize;
+        if (_tokenizer.VocabularySize > modelVocab)
+        {
+            throw new InvalidOperationException(
+                $"The tokenizer has {_tokenizer.VocabularySize} tokens but the model's embedding has {modelVocab} rows " +
+                "(config.json vocab_size): they do not belong together.");
+        }
+
+        foreach (var (name, id) in new[] { ("bos", _tokenizer.Special.BosId), ("eos", _tokenizer.Special.EosId), ("pad", _tokenizer.Special.PadId) })
+        {
+            if (id is int value && (value < 0 || value >= modelVocab))
+            {
+                throw new InvalidOperationException($"The tokenizer's {name} id {value} is outside the model's vocabulary of {modelVocab}.");
+            }
+        }
+
+        if (_tokenizer.Special.EosId is null)
+        {
+            throw new InvalidOperationException("The tokenizer has no EOS token; MAGDi targets end with EOS so the student learns to stop.");
+        }
+    }
+
+    private int PadId() => _tokenizer.Special.PadId ?? _tokenizer.Special.EosId ?? 0;
+
+    internal static PromptFormat ResolvePromptFormat(string name, ITextTokenizer tokenizer) =>
+        string.Equals(name, "auto", StringComparison.OrdinalIgnoreCase)
+            ? PromptFormat.ForTokenizer(tokenizer, PromptFormat.Mistral)
+            : PromptFormat.Parse(name);
+
+    private void ReportProgress(TrainerState state, Dictionary<string, double> metrics, double lr, TimeSpan elapsed, int stepsThisRun, int totalSteps, long tokens)
+    {
+        double perStep = elapsed.TotalSeconds / Math.Max(1, stepsThisRun);
+        var eta = TimeSpan.FromSeconds(perStep * Math.Max(0, totalSteps - state.Step));
+        double tps = tokens / Math.Max(1e-9, elapsed.TotalSeconds);
+        double total = metrics.GetValueOrDefault(LossReport.Keys.Total);
+        LogStep(state.Step, totalSteps, total, lr, tps);
+
+        _progress?.Report(new TrainingProgress(state.Step, totalSteps, state.Epoch, lr, metrics, tps, elapsed, eta));
+    }
+
+    private void LogData(TrainingDataSummary s) =>
+        LogDataSelected(s.GraphsUsed, s.Graphs, s.NodesUsed, s.CorrectNodesUsed, s.InvalidNodesExcluded, s.NodesExcludedByLevel, s.GraphsWithoutSelectedNodes.Count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training data: {GraphsUsed}/{Graphs} MAGs, {Nodes} nodes ({Correct} correct); {Invalid} invalid nodes and {Excluded} nodes outside the level excluded; {EmptyGraphs} MAGs contributed no node")]
+    private partial void LogDataSelected(int graphsUsed, int graphs, int nodes, int correct, int invalid, int excluded, int emptyGraphs);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Step {Step}/{Total}: loss {Loss:F4}, lr {LearningRate:E2}, {TokensPerSecond:F0} tokens/s")]
+    private partial void LogStep(int step, int total, double loss, double learningRate, double tokensPerSecond);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Validation next-token loss after step {Step}: {Loss:F4}")]
+    private partial void LogValidation(int step, double loss);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Resumed from {Checkpoint} at step {Step}")]
+    private partial void LogResumed(string checkpoint, int step);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Training {Status} after {Steps} steps ({TokensPerSecond:F0} tokens/s)")]
+    private partial void LogFinished(string status, int steps, double tokensPerSecond);
+
+    internal static string Format(double value) => value.ToString("G6", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,230 @@
+using MagDi.Graphs;
+using MagDi.Modeling;
+using MagDi.Runtime;
+using MagDi.Tasks;
+using MagDi.Tokenization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MagDi.Training;
+
+/// <summary>
+/// Composes a <see cref="MagDiTrainer"/>. Each <c>Use…</c>/<c>With…</c> returns the builder; <see cref="Build"/> validates
+/// everything and throws once, listing every problem.
+/// </summary>
+public sealed class MagDiTrainerBuilder
+{
+    private readonly List<InteractionGraph> _training = [];
+    private readonly List<InteractionGraph> _validation = [];
+    private readonly List<Action<MagDiTrainingOptions>> _configure = [];
+    private MagDiTrainingOptions _options = new();
+    private CausalLanguageModel? _model;
+    private ITextTokenizer? _tokenizer;
+    private ILogger? _logger;
+    private IProgress<TrainingProgress>? _progress;
+
+    internal MagDiTrainerBuilder()
+    {
+    }
+
+    /// <summary>The student to distil into and its tokenizer (already on the device and dtype to train with).</summary>
+    public MagDiTrainerBuilder UseStudent(CausalLanguageModel model, ITextTokenizer tokenizer)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        return this;
+    }
+
+    /// <summary>
+    /// Loads the student from a Hugging Face checkpoint folder (config.json, safetensors weights and tokenizer files).
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="device"><c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
+    /// <param name="dtype"><c>bf16</c> (default; fast on CPU and CUDA), <c>f32</c> or <c>f16</c> (CUDA only).</param>
+    public MagDiTrainerBuilder UseStudentFromDirectory(string directory, string device = "auto", string dtype = "bf16")
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(directory);
+        var torchDevice = TorchRuntime.ResolveDevice(device);
+        _model = CausalLanguageModel.FromPretrained(directory, new ModelLoadOptions { Device = torchDevice, DType = DTypes.Parse(dtype) });
+        _tokenizer = TokenizerLoader.Load(directory);
+        return this;
+    }
+
+    /// <summary>Adds training MAGs.</summary>
+    public MagDiTrainerBuilder WithTrainingGraphs(IEnumerable<InteractionGraph> graphs)
+    {
+        ArgumentNullException.ThrowIfNull(graphs);
+        _training.AddRange(graphs);
+        return this;
+    }
+
+    /// <summary>Adds validation MAGs: their correct nodes give the validation next-token loss.</summary>
+    public MagDiTrainerBuilder WithValidationGraphs(IEnumerable<InteractionGraph> graphs)
+    {
+        ArgumentNullException.ThrowIfNull(graphs);
+        _validation.AddRange(graphs);
+        return this;
+    }
+
+    /// <summary>The distillation level (default <see cref="DistillationLevel.Structure"/>).</summary>
+    public MagDiTrainerBuilder WithLevel(DistillationLevel level) => Configure(o => o.Level = level);
+
+    /// <summary>Learn from one teacher's nodes only (the single-teacher baseline).</summary>
+    public MagDiTrainerBuilder WithSingleTeacher(string agent) => Configure(o => o.SingleTeacher = agent);
+
+    /// <summary>LoRA settings (defaults: r 16, alpha 32, dropout 0.05 on q_proj and v_proj).</summary>
+    public MagDiTrainerBuilder WithLora(int rank = 16, double alpha = 32, double dropout = 0.05, params string[] targetModules) => Configure(o =>
+    {
+        o.FineTuning = FineTuningMode.Lora;
+        o.LoraRank = rank;
+        o.LoraAlpha = alpha;
+        o.LoraDropout = dropout;
+        if (targetModules.Length > 0)
+        {
+            o.LoraTargetModules = [.. targetModules];
+        }
+    });
+
+    /// <summary>Train every weight of the student instead of LoRA adapters (for small students).</summary>
+    public MagDiTrainerBuilder WithFullFineTuning() => Configure(o => o.FineTuning = FineTuningMode.Full);
+
+    /// <summary>Weights α, β, γ of the next-token, margin-ranking and node-classification losses (each in [0, 1]).</summary>
+    public MagDiTrainerBuilder WithLossWeights(double alpha, double beta, double gamma) => Configure(o =>
+    {
+        o.Alpha = alpha;
+        o.Beta = beta;
+        o.Gamma = gamma;
+    });
+
+    /// <summary>Peak learning rate of the student (and optionally of the scorer and GCN heads).</summary>
+    public MagDiTrainerBuilder WithLearningRate(double learningRate, double? headLearningRate = null) => Configure(o =>
+    {
+        o.LearningRate = learningRate;
+        o.HeadLearningRate = headLearningRate;
+    });
+
+    /// <summary>Epochs, warm-up steps and an optional cap on optimizer steps.</summary>
+    public MagDiTrainerBuilder WithSchedule(int epochs, int warmupSteps, int? maxSteps = null) => Configure(o =>
+    {
+        o.Epochs = epochs;
+        o.WarmupSteps = warmupSteps;
+        o.MaxSteps = maxSteps;
+    });
+
+    /// <summary>MAGs per micro-batch and micro-batches per optimizer step.</summary>
+    public MagDiTrainerBuilder WithBatchSize(int batchSize, int gradientAccumulationSteps = 1) => Configure(o =>
+    {
+        o.BatchSize = batchSize;
+        o.GradientAccumulationSteps = gradientAccumulationSteps;
+    });
+
+    /// <summary>Seed of data order, pairing, dropout and initialisation.</summary>
+    public MagDiTrainerBuilder WithSeed(int seed) => Configure(o => o.Seed = seed);
+
+    /// <summary>Where checkpoints, metrics and the final adapter go.</summary>
+    public MagDiTrainerBuilder WithOutputDirectory(string directory) => Configure(o => o.OutputDirectory = directory);
+
+    /// <summary>Continue from the newest checkpoint in the output folder, if any.</summary>
+    public MagDiTrainerBuilder ResumeFromLatestCheckpoint() => Configure(o => o.Resume = true);
+
+    /// <summary>Starts from a copy of <paramref name="options"/> (for example bound from configuration).</summary>
+    public MagDiTrainerBuilder WithOptions(MagDiTrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Clone();
+        return this;
+    }
+
+    /// <summary>Starts from the options of the dependency-injection container.</summary>
+    public MagDiTrainerBuilder WithOptions(IOptions<MagDiTrainingOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return WithOptions(options.Value);
+    }
+
+    /// <summary>Changes any setting; applied after <see cref="WithOptions(MagDiTrainingOptions)"/>, in call order.</summary>
+    public MagDiTrainerBuilder Configure(Action<MagDiTrainingOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _configure.Add(configure);
+        return this;
+    }
+
+    /// <summary>Logs through <paramref name="logger"/>.</summary>
+    public MagDiTrainerBuilder UseLogger(ILogger logger)
+    {
+        _logger = logger;
+        return this;
+    }
+
+    /// <summary>Logs through a logger created from <paramref name="loggerFactory"/>.</summary>
+    public MagDiTrainerBuilder UseLogger(ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _logger = loggerFactory.CreateLogger<MagDiTrainer>();
+        return this;
+    }
+
+    /// <summary>Reports every optimizer step.</summary>
+    public MagDiTrainerBuilder UseProgress(IProgress<TrainingProgress> progress)
+    {
+        _progress = progress;
+        return this;
+    }
+
+    /// <summary>Validates everything and creates the trainer.</summary>
+    /// <exception cref="ArgumentException">One or more settings are missing or invalid; the message lists them all.</exception>
+    public MagDiTrainer Build()
+    {
+        MagDiTrainingOptions options = _options.Clone();
+        foreach (var configure in _configure)
+        {
+            configure(options);
+        }
+
+        var problems = new List<string>(options.GetProblems());
+        if (_model is null || _tokenizer is null)
+        {
+            problems.Add("A student is required: call UseStudent(model, tokenizer) or UseStudentFromDirectory(path).");
+        }
+
+        if (_training.Count == 0)
+        {
+            problems.Add("Training MAGs are required: call WithTrainingGraphs(...) with at least one MAG.");
+        }
+
+        foreach (string task in _training.Concat(_validation).Select(g => g.Task).Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            if (!ReasoningTasks.TryGet(task, out _))
+            {
+                problems.Add($"MAGs use the unknown task '{task}'; register it with ReasoningTasks.Register.");
+            }
+        }
+
+        if (options.SingleTeacher is { } agent && _training.Count > 0 &&
+            !_training.Any(g => g.Agents.Contains(agent, StringComparer.OrdinalIgnoreCase)))
+        {
+            problems.Add($"No training MAG has the agent '{agent}' (agents: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct())}).");
+        }
+
+        if (_tokenizer is not null && !string.IsNullOrWhiteSpace(options.PromptFormat) &&
+            !string.Equals(options.PromptFormat, "auto", StringComparison.OrdinalIgnoreCase))
+        {
+            try
+            {
+                _ = PromptFormat.Parse(options.PromptFormat);
+            }
+            catch (ArgumentException ex)
+            {
+                problems.Add(ex.Message);
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException($"Cannot build the MagDi trainer ({problems.Count} problem(s)): " + string.Join(" ", problems));
+        }
+
+        return new MagDiTrainer(_model!, _tokenizer!, options, [.. _training], [.. _validation], _logger, _progress);
+    }
+}
