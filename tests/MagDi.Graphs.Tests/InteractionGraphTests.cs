@@ -89,6 +89,16 @@ public class InteractionGraphTests
     }
 
     [Fact]
+    public void Build_HugeRoundNumber_IsARoundGapAndFast()
+    {
+        var ex = Assert.Throws<InvalidGraphException>(() => InteractionGraph.CreateBuilder()
+            .ForQuestion(new Question("1", "gsm8k", "q", "1"))
+            .AddNode("a", 0, "r", "1").AddNode("a", int.MaxValue, "r", "1")
+            .Build());
+        Assert.Contains(ex.Problems, p => p.Field == "round 1");
+    }
+
+    [Fact]
     public void Build_EmptyGraph_IsRejected()
     {
         var ex = Assert.Throws<InvalidGraphException>(() => InteractionGraph.CreateBuilder()

@@ -119,12 +119,15 @@ public static partial class BenchmarkReader
             throw new MagDataException(new DataError(file, null, null, null, "the file is empty"));
         }
 
-        if (trimmed[0] == (byte)'[' || trimmed[0] == (byte)'{')
+        var badLine = JsonLinesReader.FirstInvalidUtf8Line(span);
+        if (trimmed[0] == (byte)'[' && badLine is not null)
         {
-            if (JsonLinesReader.FirstInvalidUtf8Line(span) is { } badLine && trimmed[0] == (byte)'[')
-            {
-                throw new MagDataException(new DataError(file, badLine, null, null, "invalid UTF-8"));
-            }
+            throw new MagDataException(new DataError(file, badLine, null, null, "invalid UTF-8"));
+        }
+
+        // A single JSON document (array or one object); with invalid UTF-8, '{' files go line by line so the bad line is reported.
+        if (trimmed[0] == (byte)'[' || (trimmed[0] == (byte)'{' && badLine is null))
+        {
 
             JsonDocument? doc = null;
             try
