@@ -18,8 +18,8 @@ public sealed class MagRenderOptions
     /// <summary>Vertical gap between agent rows. Default 28.</summary>
     public int RowGap { get; set; } = 28;
 
-    /// <summary>How many lines of the reasoning each node shows (0 for none). Default 2.</summary>
-    public int ReasoningLines { get; set; } = 2;
+    /// <summary>How many lines of the reasoning each node shows (0 for none). Default 3.</summary>
+    public int ReasoningLines { get; set; } = 3;
 
     /// <summary>How many lines of the question the header shows. Default 3.</summary>
     public int QuestionLines { get; set; } = 3;
@@ -153,7 +153,7 @@ public static class MagSvgRenderer
             ty += LineHeight - 2;
             var conf = n.Confidence is { } cv ? cv.ToString("0.00", c) : "n/a";
             sb.Append(c, $"<text x=\"{x + 8:0.#}\" y=\"{ty:0.#}\" fill=\"#333333\">{Esc($"Confidence: {conf} · {(n.IsCorrect ? "correct" : "incorrect")}")}</text>\n");
-            foreach (var line in Wrap(n.IsValid ? n.Reasoning : n.RawText ?? string.Empty, charsPerLine, o.ReasoningLines))
+            foreach (var line in Wrap(n.IsValid ? n.Reasoning : n.RawText ?? string.Empty, Math.Max(10, (w - 16) / 6), o.ReasoningLines))
             {
                 ty += LineHeight - 3;
                 sb.Append(c, $"<text x=\"{x + 8:0.#}\" y=\"{ty:0.#}\" fill=\"#555555\" font-size=\"11\">{Esc(line)}</text>\n");
