@@ -195,12 +195,19 @@ public static class Scoring
     /// <param name="task">The task name or alias.</param>
     /// <param name="benchmarkPath">The benchmark file (see <see cref="BenchmarkReader"/>).</param>
     /// <param name="predictionsPath">The predictions JSON Lines file.</param>
-    /// <param name="options">Limits; benchmark records are read fail-fast so no question silently disappears.</param>
+    /// <param name="options">Limits. Both files are always read fail-fast, so no question or prediction silently disappears.</param>
     /// <param name="cancellationToken">Cancels reading.</param>
     /// <returns>The accuracy.</returns>
     public static async Task<ScoreResult> ScoreFilesAsync(string task, string benchmarkPath, string predictionsPath, DataReadOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var benchmark = await BenchmarkReader.ReadAsync(benchmarkPath, task, options, cancellationToken).ConfigureAwait(false);
+        // Fail fast on the benchmark whatever the caller's mode: a skipped question would silently change the denominator.
+        var strict = new DataReadOptions
+        {
+            ErrorMode = ReadErrorMode.FailFast,
+            MaxTextLength = options?.MaxTextLength ?? new DataReadOptions().MaxTextLength,
+            MaxRecordBytes = options?.MaxRecordBytes ?? new DataReadOptions().MaxRecordBytes,
+        };
+        var benchmark = await BenchmarkReader.ReadAsync(benchmarkPath, task, strict, cancellationToken).ConfigureAwait(false);
         var predictions = await ReadPredictionsAsync(predictionsPath, options, cancellationToken).ConfigureAwait(false);
         return Score(benchmark.Task, benchmark.Questions, predictions);
     }
