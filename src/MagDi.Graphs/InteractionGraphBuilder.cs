@@ -297,7 +297,7 @@ public sealed class InteractionGraphBuilder
             throw new InvalidGraphException(problems);
         }
 
-        return new InteractionGraph(_id!, task!.Name, _question!, _choices.ToArray(), _gold!, agents.ToArray(), nodes, _pattern, shape!, edges!);
+        return new InteractionGraph(_id!, task!.Name, _question!, Array.AsReadOnly(_choices.ToArray()), _gold!, agents.ToArray(), nodes, _pattern, shape!, edges!);
     }
 
     internal static EdgeIndex? CreateEdges(InteractionPattern pattern, GraphShape shape, out GraphProblem? problem)

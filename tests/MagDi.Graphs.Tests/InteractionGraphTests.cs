@@ -148,3 +148,43 @@ public class InteractionGraphTests
         Assert.True(g.Nodes[0].IsCorrect);
     }
 }
+
+public class JsonLinesReaderTests
+{
+    private static async Task<List<MagDi.Tasks.JsonLine>> Lines(byte[] bytes, int max)
+    {
+        var list = new List<MagDi.Tasks.JsonLine>();
+        await foreach (var l in MagDi.Tasks.JsonLinesReader.ReadLinesAsync(new MemoryStream(bytes), max))
+        {
+            list.Add(l);
+        }
+
+        return list;
+    }
+
+    [Fact]
+    public async Task SplitsLinesAcrossBufferBoundaries_AndFlagsOverlongLines()
+    {
+        var longLine = new string('x', 150_000);
+        var text = "a\r\n" + longLine + "\n" + new string('y', 70_000) + "\n\nlast";
+        var lines = await Lines(System.Text.Encoding.UTF8.GetBytes(text), 100_000);
+        Assert.Equal([1, 2, 3, 4, 5], lines.Select(l => l.Number));
+        Assert.Equal("a", System.Text.Encoding.UTF8.GetString(lines[0].Utf8.Span));
+        Assert.True(lines[1].TooLong);
+        Assert.False(lines[2].TooLong);
+        Assert.Equal(70_000, lines[2].Utf8.Length);
+        Assert.True(lines[3].IsBlank);
+        Assert.Equal("last", System.Text.Encoding.UTF8.GetString(lines[4].Utf8.Span));
+        Assert.All(lines, l => Assert.True(l.IsValidUtf8));
+    }
+
+    [Fact]
+    public async Task FlagsInvalidUtf8PerLine()
+    {
+        var lines = await Lines([(byte)'o', (byte)'k', (byte)'\n', 0xC3, 0x28, (byte)'\n'], 10);
+        Assert.True(lines[0].IsValidUtf8);
+        Assert.False(lines[1].IsValidUtf8);
+        Assert.Equal(2, MagDi.Tasks.JsonLinesReader.FirstInvalidUtf8Line([(byte)'o', (byte)'\n', 0xFF]));
+        Assert.Null(MagDi.Tasks.JsonLinesReader.FirstInvalidUtf8Line("fine\nlines"u8));
+    }
+}
