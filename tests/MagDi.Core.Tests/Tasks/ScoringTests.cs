@@ -91,3 +91,40 @@ public sealed class ScoringTests : IDisposable
         Assert.Contains(reason, ex.Reason);
     }
 }
+
+public sealed class PredictionsFileTests : IDisposable
+{
+    private readonly string _path = Path.Combine(Path.GetTempPath(), "magdi-pred-" + Guid.NewGuid().ToString("N") + ".jsonl");
+
+    public void Dispose() => File.Delete(_path);
+
+    [Fact]
+    public async Task WriteThenRead_RoundTrips()
+    {
+        Prediction[] predictions = [new("q1", "So the answer is 72.\n\"quoted\" ✓", null), new("q2", null, "10"), new("q3", "x", "y")];
+        Assert.Equal(3, await Scoring.WritePredictionsAsync(_path, predictions));
+        Assert.Equal(predictions, await Scoring.ReadPredictionsAsync(_path));
+    }
+}
+
+public class VoteTests
+{
+    [Fact]
+    public void MajorityVote_PoolsEquivalentAnswers()
+    {
+        Assert.Equal("42", ReasoningTasks.Gsm8k.MajorityVote(["42", "$42.00", "41", null, "no idea", "41", "42.0"]));
+        Assert.Equal("yes", ReasoningTasks.StrategyQA.MajorityVote(["no", "Yes", "true", "maybe"]));
+        Assert.Equal("\\frac{1}{2}", ReasoningTasks.Math.MajorityVote(["0.5", "\\frac12", "\\frac{1}{3}"]));
+        Assert.Null(ReasoningTasks.Gsm8k.MajorityVote([null, "none"]));
+        Assert.Equal("1", ReasoningTasks.Gsm8k.MajorityVote(["1", "2"])); // tie: first seen
+    }
+
+    [Fact]
+    public void WeightedVote_UsesConfidences()
+    {
+        // ReConcile-style: two weak votes for 41 lose to one confident vote for 42.
+        Assert.Equal("42", ReasoningTasks.Gsm8k.WeightedVote([("41", 0.1), ("41", 0.3), ("42", 1.0)]));
+        Assert.Equal("41", ReasoningTasks.Gsm8k.WeightedVote([("41", 0.5), ("41", 0.6), ("42", 1.0)]));
+        Assert.Null(ReasoningTasks.Gsm8k.WeightedVote([("41", 0), ("42", double.NaN), ("43", -1)]));
+    }
+}

@@ -191,6 +191,53 @@ public static class Scoring
         return result;
     }
 
+    /// <summary>Writes predictions as JSON Lines in the format <see cref="ReadPredictionsAsync"/> reads (<c>id</c>, <c>prediction</c>, <c>answer</c>; null fields omitted).</summary>
+    /// <param name="path">The file (replaced).</param>
+    /// <param name="predictions">The predictions.</param>
+    /// <param name="cancellationToken">Cancels writing.</param>
+    /// <returns>The number of predictions written.</returns>
+    public static async Task<int> WritePredictionsAsync(string path, IEnumerable<Prediction> predictions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(predictions);
+        var stream = File.Create(path);
+        await using (stream.ConfigureAwait(false))
+        {
+            var count = 0;
+            var newline = "\n"u8.ToArray();
+            foreach (var p in predictions)
+            {
+                var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+                await using (writer.ConfigureAwait(false))
+                {
+                    writer.WriteStartObject();
+                    if (p.Id is not null)
+                    {
+                        writer.WriteString("id", p.Id);
+                    }
+
+                    if (p.Output is not null)
+                    {
+                        writer.WriteString("prediction", p.Output);
+                    }
+
+                    if (p.Answer is not null)
+                    {
+                        writer.WriteString("answer", p.Answer);
+                    }
+
+                    writer.WriteEndObject();
+                }
+
+                await stream.WriteAsync(newline, cancellationToken).ConfigureAwait(false);
+                count++;
+            }
+
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return count;
+        }
+    }
+
     /// <summary>Scores a predictions file against a benchmark file.</summary>
     /// <param name="task">The task name or alias.</param>
     /// <param name="benchmarkPath">The benchmark file (see <see cref="BenchmarkReader"/>).</param>
