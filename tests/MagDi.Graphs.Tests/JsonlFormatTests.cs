@@ -133,6 +133,8 @@ public class JsonlFormatTests
         { Good("x").Replace("\"confidence\":0.5", "\"confidence\":2"), "claude_output_0.confidence_level", "outside [0, 1]" },
         { Good("x").Replace("\"agent\":\"gpt4\",\"round\":1", "\"agent\":\"claude\",\"round\":1"), "claude_output_1", "more than one node" },
         { Good("x").Replace("\"correct\":true", "\"correct\":\"yes\""), "nodes[0].correct", "expected a boolean" },
+        { Good("x").Replace("\"confidence\":0.5", "\"confidence\":1e400"), "claude_output_0.confidence_level", "outside [0, 1]" },
+        { Good("x").Replace("\"confidence\":0.5", "\"confidence\":\"0.5x\""), "nodes[0].confidence", "expected a number" },
         { Good("x").Replace("\"pattern\":\"reconcile\"", "\"pattern\":\"spiral\""), "pattern", "unknown pattern" },
         { """{"id":"x","task":"gsm8k","question":"q","gold_answer":"1","nodes":[]}""", "nodes", "empty" },
         { """{"id":"x","task":"gsm8k","question":"q","gold_answer":"1","pattern":"p","edges":[[0,5]],"nodes":[{"agent":"a","round":0,"reasoning":"r","answer":"1"}]}""", "edges", "target 5" },
@@ -174,6 +176,19 @@ public class JsonlFormatTests
         Assert.Contains("over the limit of 200", report.Skipped[2].Reason);
         Assert.Contains("over the limit of 4000 bytes", report.Skipped[3].Reason);
         Assert.Equal(3, report.RecordsRead);
+    }
+
+    [Fact]
+    public async Task StreamAsync_SkipModeWithoutReport_IsRejected()
+    {
+        using var dir = new TempDir();
+        var path = dir.Write("SQA_1.json", ReleasedFormatTests.SqaSample);
+        await Assert.ThrowsAsync<ArgumentException>(async () =>
+        {
+            await foreach (var item in MagFile.StreamAsync(path, new MagReadOptions { ErrorMode = ReadErrorMode.SkipInvalid }))
+            {
+            }
+        });
     }
 
     [Fact]

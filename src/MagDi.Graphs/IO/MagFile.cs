@@ -94,9 +94,15 @@ public static class MagFile
     /// <param name="report">Receives counts and skipped records; required in skip mode.</param>
     /// <param name="cancellationToken">Cancels reading.</param>
     /// <returns>The graphs in file order.</returns>
+    /// <exception cref="ArgumentException">Skip mode without a report.</exception>
     public static async IAsyncEnumerable<InteractionGraph> StreamAsync(string path, MagReadOptions? options = null, ReadReport? report = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         options ??= new MagReadOptions();
+        if (options.ErrorMode == ReadErrorMode.SkipInvalid && report is null)
+        {
+            throw new ArgumentException("Skipping invalid records needs a ReadReport to list them; pass one.", nameof(report));
+        }
+
         var format = options.Format == MagFormat.Auto ? DetectFormat(path) : options.Format;
         if (format == MagFormat.MagdiRelease)
         {
