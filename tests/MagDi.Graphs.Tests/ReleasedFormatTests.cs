@@ -126,6 +126,8 @@ public class ReleasedFormatTests
         var result = Read(json, new MagReadOptions { ErrorMode = ReadErrorMode.SkipInvalid });
         Assert.Equal(["q0", "q3"], result.Graphs.Select(g => g.Question));
         Assert.Equal([1, 2], result.Report.Skipped.Select(e => e.Element!.Value));
+        Assert.Equal([3, 4], result.Report.Skipped.Select(e => e.Line!.Value));
+        Assert.StartsWith("SQA_1000.json:line 3 (element 1)", result.Report.Skipped[0].ToString());
         Assert.Equal(2, result.Report.RecordsRead);
         Assert.False(result.Report.IsComplete);
         Assert.Contains("2 skipped", result.Report.ToString());

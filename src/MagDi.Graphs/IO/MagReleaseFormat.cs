@@ -91,10 +91,11 @@ public static partial class MagReleaseFormat
 
             var report = new ReadReport();
             var graphs = new List<InteractionGraph>();
+            var lines = ElementLines(utf8Json.Span);
             var index = 0;
             foreach (var element in doc.RootElement.EnumerateArray())
             {
-                var f = new JsonFields(fileName, null, index, options.MaxTextLength);
+                var f = new JsonFields(fileName, index < lines.Count ? lines[index] : null, index, options.MaxTextLength);
                 try
                 {
                     graphs.Add(ReadElement(element, f, task, options, index));
@@ -166,6 +167,32 @@ public static partial class MagReleaseFormat
             writer.WriteEndArray();
             await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The 1-based line on which each element of the root array starts.</summary>
+    private static List<int> ElementLines(ReadOnlySpan<byte> json)
+    {
+        var result = new List<int>();
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip });
+        var line = 1;
+        long scanned = 0;
+        while (reader.Read())
+        {
+            if (reader.CurrentDepth == 1 && reader.TokenType is not (JsonTokenType.EndObject or JsonTokenType.EndArray))
+            {
+                var start = reader.TokenStartIndex;
+                line += json[(int)scanned..(int)start].Count((byte)'\n');
+                scanned = start;
+                result.Add(line);
+            }
+
+            if (reader.CurrentDepth == 1 && reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                reader.Skip();
+            }
+        }
+
+        return result;
     }
 
     private static InteractionGraph ReadElement(JsonElement e, JsonFields f, ReasoningTask task, MagReadOptions options, int index)
