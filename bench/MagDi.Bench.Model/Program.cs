@@ -201,8 +201,12 @@ static double MatmulGflops(long m, long k, long n, ScalarType dt, int reps)
 
 static JsonObject MeasureLoad(string dir, ScalarType dtype)
 {
-    using (var warm = zeros(1))
+    // Warm libtorch up (thread pools, allocator, kernels) with a tiny model so the baseline excludes one-off costs.
+    using (var tiny = CausalLanguageModel.CreateRandom(new ModelConfig { VocabSize = 64, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, MaxPositionEmbeddings = 16 }, 0, dtype: dtype))
+    using (var warmIds = zeros([1, 4], ScalarType.Int64))
+    using (no_grad())
     {
+        tiny.call(new CausalLMInput(warmIds)).Logits.Dispose();
     }
 
     long baseline = Rss("VmRSS");
