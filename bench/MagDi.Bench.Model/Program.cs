@@ -32,6 +32,12 @@ var config = new ModelConfig
     NumAttentionHeads = 6, NumKeyValueHeads = 2, MaxPositionEmbeddings = 1024, RmsNormEps = 1e-5, TieWordEmbeddings = false,
 };
 long parameters = config.ParameterCount();
+if (only == "probe")
+{
+    Probe(config);
+    return;
+}
+
 var report = new JsonObject
 {
     ["machine"] = new JsonObject
@@ -176,6 +182,50 @@ static string[] ChildArgs()
     // When started as "dotnet MagDi.Bench.Model.dll", pass the dll path again.
     string[] cmd = Environment.GetCommandLineArgs();
     return Environment.ProcessPath!.EndsWith("dotnet", StringComparison.Ordinal) ? [cmd[0]] : [];
+}
+
+static void Probe(ModelConfig config)
+{
+    foreach (ScalarType dt in new[] { ScalarType.Float32, ScalarType.BFloat16 })
+    {
+        using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: dt);
+        model.train();
+        if (Environment.GetEnvironmentVariable("PROBE_FREEZE_EMBED") == "1")
+        {
+            model.EmbeddingWeight.requires_grad = false;
+        }
+
+        using Tensor ids = randint(0, config.VocabSize, [8, 257], dtype: ScalarType.Int64);
+        for (int rep = 0; rep < 4; rep++)
+        {
+            using var scope = NewDisposeScope();
+            var sw = Stopwatch.StartNew();
+            Tensor logits = model.call(new CausalLMInput(ids.narrow(1, 0, 256))).Logits;
+            double fwd = sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            Tensor loss = nn.functional.cross_entropy(logits.reshape(-1, config.VocabSize).to_type(ScalarType.Float32), ids.narrow(1, 1, 256).reshape(-1));
+            double ce = sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            loss.backward();
+            double bwd = sw.Elapsed.TotalSeconds;
+            model.zero_grad();
+            Console.WriteLine($"{dt} fwd {fwd:F3}s ce {ce:F3}s bwd {bwd:F3}s");
+        }
+
+        foreach (var (name, f) in new (string, Func<Tensor, Tensor, Tensor>)[] { ("NN", (a, b) => a.matmul(b)), ("TN", (a, b) => a.t().matmul(b)), ("NT", (a, b) => a.matmul(b.t())) })
+        {
+            using var a = randn(2048, 2048).to_type(dt);
+            using var b = randn(2048, 2048).to_type(dt);
+            f(a, b).Dispose();
+            var sw = Stopwatch.StartNew();
+            for (int i = 0; i < 4; i++)
+            {
+                f(a, b).Dispose();
+            }
+
+            Console.WriteLine($"{dt} matmul {name}: {2.0 * 2048 * 2048 * 2048 * 4 / sw.Elapsed.TotalSeconds / 1e9:F0} GFLOP/s");
+        }
+    }
 }
 
 static double MatmulGflops(long m, long k, long n, ScalarType dt, int reps)

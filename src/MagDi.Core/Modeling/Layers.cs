@@ -120,6 +120,13 @@ internal sealed class Attention : nn.Module, IProjectionHost
         }
     }
 
+    /// <summary>HF repeat_kv: [B,KvH,S,hd] -> [B,H,S,hd], head h reading kv head h / (H/KvH). Expand + reshape has a cheap backward (a sum), unlike repeat_interleave's index_add.</summary>
+    private Tensor RepeatKv(Tensor x)
+    {
+        long b = x.shape[0], s = x.shape[2];
+        return x.unsqueeze(2).expand(b, _kvHeads, _heads / _kvHeads, s, _headDim).reshape(b, _heads, s, _headDim);
+    }
+
     public Tensor Forward(Tensor x, LayerContext ctx)
     {
         using var scope = NewDisposeScope();
@@ -134,13 +141,25 @@ internal sealed class Attention : nn.Module, IProjectionHost
             (k, v) = cache.Write(_layerIndex, ctx.PastLength, k, v);               // [B,KvH,S,hd]
         }
 
-        if (_kvHeads != _heads)
+        Tensor y;
+        if (_kvHeads != _heads && t == 1 && !ctx.IsCausal)
         {
-            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);                     // [B,H,S,hd]
-            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+            // Decoding one token: fold each kv head's query group into the query axis instead of copying the cache H/KvH times.
+            Tensor grouped = q.reshape(b, _kvHeads, _heads / _kvHeads, _headDim);            // [B,KvH,H/KvH,hd]
+            y = F.scaled_dot_product_attention(grouped, k, v, ctx.Mask, 0.0, false);         // mask [B,1,1,S] broadcasts
+            y = y.reshape(b, _heads, 1, _headDim);                                           // [B,H,1,hd]
+        }
+        else
+        {
+            if (_kvHeads != _heads)
+            {
+                k = RepeatKv(k);                                                             // [B,H,S,hd]
+                v = RepeatKv(v);
+            }
+
+            y = F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal);        // [B,H,T,hd]
         }
 
-        Tensor y = F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal); // [B,H,T,hd]
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return _oProj.call(y).MoveToOuterDisposeScope();
     }
