@@ -69,12 +69,15 @@ report["matmul_peak_gflops"] = peaks;
 
 // 2. Training forward+backward throughput and model-FLOPs utilisation.
 var training = new JsonObject();
-foreach (ScalarType dt in only is "all" or "training" ? new[] { ScalarType.Float32, ScalarType.BFloat16 } : [])
+foreach (var (dt, lora) in only is "all" or "training" ? new[] { (ScalarType.Float32, false), (ScalarType.BFloat16, false), (ScalarType.BFloat16, true) } : [])
 {
     const int batch = 8, seq = 256;
     using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: dt);
     model.train();
-    var optimizer = optim.AdamW(model.parameters(), lr: 1e-4);
+    var trainable = lora
+        ? MagDi.Lora.LoraAdapter.Apply(model, new MagDi.Lora.LoraOptions { Rank = 16, Alpha = 32, Dropout = 0.05 }).TrainableParameters.Cast<Tensor>().ToList()
+        : model.parameters().Cast<Tensor>().ToList();
+    var optimizer = optim.AdamW(trainable.Select(p => (TorchSharp.Modules.Parameter)p), lr: 1e-4);
     using var gen = new Generator(5, CPU);
     using Tensor ids = randint(0, config.VocabSize, [batch, seq + 1], dtype: ScalarType.Int64, generator: gen);
     using Tensor input = ids.narrow(1, 0, seq);
@@ -104,17 +107,21 @@ foreach (ScalarType dt in only is "all" or "training" ? new[] { ScalarType.Float
     double tokensPerSecond = batch * seq / best;
     // Model FLOPs per token (PaLM appendix B): 6 N (matmul params incl. lm_head, excl. embedding lookup) + 12 L T d (attention scores).
     long matmulParams = parameters - ((long)config.VocabSize * config.HiddenSize);
-    double flopsPerToken = (6.0 * matmulParams) + (12.0 * config.NumHiddenLayers * seq * config.HiddenSize);
+    // With frozen base weights (LoRA) the backward skips weight gradients: 4 N + 8 L T d (adapter FLOPs are negligible).
+    double flopsPerToken = lora
+        ? (4.0 * matmulParams) + (8.0 * config.NumHiddenLayers * seq * config.HiddenSize)
+        : (6.0 * matmulParams) + (12.0 * config.NumHiddenLayers * seq * config.HiddenSize);
     double achieved = tokensPerSecond * flopsPerToken / 1e9;
     double mfu = achieved / (double)peaks[dt.ToString()]!;
-    training[dt.ToString()] = new JsonObject
+    string key = lora ? dt + "_lora_r16" : dt.ToString();
+    training[key] = new JsonObject
     {
         ["batch"] = batch, ["seq_len"] = seq, ["step_seconds_best"] = Math.Round(best, 4), ["step_seconds_median"] = Math.Round(median, 4),
         ["tokens_per_second_median"] = Math.Round(batch * seq / median, 1),
         ["tokens_per_second"] = Math.Round(tokensPerSecond, 1), ["model_gflops_per_second"] = Math.Round(achieved, 1),
         ["mfu_vs_matmul_peak"] = Math.Round(mfu, 3),
     };
-    Console.WriteLine($"train {dt}: {tokensPerSecond:F0} tok/s, {achieved:F1} GFLOP/s, MFU {mfu:P1} of measured peak");
+    Console.WriteLine($"train {key}: {tokensPerSecond:F0} tok/s, {achieved:F1} GFLOP/s, MFU {mfu:P1} of measured peak");
 }
 
 report["training_fwd_bwd"] = training;
@@ -210,6 +217,38 @@ static void Probe(ModelConfig config)
             double bwd = sw.Elapsed.TotalSeconds;
             model.zero_grad();
             Console.WriteLine($"{dt} fwd {fwd:F3}s ce {ce:F3}s bwd {bwd:F3}s");
+        }
+
+        foreach (bool causal in new[] { true, false })
+        {
+            for (int rep = 0; rep < 3; rep++)
+            {
+                using var scope = NewDisposeScope();
+                Tensor q = randn(8, 6, 256, 64).to_type(dt).requires_grad_(true);
+                Tensor k = randn(8, 6, 256, 64).to_type(dt).requires_grad_(true);
+                Tensor v = randn(8, 6, 256, 64).to_type(dt).requires_grad_(true);
+                Tensor? mask = causal ? null : ones(256, 256, ScalarType.Bool).tril();
+                var sw = Stopwatch.StartNew();
+                Tensor y = nn.functional.scaled_dot_product_attention(q, k, v, mask, 0, causal);
+                double f = sw.Elapsed.TotalSeconds;
+                sw.Restart();
+                y.sum().backward();
+                Console.WriteLine($"{dt} sdpa causal={causal} fwd {f * 1000:F1} ms bwd {sw.Elapsed.TotalMilliseconds:F1} ms (x6 layers)");
+            }
+        }
+
+        for (int rep = 0; rep < 3; rep++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor x = randn(2048, 384).to_type(dt).requires_grad_(true);
+            Tensor w = ones(384).to_type(dt).requires_grad_(true);
+            var sw = Stopwatch.StartNew();
+            Tensor x32 = x.to_type(ScalarType.Float32);
+            Tensor yy = w * (x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + 1e-5)).to_type(dt);
+            double f = sw.Elapsed.TotalSeconds;
+            sw.Restart();
+            yy.sum().backward();
+            Console.WriteLine($"{dt} rmsnorm fwd {f * 1000:F2} ms bwd {sw.Elapsed.TotalMilliseconds:F2} ms (x13)");
         }
 
         foreach (var (name, f) in new (string, Func<Tensor, Tensor, Tensor>)[] { ("NN", (a, b) => a.matmul(b)), ("TN", (a, b) => a.t().matmul(b)), ("NT", (a, b) => a.matmul(b.t())) })

@@ -383,6 +383,13 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
 
         int? window = Config.EffectiveSlidingWindow;
         bool hasPadding = mask is not null && mask.min().item<long>() == 0;
+        if (hasPadding && past == 0 && s > 1 && !mask!.narrow(1, 1, s - 1).gt(mask.narrow(1, 0, s - 1)).any().item<bool>())
+        {
+            // Right padding only (no 0 -> 1 step in any row): under the causal mask a real token never sees a later pad,
+            // so the fast causal kernel gives identical results for every real token.
+            hasPadding = false;
+        }
+
         bool windowActive = window is not null && s > window;
         Tensor? attnMask = null;
         bool isCausal = false;
