@@ -145,6 +145,10 @@ public sealed class CheckpointTests
         Assert.Equal(128, c.EffectiveHeadDim);
         Assert.Null(c.EffectiveSlidingWindow);
         Assert.Equal([2], c.EosTokenIds);
+        ModelConfig copy0 = c.Clone();
+        copy0.SetEosTokenId(7);
+        Assert.Equal([7], copy0.EosTokenIds);
+        Assert.Equal([2], c.EosTokenIds);
         Assert.Equal(7_241_732_096, c.ParameterCount()); // Mistral-7B
         string copy = Path.Combine(TestCheckpoints.TempDir(), "config.json");
         c.Save(copy);
