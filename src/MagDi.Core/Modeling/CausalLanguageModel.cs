@@ -68,7 +68,7 @@ internal sealed class DecoderStack : nn.Module
 
     public DecoderStack(ModelConfig c, Device? device, ScalarType dtype) : base("model")
     {
-        _embedTokens = nn.Embedding(c.VocabSize, c.HiddenSize, device: device, dtype: dtype);
+        _embedTokens = Make.Embedding(c.VocabSize, c.HiddenSize, device, dtype);
         _layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, c.NumHiddenLayers).Select(i => new DecoderLayer(c, i, device, dtype)).ToArray());
         _norm = new RmsNorm(c.HiddenSize, c.RmsNormEps, device, dtype);
         RegisterComponents();
@@ -108,11 +108,16 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     [ComponentName(Name = "model")] private readonly DecoderStack _model;
     [ComponentName(Name = "lm_head")] private readonly Linear? _lmHead;
 
-    /// <summary>Creates a model with default (PyTorch) initialisation; prefer <see cref="CreateRandom"/> or <see cref="FromPretrained"/>.</summary>
+    /// <summary>Creates a model with Hugging Face's initialisation from seed 0 (see <see cref="CreateRandom"/>).</summary>
     /// <param name="config">The architecture; validated here.</param>
     /// <param name="device">Device of the parameters; null means CPU.</param>
     /// <param name="dtype">Parameter dtype; null means float32.</param>
-    public CausalLanguageModel(ModelConfig config, Device? device = null, ScalarType? dtype = null) : base("CausalLanguageModel")
+    public CausalLanguageModel(ModelConfig config, Device? device = null, ScalarType? dtype = null)
+        : this(config, device, dtype, initializeSeed: 0)
+    {
+    }
+
+    private CausalLanguageModel(ModelConfig config, Device? device, ScalarType? dtype, long? initializeSeed) : base("CausalLanguageModel")
     {
         ArgumentNullException.ThrowIfNull(config);
         config.Validate();
@@ -123,10 +128,14 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         _model = new DecoderStack(config, device, type);
         if (!config.TieWordEmbeddings)
         {
-            _lmHead = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, device: device, dtype: type);
+            _lmHead = Make.Linear(config.HiddenSize, config.VocabSize, bias: false, device, type);
         }
 
         RegisterComponents();
+        if (initializeSeed is { } seed)
+        {
+            Initialize(seed, 0.02);
+        }
     }
 
     /// <summary>The architecture.</summary>
@@ -151,10 +160,16 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     {
         ArgumentNullException.ThrowIfNull(config);
         TorchRuntime.EnsureInitialized();
-        var model = new CausalLanguageModel(config, device, dtype);
+        var model = new CausalLanguageModel(config, device, dtype, initializeSeed: null);
+        model.Initialize(seed, initializerRange);
+        return model;
+    }
+
+    private void Initialize(long seed, double initializerRange)
+    {
         using var generator = new Generator((ulong)seed, CPU);
         using var noGrad = no_grad();
-        foreach (var (name, p) in model.named_parameters())
+        foreach (var (name, p) in named_parameters())
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
             {
@@ -170,8 +185,6 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
                 p.copy_(init);
             }
         }
-
-        return model;
     }
 
     /// <summary>
@@ -196,7 +209,8 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         Dictionary<string, string> weightMap = ResolveWeightFiles(directory);
         TorchRuntime.EnsureInitialized();
         CausalLanguageModel model;
-        model = new CausalLanguageModel(config, options.Device, options.DType);
+        // Strict loading overwrites every parameter, so skip initialisation; lenient loading keeps it for missing keys.
+        model = new CausalLanguageModel(config, options.Device, options.DType, options.Strict ? null : 0);
 
         try
         {
@@ -369,6 +383,13 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
 
         int? window = Config.EffectiveSlidingWindow;
         bool hasPadding = mask is not null && mask.min().item<long>() == 0;
+        if (hasPadding && past == 0 && s > 1 && !mask!.narrow(1, 1, s - 1).gt(mask.narrow(1, 0, s - 1)).any().item<bool>())
+        {
+            // Right padding only (no 0 -> 1 step in any row): under the causal mask a real token never sees a later pad,
+            // so the fast causal kernel gives identical results for every real token.
+            hasPadding = false;
+        }
+
         bool windowActive = window is not null && s > window;
         Tensor? attnMask = null;
         bool isCausal = false;

@@ -31,6 +31,22 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>
+/// Layer factories that allocate without initialising (torch.empty): loading a checkpoint overwrites every value,
+/// so running PyTorch's default init first would only cost time (minutes for 7B models on CPU).
+/// <see cref="CausalLanguageModel"/> initialises explicitly when it is not loading.
+/// </summary>
+internal static class Make
+{
+    public static Linear Linear(long inFeatures, long outFeatures, bool bias, Device? device, ScalarType dtype) =>
+        nn.Linear(
+            new Parameter(empty([outFeatures, inFeatures], dtype, device)),
+            bias ? new Parameter(empty([outFeatures], dtype, device)) : null!);
+
+    public static Embedding Embedding(long count, long dim, Device? device, ScalarType dtype) =>
+        nn.Embedding(count, dim, device: device, dtype: dtype); // one normal_ fill; cheap next to the layers
+}
+
 /// <summary>Rotary position embedding helpers (HF rotate-half convention).</summary>
 internal static class Rope
 {
@@ -80,10 +96,10 @@ internal sealed class Attention : nn.Module, IProjectionHost
         _kvHeads = c.KeyValueHeads;
         _headDim = c.EffectiveHeadDim;
         _layerIndex = layerIndex;
-        _qProj = nn.Linear(c.HiddenSize, _heads * _headDim, c.QkvBias, device, dtype);
-        _kProj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
-        _vProj = nn.Linear(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
-        _oProj = nn.Linear(_heads * _headDim, c.HiddenSize, c.OutputBias, device, dtype);
+        _qProj = Make.Linear(c.HiddenSize, _heads * _headDim, c.QkvBias, device, dtype);
+        _kProj = Make.Linear(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
+        _vProj = Make.Linear(c.HiddenSize, _kvHeads * _headDim, c.QkvBias, device, dtype);
+        _oProj = Make.Linear(_heads * _headDim, c.HiddenSize, c.OutputBias, device, dtype);
         RegisterComponents();
     }
 
@@ -104,6 +120,13 @@ internal sealed class Attention : nn.Module, IProjectionHost
         }
     }
 
+    /// <summary>HF repeat_kv: [B,KvH,S,hd] -> [B,H,S,hd], head h reading kv head h / (H/KvH). Expand + reshape has a cheap backward (a sum), unlike repeat_interleave's index_add.</summary>
+    private Tensor RepeatKv(Tensor x)
+    {
+        long b = x.shape[0], s = x.shape[2];
+        return x.unsqueeze(2).expand(b, _kvHeads, _heads / _kvHeads, s, _headDim).reshape(b, _heads, s, _headDim);
+    }
+
     public Tensor Forward(Tensor x, LayerContext ctx)
     {
         using var scope = NewDisposeScope();
@@ -118,13 +141,25 @@ internal sealed class Attention : nn.Module, IProjectionHost
             (k, v) = cache.Write(_layerIndex, ctx.PastLength, k, v);               // [B,KvH,S,hd]
         }
 
-        if (_kvHeads != _heads)
+        Tensor y;
+        if (_kvHeads != _heads && t == 1 && !ctx.IsCausal)
         {
-            k = k.repeat_interleave(_heads / _kvHeads, dim: 1);                     // [B,H,S,hd]
-            v = v.repeat_interleave(_heads / _kvHeads, dim: 1);
+            // Decoding one token: fold each kv head's query group into the query axis instead of copying the cache H/KvH times.
+            Tensor grouped = q.reshape(b, _kvHeads, _heads / _kvHeads, _headDim);            // [B,KvH,H/KvH,hd]
+            y = F.scaled_dot_product_attention(grouped, k, v, ctx.Mask, 0.0, false);         // mask [B,1,1,S] broadcasts
+            y = y.reshape(b, _heads, 1, _headDim);                                           // [B,H,1,hd]
+        }
+        else
+        {
+            if (_kvHeads != _heads)
+            {
+                k = RepeatKv(k);                                                             // [B,H,S,hd]
+                v = RepeatKv(v);
+            }
+
+            y = F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal);        // [B,H,T,hd]
         }
 
-        Tensor y = F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal); // [B,H,T,hd]
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
         return _oProj.call(y).MoveToOuterDisposeScope();
     }
@@ -140,9 +175,9 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionHost
     public Mlp(ModelConfig c, Device? device, ScalarType dtype) : base("Mlp")
     {
         bool bias = c.MlpBias == true;
-        _gateProj = nn.Linear(c.HiddenSize, c.IntermediateSize, bias, device, dtype);
-        _upProj = nn.Linear(c.HiddenSize, c.IntermediateSize, bias, device, dtype);
-        _downProj = nn.Linear(c.IntermediateSize, c.HiddenSize, bias, device, dtype);
+        _gateProj = Make.Linear(c.HiddenSize, c.IntermediateSize, bias, device, dtype);
+        _upProj = Make.Linear(c.HiddenSize, c.IntermediateSize, bias, device, dtype);
+        _downProj = Make.Linear(c.IntermediateSize, c.HiddenSize, bias, device, dtype);
         RegisterComponents();
     }
 
@@ -188,7 +223,7 @@ internal sealed class DecoderLayer : nn.Module
 
     public Tensor Forward(Tensor x, LayerContext ctx, bool checkpoint)
     {
-        if (checkpoint && is_grad_enabled() && training)
+        if (checkpoint && ctx.Cache is null && is_grad_enabled() && training)
         {
             return ActivationCheckpoint.Run(this, x, ctx);
         }

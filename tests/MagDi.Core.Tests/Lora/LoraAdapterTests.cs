@@ -9,6 +9,13 @@ using static TorchSharp.torch;
 
 namespace MagDi.Core.Tests.Lora;
 
+/// <summary>Dropout draws from torch's global generator, so these tests must not share the process with parallel ones.</summary>
+[CollectionDefinition(nameof(GlobalTorchRandomState), DisableParallelization = true)]
+public sealed class GlobalTorchRandomState
+{
+}
+
+[Collection(nameof(GlobalTorchRandomState))]
 public sealed class LoraAdapterTests
 {
     private static void Randomize(LoraAdapter adapter, long seed)

@@ -130,6 +130,27 @@ public sealed class CausalLanguageModelTests
         TestCheckpoints.AssertClose(expected, cat(pieces, 0), 1e-5, "left-padded cached decoding");
     }
 
+    [Fact]
+    public void KvCache_SelectKeepsRowsAndResetStartsOver()
+    {
+        using var model = TestCheckpoints.Model("llama");
+        using Tensor ids = TestCheckpoints.Ids(model.Config.VocabSize, 2, 6, seed: 13);
+        using var noGrad = no_grad();
+        Tensor full = model.call(new CausalLMInput(ids)).Logits;
+        var cache = KvCache.Create(model, 2, 8);
+        model.call(new CausalLMInput(ids.narrow(1, 0, 4), Cache: cache));
+        cache = cache.Select(tensor(new long[] { 1 }));
+        Assert.Equal(1, cache.BatchSize);
+        Assert.Equal(4, cache.Length);
+        Tensor rest = model.call(new CausalLMInput(ids.narrow(0, 1, 1).narrow(1, 4, 2), Cache: cache)).Logits;
+        TestCheckpoints.AssertClose(full.narrow(0, 1, 1).narrow(1, 4, 2), rest, 1e-5, "selected row");
+        cache.Reset();
+        Assert.Equal(0, cache.Length);
+        Tensor again = model.call(new CausalLMInput(ids.narrow(0, 1, 1), Cache: cache)).Logits;
+        TestCheckpoints.AssertClose(full.narrow(0, 1, 1), again, 1e-5, "after reset");
+        cache.Dispose();
+    }
+
     [Theory]
     [InlineData("llama")]
     [InlineData("qwen2")]

@@ -85,6 +85,8 @@ public sealed class CheckpointTests
 
         using var lenient = CausalLanguageModel.FromPretrained(dir, new ModelLoadOptions { Strict = false });
         TestCheckpoints.AssertClose(model.state_dict()["model.norm.weight"], lenient.state_dict()["model.norm.weight"], 0, "norm");
+        Tensor kept = lenient.state_dict()["model.layers.1.mlp.up_proj.weight"];
+        Assert.True(kept.isfinite().all().item<bool>() && kept.std().item<float>() is > 0.01f and < 0.03f, "a missing weight keeps its N(0, 0.02) initialisation");
     }
 
     [Fact]
@@ -142,6 +144,10 @@ public sealed class CheckpointTests
         Assert.Equal(8, c.KeyValueHeads);
         Assert.Equal(128, c.EffectiveHeadDim);
         Assert.Null(c.EffectiveSlidingWindow);
+        Assert.Equal([2], c.EosTokenIds);
+        ModelConfig copy0 = c.Clone();
+        copy0.SetEosTokenId(7);
+        Assert.Equal([7], copy0.EosTokenIds);
         Assert.Equal([2], c.EosTokenIds);
         Assert.Equal(7_241_732_096, c.ParameterCount()); // Mistral-7B
         string copy = Path.Combine(TestCheckpoints.TempDir(), "config.json");

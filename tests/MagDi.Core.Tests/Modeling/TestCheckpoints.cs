@@ -55,9 +55,27 @@ internal static class TestCheckpoints
         return randint(2, vocab, [batch, length], dtype: ScalarType.Int64, generator: generator);
     }
 
+    private static readonly string Root = CreateRoot();
+
+    private static string CreateRoot()
+    {
+        string root = Path.Combine(Path.GetTempPath(), "magdi-model-tests-" + Environment.ProcessId);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        };
+        return root;
+    }
+
     public static string TempDir()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "magdi-tests", Guid.NewGuid().ToString("N"));
+        string dir = Path.Combine(Root, Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         return dir;
     }

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using MagDi.Modeling;
+using MagDi.Runtime;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MagDi.Generation;
+
+/// <summary>
+/// Batched autoregressive decoding over token ids: prompts are left-padded into one batch, the prompt is run once
+/// into a preallocated KV cache, then one token per step. Greedy, temperature, top-k and top-p sampling; stops on
+/// EOS ids, stop token sequences or a caller-supplied test.
+/// </summary>
+/// <example>
+/// <code>
+/// var generator = new TextGenerator(model);
+/// GenerationResult result = generator.Generate([promptIds], new GenerationOptions { MaxNewTokens = 128 });
+/// string text = tokenizer.Decode(result.Tokens[0]);
+/// </code>
+/// </example>
+public sealed class TextGenerator
+{
+    private readonly CausalLanguageModel _model;
+
+    /// <summary>Creates a generator over <paramref name="model"/> (which it puts in eval mode while generating).</summary>
+    public TextGenerator(CausalLanguageModel model)
+    {
+        _model = model ?? throw new ArgumentNullException(nameof(model));
+    }
+
+    /// <summary>Generates a continuation for each prompt.</summary>
+    /// <param name="prompts">Token ids of each prompt (at least one id each).</param>
+    /// <param name="options">Decoding settings; validated.</param>
+    /// <param name="cancellationToken">Checked between decoding steps.</param>
+    /// <exception cref="ArgumentException">Empty prompts or invalid options.</exception>
+    public GenerationResult Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (prompts.Count == 0 || prompts.Any(p => p is null || p.Count == 0))
+        {
+            throw new ArgumentException("Every prompt needs at least one token id.", nameof(prompts));
+        }
+
+        TorchRuntime.EnsureInitialized();
+        var clock = Stopwatch.StartNew();
+        IReadOnlyList<int> eos = options.EosTokenIds ?? _model.Config.EosTokenIds;
+        int pad = options.PadTokenId ?? _model.Config.PadTokenId ?? (eos.Count > 0 ? eos[0] : 0);
+        int batch = prompts.Count;
+        int promptLength = prompts.Max(p => p.Count);
+        int capacity = promptLength + options.MaxNewTokens;
+        if (capacity > _model.Config.MaxPositionEmbeddings)
+        {
+            throw new ArgumentException($"Prompt length {promptLength} + MaxNewTokens {options.MaxNewTokens} exceeds max_position_embeddings {_model.Config.MaxPositionEmbeddings}.", nameof(options));
+        }
+
+        bool wasTraining = _model.training;
+        _model.eval();
+        using var noGrad = no_grad();
+        using var sampler = new Sampler(options);
+        Device device = _model.Device;
+
+        // Left padding: row b is [pad ... pad, prompt_b].
+        var idsArray = new long[batch * promptLength];
+        var maskArray = new long[batch * promptLength];
+        for (int b = 0; b < batch; b++)
+        {
+            int offset = promptLength - prompts[b].Count;
+            for (int i = 0; i < promptLength; i++)
+            {
+                idsArray[(b * promptLength) + i] = i < offset ? pad : prompts[b][i - offset];
+                maskArray[(b * promptLength) + i] = i < offset ? 0 : 1;
+            }
+        }
+
+        Tensor ids = tensor(idsArray, [batch, promptLength], device: device).DetachFromDisposeScope();   // [B,L]
+        Tensor mask = tensor(maskArray, [batch, promptLength], device: device).DetachFromDisposeScope(); // [B,L]
+        KvCache? cache = options.UseCache ? KvCache.Create(_model, batch, capacity) : null;
+        var generated = Enumerable.Range(0, batch).Select(_ => new List<int>()).ToArray();
+        var reasons = new FinishReason?[batch];
+        int produced = 0;
+        try
+        {
+            Tensor stepInput = ids;
+            for (int step = 0; step < options.MaxNewTokens; step++)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int[] next;
+                using (var scope = NewDisposeScope())
+                {
+                    Tensor input = cache is null ? ids : stepInput;
+                    Tensor logits = _model.call(new CausalLMInput(input, mask, cache)).Logits; // [B,T,V]
+                    Tensor last = logits.select(1, logits.shape[1] - 1);                        // [B,V]
+                    next = sampler.Next(last);
+                }
+
+                var column = new long[batch];
+                for (int b = 0; b < batch; b++)
+                {
+                    if (reasons[b] is not null)
+                    {
+                        column[b] = pad;
+                        continue;
+                    }
+
+                    produced++;
+                    column[b] = next[b];
+                    reasons[b] = Append(generated[b], next[b], eos, options);
+                }
+
+                if (reasons.All(r => r is not null) || step == options.MaxNewTokens - 1)
+                {
+                    break;
+                }
+
+                Tensor columnTensor = tensor(column, [batch, 1], device: device);
+                Tensor newIds = cat([ids, columnTensor], 1).DetachFromDisposeScope();
+                Tensor newMask = cat([mask, ones([batch, 1], ScalarType.Int64, device)], 1).DetachFromDisposeScope();
+                if (!ReferenceEquals(stepInput, ids))
+                {
+                    stepInput.Dispose();
+                }
+
+                ids.Dispose();
+                mask.Dispose();
+                ids = newIds;
+                mask = newMask;
+                stepInput = columnTensor.DetachFromDisposeScope();
+            }
+        }
+        finally
+        {
+            cache?.Dispose();
+            ids.Dispose();
+            mask.Dispose();
+            if (wasTraining)
+            {
+                _model.train();
+            }
+        }
+
+        return new GenerationResult(generated, reasons.Select(r => r ?? FinishReason.Length).ToArray(), produced, clock.Elapsed);
+    }
+
+    private static FinishReason? Append(List<int> row, int token, IReadOnlyList<int> eos, GenerationOptions options)
+    {
+        if (eos.Contains(token))
+        {
+            return FinishReason.EndOfSequence;
+        }
+
+        row.Add(token);
+        foreach (IReadOnlyList<int> stop in options.StopTokenSequences)
+        {
+            if (row.Count >= stop.Count && Enumerable.Range(0, stop.Count).All(i => row[row.Count - stop.Count + i] == stop[i]))
+            {
+                row.RemoveRange(row.Count - stop.Count, stop.Count);
+                return FinishReason.StopSequence;
+            }
+        }
+
+        return options.StopCondition?.Invoke(row) == true ? FinishReason.StopCondition : null;
+    }
+
+    /// <summary>Turns last-position logits into next ids; sampling runs on CPU in f32 with its own seeded generator.</summary>
+    private sealed class Sampler : IDisposable
+    {
+        private readonly GenerationOptions _options;
+        private readonly Generator? _generator;
+
+        public Sampler(GenerationOptions options)
+        {
+            _options = options;
+            if (options.IsSampling)
+            {
+                _generator = new Generator((ulong)(options.Seed ?? Random.Shared.NextInt64()), CPU);
+            }
+        }
+
+        public int[] Next(Tensor logits)
+        {
+            using var scope = NewDisposeScope();
+            Tensor x = logits.to_type(ScalarType.Float32).to(CPU); // [B,V]
+            if (!_options.IsSampling)
+            {
+                return x.argmax(-1).to_type(ScalarType.Int32).data<int>().ToArray();
+            }
+
+            x = x / _options.Temperature;
+            if (_options.TopK is > 0 && _options.TopK < x.shape[1])
+            {
+                Tensor kth = x.topk(_options.TopK.Value, -1).values.narrow(1, _options.TopK.Value - 1, 1); // [B,1]
+                x = x.masked_fill(x < kth, double.NegativeInfinity);
+            }
+
+            if (_options.TopP < 1.0)
+            {
+                var (sorted, order) = x.sort(-1, descending: true);
+                Tensor probs = sorted.softmax(-1);
+                Tensor before = probs.cumsum(-1) - probs;                          // mass strictly before each token
+                Tensor drop = before >= _options.TopP;                             // never drops the top token
+                Tensor dropOriginal = zeros_like(drop).scatter(1, order, drop);
+                x = x.masked_fill(dropOriginal, double.NegativeInfinity);
+            }
+
+            return x.softmax(-1).multinomial(1, generator: _generator).squeeze(1).to_type(ScalarType.Int32).data<int>().ToArray();
+        }
+
+        public void Dispose() => _generator?.Dispose();
+    }
+}
