@@ -29,7 +29,8 @@ internal sealed class BpeModel
         bool fuseUnk,
         bool byteFallback,
         bool ignoreMerges,
-        string source)
+        string source,
+        IReadOnlyList<int>? ranks = null)
     {
         _vocab = vocab;
         _vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
@@ -47,8 +48,9 @@ internal sealed class BpeModel
                 throw new InvalidDataException($"{source}: merge {rank} \"{left} {right}\" produces \"{left + right}\", which is not in the vocabulary.");
             }
 
-            // The first occurrence of a pair wins, as in tokenizers.
-            _merges.TryAdd(Key(a, b), (rank, merged));
+            // The first occurrence of a pair wins, as in tokenizers. Explicit ranks may repeat (SentencePiece: every
+            // pair forming the same piece has that piece's rank; ties resolve leftmost first).
+            _merges.TryAdd(Key(a, b), (ranks?[rank] ?? rank, merged));
         }
 
         if (unkToken is not null)

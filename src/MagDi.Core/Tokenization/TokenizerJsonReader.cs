@@ -198,6 +198,19 @@ internal static class TokenizerJsonReader
             config.ChatTemplate);
     }
 
+    /// <summary>Creates a tokenizer from parts, resolving special tokens from the config.</summary>
+    internal static HuggingFaceTokenizer Create(
+        string source,
+        BpeModel model,
+        IReadOnlyList<AddedToken> added,
+        TextNormalizer? normalizer,
+        PreTokenizer? preTokenizer,
+        TokenDecoder? decoder,
+        TokenizerConfig config,
+        string? configPath) =>
+        new(source, model, added, normalizer, preTokenizer, decoder,
+            v => ResolveSpecials(v, config, configPath ?? source, template: null, model.UnkId), config.ChatTemplate);
+
     private static T? Optional<T>(JsonElement root, string name, Func<JsonElement, T> read)
         where T : class =>
         root.TryGetProperty(name, out var e) && e.ValueKind != JsonValueKind.Null ? read(e) : null;
