@@ -56,6 +56,24 @@ public sealed class SentencePieceModelTests : IDisposable
         Assert.Contains(model, e.Message);
     }
 
+    [Fact]
+    public void Load_UnigramModel_IsDelegatedToMicrosoftMLTokenizers()
+    {
+        // Unigram: Viterbi picks the segmentation with the highest total score: "▁ab" (-1) beats "▁" + "ab" (-2 - 2).
+        string model = Path.Combine(_dir, "tokenizer.model");
+        WriteModel(model, modelType: 1, byteFallback: false, [
+            ("<unk>", 0f, 2), ("<s>", 0f, 3), ("</s>", 0f, 3), ("▁", -2f, 1), ("a", -3f, 1), ("b", -3f, 1), ("ab", -2f, 1), ("▁ab", -1f, 1),
+        ]);
+        var t = TokenizerLoader.Load(model);
+        Assert.IsType<SentencePieceTokenizerAdapter>(t);
+        Assert.Equal([7, 7], t.Encode("ab ab"));
+        Assert.Equal([1, 7, 7], t.Encode("ab ab", addSpecialTokens: true));
+        Assert.Equal("ab ab", t.Decode([7, 3, 6]));
+        Assert.Equal(2, t.Special.EosId);
+        Assert.Equal("▁ab", t.IdToToken(7));
+        Assert.Equal(7, t.TokenToId("▁ab"));
+    }
+
     private static void WriteModelFromTokenizerJson(string tokenizerJson, string modelPath)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(tokenizerJson));
@@ -69,7 +87,7 @@ public sealed class SentencePieceModelTests : IDisposable
             firstRank.TryAdd(parts[0] + parts[1], rank++);
         }
 
-        var model = new MemoryStream();
+        var pieces = new List<(string, float, int)>();
         foreach (var (piece, id) in vocab)
         {
             int type = piece switch
@@ -79,17 +97,28 @@ public sealed class SentencePieceModelTests : IDisposable
                 _ when piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) => 6,
                 _ => 1,
             };
+            pieces.Add((piece, type == 1 ? -(float)firstRank.GetValueOrDefault(piece, rank + id) : 0f, type));
+        }
+
+        WriteModel(modelPath, modelType: 2, byteFallback: true, pieces);
+    }
+
+    private static void WriteModel(string modelPath, int modelType, bool byteFallback, List<(string Piece, float Score, int Type)> pieces)
+    {
+        var model = new MemoryStream();
+        foreach (var (piece, score, type) in pieces)
+        {
             var p = new MemoryStream();
             WriteBytes(p, 1, Encoding.UTF8.GetBytes(piece));
             WriteTag(p, 2, 5);
-            p.Write(BitConverter.GetBytes(type == 1 ? -(float)firstRank.GetValueOrDefault(piece, rank + id) : 0f));
+            p.Write(BitConverter.GetBytes(score));
             WriteVarintField(p, 3, type);
             WriteBytes(model, 1, p.ToArray());
         }
 
         var trainer = new MemoryStream();
-        WriteVarintField(trainer, 3, 2); // model_type = BPE
-        WriteVarintField(trainer, 35, 1); // byte_fallback
+        WriteVarintField(trainer, 3, modelType); // 1 = Unigram, 2 = BPE
+        WriteVarintField(trainer, 35, byteFallback ? 1 : 0);
         WriteVarintField(trainer, 40, 0); // unk_id
         WriteVarintField(trainer, 41, 1); // bos_id
         WriteVarintField(trainer, 42, 2); // eos_id
