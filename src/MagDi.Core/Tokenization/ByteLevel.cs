@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -11,6 +12,7 @@ internal static class ByteLevel
 
     private static readonly char[] s_byteToChar = BuildTable();
     private static readonly Dictionary<char, byte> s_charToByte = BuildReverse();
+    private static readonly short[] s_charToByteTable = BuildReverseTable();
 
     public static Regex Gpt2Regex { get; } = new(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
 
@@ -39,30 +41,34 @@ internal static class ByteLevel
     /// </summary>
     public static string Decode(IEnumerable<string> tokens)
     {
-        var bytes = new List<byte>();
+        var buffer = new ArrayBufferWriter<byte>(256);
         foreach (string token in tokens)
         {
-            int start = bytes.Count;
-            bool allMapped = true;
+            Span<byte> span = buffer.GetSpan(token.Length);
+            int n = 0;
             foreach (char c in token)
             {
-                if (!s_charToByte.TryGetValue(c, out byte b))
+                int b = c < s_charToByteTable.Length ? s_charToByteTable[c] : -1;
+                if (b < 0)
                 {
-                    allMapped = false;
+                    n = -1;
                     break;
                 }
 
-                bytes.Add(b);
+                span[n++] = (byte)b;
             }
 
-            if (!allMapped)
+            if (n >= 0)
             {
-                bytes.RemoveRange(start, bytes.Count - start);
-                bytes.AddRange(Encoding.UTF8.GetBytes(token));
+                buffer.Advance(n);
+            }
+            else
+            {
+                buffer.Write(Encoding.UTF8.GetBytes(token));
             }
         }
 
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static char[] BuildTable()
@@ -88,6 +94,18 @@ internal static class ByteLevel
         for (int b = 0; b < 256; b++)
         {
             table[b] = direct[b] ? (char)b : (char)(256 + n++);
+        }
+
+        return table;
+    }
+
+    private static short[] BuildReverseTable()
+    {
+        var table = new short[324];
+        Array.Fill(table, (short)-1);
+        for (int b = 0; b < 256; b++)
+        {
+            table[s_byteToChar[b]] = (short)b;
         }
 
         return table;
