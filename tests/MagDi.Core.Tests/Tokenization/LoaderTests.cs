@@ -193,4 +193,33 @@ public sealed class LoaderTests : IDisposable
         SplitPreTokenizer.Split("the-final--countdown", new Regex("-"), Enum.Parse<SplitBehavior>(behavior), invert: false, output);
         Assert.Equal(expected, string.Join('|', output));
     }
+
+    [Fact]
+    public void Split_Llama3Pattern_GroupsDigitsByThreeAndTreatsSupplementaryLettersAsLetters()
+    {
+        var output = new List<string>();
+        var regex = new Regex(RealTokenizers.Llama3Pattern);
+        SplitPreTokenizer.Split("x 1234567 𝒳𝒴z's\n\n  end", regex, SplitBehavior.Isolated, invert: false, output);
+        Assert.Equal(["x", " ", "123", "456", "7", " 𝒳𝒴z", "'s", "\n\n", " ", " end"], output);
+    }
+
+    [Fact]
+    public void AddedToken_WithLStripAndRStrip_AbsorbsSurroundingWhitespace()
+    {
+        var json = TinyTokenizerJson();
+        json["added_tokens"]!.AsArray().Add(JsonNode.Parse("""{ "id": 6, "content": "<mask>", "special": true, "lstrip": true, "rstrip": true }"""));
+        var t = TokenizerLoader.Load(Write(json));
+        Assert.Equal([3, 6, 3], t.Encode("ab   <mask>  ab"));
+        Assert.Equal([3, 6, 3], t.Encode("ab<mask>ab"));
+    }
+
+    [Fact]
+    public void ByteLevelPreTokenizer_AddPrefixSpace_PrependsASpaceToEachSegment()
+    {
+        var json = TinyTokenizerJson();
+        json["pre_tokenizer"]!["add_prefix_space"] = true;
+        var t = TokenizerLoader.Load(Write(json));
+        Assert.Equal([5, 0, 5], t.Encode("ab<s>ab"));
+        Assert.Equal([5], t.Encode(" ab"));
+    }
 }
