@@ -40,6 +40,7 @@ if (!File.Exists(Path.Combine(data, "qwen3", "tokenizer.json")))
     }
 }
 
+string loadBefore = LoadAverage();
 var documents = MixedText.Documents((int)(megabytes * 1024 * 1024), seed: 42);
 long totalBytes = documents.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
 Console.WriteLine($"corpus: {documents.Count} documents, {totalBytes / 1048576.0:F2} MB UTF-8");
@@ -124,6 +125,8 @@ var report = new JsonObject
         ["logical_cores"] = Environment.ProcessorCount,
         ["os"] = RuntimeInformation.OSDescription,
         ["runtime"] = RuntimeInformation.FrameworkDescription,
+        ["load_average_before"] = loadBefore,
+        ["load_average_after"] = LoadAverage(),
     },
     ["corpus_mb"] = Math.Round(totalBytes / 1048576.0, 3),
     ["documents"] = documents.Count,
@@ -133,7 +136,7 @@ var report = new JsonObject
 };
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
 File.WriteAllText(outPath, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"wrote {outPath}");
+Console.WriteLine($"load average before/after: {loadBefore} / {LoadAverage()}; wrote {outPath}");
 return 0;
 
 static string FindRepoRoot()
@@ -147,6 +150,18 @@ static string FindRepoRoot()
     }
 
     return Directory.GetCurrentDirectory();
+}
+
+static string LoadAverage()
+{
+    try
+    {
+        return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+    }
+    catch (IOException)
+    {
+        return "unknown";
+    }
 }
 
 static string CpuModel()

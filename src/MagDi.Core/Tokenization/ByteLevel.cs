@@ -35,6 +35,20 @@ internal static class ByteLevel
         return new string(chars);
     }
 
+    /// <summary>Maps the UTF-8 bytes of <paramref name="text"/> to byte-level characters in <paramref name="destination"/>; returns the count.</summary>
+    public static int Encode(ReadOnlySpan<char> text, Span<char> destination)
+    {
+        int byteCount = Encoding.UTF8.GetByteCount(text);
+        Span<byte> bytes = byteCount <= 1024 ? stackalloc byte[byteCount] : new byte[byteCount];
+        Encoding.UTF8.GetBytes(text, bytes);
+        for (int i = 0; i < byteCount; i++)
+        {
+            destination[i] = s_byteToChar[bytes[i]];
+        }
+
+        return byteCount;
+    }
+
     /// <summary>
     /// Decodes concatenated byte-level tokens as tokenizers' ByteLevel decoder does: each token whose characters are
     /// all byte-level characters contributes those bytes, any other token its own UTF-8 bytes; invalid UTF-8 becomes U+FFFD.

@@ -22,6 +22,8 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
     private readonly TokenDecoder? _decoder;
     private readonly int[] _prefixIds;
     private readonly int[] _suffixIds;
+    private readonly Regex? _byteLevelRegex;
+    private readonly bool _byteLevelAddPrefixSpace;
 
     internal HuggingFaceTokenizer(
         string source,
@@ -96,6 +98,20 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
         }
 
         (Special, _prefixIds, _suffixIds) = specials(_tokenToId);
+
+        // Fast path for the usual byte-level pipelines (GPT-2: ByteLevel with its regex; Qwen, Llama-3: Split regex
+        // then ByteLevel without regex): split, map to byte-level characters and look up the BPE cache without
+        // allocating a string per pre-token. Same result as the general path.
+        switch (preTokenizer)
+        {
+            case ByteLevelPreTokenizer { UseRegex: true } byteLevel:
+                _byteLevelRegex = ByteLevel.Gpt2Regex;
+                _byteLevelAddPrefixSpace = byteLevel.AddPrefixSpace;
+                break;
+            case SequencePreTokenizer { Steps: [SplitPreTokenizer { Behavior: SplitBehavior.Isolated, Invert: false } split, ByteLevelPreTokenizer { UseRegex: false, AddPrefixSpace: false }] }:
+                _byteLevelRegex = split.Regex;
+                break;
+        }
         VocabularySize = maxId + 1;
     }
 
@@ -217,11 +233,63 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
             return;
         }
 
+        if (_byteLevelRegex is not null)
+        {
+            EncodeByteLevel(normalized, context, ids);
+            return;
+        }
+
         var pieces = new List<string> { normalized };
         _preTokenizer.PreTokenize(pieces, context);
         foreach (string piece in pieces)
         {
             _model.Encode(piece, ids);
         }
+    }
+
+    private void EncodeByteLevel(string text, SegmentContext context, List<int> ids)
+    {
+        if (_byteLevelAddPrefixSpace && context.AllowPrefix && !text.StartsWith(' '))
+        {
+            text = " " + text;
+        }
+
+        char[] buffer = System.Buffers.ArrayPool<char>.Shared.Rent(256);
+        try
+        {
+            int last = 0;
+            foreach (var (index, length) in CodePointRegex.Matches(_byteLevelRegex!, text))
+            {
+                if (index > last)
+                {
+                    EncodeBytes(text.AsSpan(last, index - last), ref buffer, ids);
+                }
+
+                EncodeBytes(text.AsSpan(index, length), ref buffer, ids);
+                last = index + length;
+            }
+
+            if (last < text.Length)
+            {
+                EncodeBytes(text.AsSpan(last), ref buffer, ids);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    private void EncodeBytes(ReadOnlySpan<char> piece, ref char[] buffer, List<int> ids)
+    {
+        int needed = Encoding.UTF8.GetMaxByteCount(piece.Length);
+        if (needed > buffer.Length)
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+            buffer = System.Buffers.ArrayPool<char>.Shared.Rent(needed);
+        }
+
+        int n = ByteLevel.Encode(piece, buffer);
+        _model.Encode(buffer.AsSpan(0, n), ids);
     }
 }

@@ -75,6 +75,12 @@ internal enum SplitBehavior
 
 internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, bool invert) : PreTokenizer
 {
+    public Regex Regex => regex;
+
+    public SplitBehavior Behavior => behavior;
+
+    public bool Invert => invert;
+
     public override void PreTokenize(List<string> pieces, SegmentContext context)
     {
         var result = new List<string>(pieces.Count * 4);
@@ -221,6 +227,10 @@ internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, boo
 
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
+    public bool AddPrefixSpace => addPrefixSpace;
+
+    public bool UseRegex => useRegex;
+
     public override void PreTokenize(List<string> pieces, SegmentContext context)
     {
         var result = new List<string>(pieces.Count * 4);
@@ -295,6 +305,8 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme sche
 
 internal sealed class SequencePreTokenizer(IReadOnlyList<PreTokenizer> steps) : PreTokenizer
 {
+    public IReadOnlyList<PreTokenizer> Steps => steps;
+
     public override void PreTokenize(List<string> pieces, SegmentContext context)
     {
         foreach (var step in steps)
