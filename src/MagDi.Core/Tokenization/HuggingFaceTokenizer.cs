@@ -94,7 +94,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
                     .Append(')');
             }
 
-            _addedRegex = new Regex(pattern.ToString(), RegexOptions.CultureInvariant);
+            _addedRegex = new Regex(pattern.ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled);
         }
 
         (Special, _prefixIds, _suffixIds) = specials(_tokenToId);

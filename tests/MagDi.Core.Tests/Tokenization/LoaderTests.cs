@@ -93,6 +93,15 @@ public sealed class LoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_ReplaceNormalizerWithoutPattern_ThrowsInvalidDataNamingTheElement()
+    {
+        var json = TinyTokenizerJson();
+        json["normalizer"] = JsonNode.Parse("""{ "type": "Sequence", "normalizers": [ { "type": "NFC" }, { "type": "Replace", "content": "x" } ] }""");
+        var e = Assert.Throws<InvalidDataException>(() => TokenizerLoader.Load(Write(json)));
+        Assert.Contains("normalizer.normalizers[1].pattern", e.Message);
+    }
+
+    [Fact]
     public void Load_InvalidJson_ThrowsInvalidDataWithLine()
     {
         string path = Path.Combine(_dir, "tokenizer.json");
