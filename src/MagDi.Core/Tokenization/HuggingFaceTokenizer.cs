@@ -185,6 +185,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
 
     private void EncodeInto(string text, bool continuation, List<int> ids)
     {
+        ThrowOnUnpairedSurrogate(text);
         if (_addedRegex is null)
         {
             EncodeSegment(text, new SegmentContext(!continuation, !continuation), ids);
@@ -217,6 +218,28 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
         }
 
         SegmentContext Context(int offset) => new(AllowPrefix: !(continuation && offset == 0), IsFirst: !continuation && offset == 0);
+    }
+
+    /// <summary>Text with an unpaired UTF-16 surrogate has no UTF-8 form; reject it rather than tokenize a replacement character.</summary>
+    private static void ThrowOnUnpairedSurrogate(string text)
+    {
+        int i = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (i < 0)
+        {
+            return;
+        }
+
+        for (; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                throw new ArgumentException($"The text has an unpaired UTF-16 surrogate U+{(int)text[i]:X4} at index {i}; it cannot be encoded as UTF-8.", nameof(text));
+            }
+        }
     }
 
     private void EncodeSegment(string segment, SegmentContext context, List<int> ids)
