@@ -23,6 +23,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
     private readonly int[] _prefixIds;
     private readonly int[] _suffixIds;
     private readonly Regex? _byteLevelRegex;
+    private readonly int _sentencePieceStrip = -1;
     private readonly bool _byteLevelAddPrefixSpace;
 
     internal HuggingFaceTokenizer(
@@ -112,6 +113,12 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
                 _byteLevelRegex = split.Regex;
                 break;
         }
+
+        // Fast path for the SentencePiece-style decoder chain Replace("▁" -> " "), ByteFallback, Fuse, Strip(" ", n, 0).
+        if (decoder is SequenceDecoder { Steps: [ReplaceDecoder { Pattern: "\u2581", Content: " " }, ByteFallbackDecoder, FuseDecoder, StripDecoder { Content: ' ', Stop: 0 } strip] })
+        {
+            _sentencePieceStrip = strip.Start;
+        }
         VocabularySize = maxId + 1;
     }
 
@@ -174,7 +181,41 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
             tokens.Add(token);
         }
 
+        if (_sentencePieceStrip >= 0)
+        {
+            return DecodeSentencePiece(tokens, _sentencePieceStrip);
+        }
+
         return _decoder is null ? string.Join(' ', tokens) : string.Concat(_decoder.Decode(tokens));
+    }
+
+    private static string DecodeSentencePiece(List<string> tokens, int strip)
+    {
+        var sb = new StringBuilder();
+        var bytes = new List<byte>();
+        foreach (string token in tokens)
+        {
+            if (ByteFallbackDecoder.TryParseByte(token, out byte b))
+            {
+                bytes.Add(b);
+                continue;
+            }
+
+            ByteFallbackDecoder.AppendBytes(bytes, sb);
+            foreach (char c in token)
+            {
+                sb.Append(c == '\u2581' ? ' ' : c);
+            }
+        }
+
+        ByteFallbackDecoder.AppendBytes(bytes, sb);
+        int from = 0;
+        while (from < strip && from < sb.Length && sb[from] == ' ')
+        {
+            from++;
+        }
+
+        return sb.ToString(from, sb.Length - from);
     }
 
     /// <inheritdoc />

@@ -114,4 +114,20 @@ public sealed class RoundTripTests
         var e = Assert.Throws<ArgumentException>(() => RealTokenizers.Get(family).Encode("ok \uD83D!"));
         Assert.Contains("index 3", e.Message);
     }
+
+    [Fact]
+    public void Mistral_FusedDecode_EqualsTheGeneralDecoderChain()
+    {
+        // Random id sequences (normal pieces, byte-fallback pieces, special tokens) decoded by the fused fast path and
+        // by the step-by-step Replace, ByteFallback, Fuse, Strip chain of tokenizer.json.
+        var t = RealTokenizers.Get("mistral");
+        var chain = new SequenceDecoder([new ReplaceDecoder("\u2581", " "), new ByteFallbackDecoder(), new FuseDecoder(), new StripDecoder(' ', 1, 0)]);
+        var random = new Random(5);
+        for (int n = 0; n < 300; n++)
+        {
+            var ids = Enumerable.Range(0, random.Next(1, 30)).Select(_ => random.Next(3) == 0 ? random.Next(0, 300) : random.Next(0, t.VocabularySize)).ToList();
+            string expected = string.Concat(chain.Decode(ids.Select(id => t.IdToToken(id)!).ToList()));
+            Assert.Equal(expected, t.Decode(ids));
+        }
+    }
 }
