@@ -19,11 +19,26 @@ function write(family, reference, cases) {
   console.log(`wrote ${file} (${cases.length} cases)`);
 }
 
-for (const family of ["mistral", "qwen3"]) {
-  const tokenizer = TokenizerLoader.fromPreTrained({
-    tokenizerJSON: JSON.parse(fs.readFileSync(path.join(dataDir, family, "tokenizer.json"), "utf8")),
-    tokenizerConfig: JSON.parse(fs.readFileSync(path.join(dataDir, family, "tokenizer_config.json"), "utf8")),
+// Llama-3's pre-tokenizer regex, applied to Qwen's vocabulary with ignore_merges (as Llama-3's tokenizer.json
+// sets it): exercises that regex and ignore_merges without a Llama-3 vocabulary. The C# test makes the same edit.
+export const LLAMA3_PATTERN =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+function load(family) {
+  const folder = family === "qwen3-llama3-regex" ? "qwen3" : family;
+  const json = JSON.parse(fs.readFileSync(path.join(dataDir, folder, "tokenizer.json"), "utf8"));
+  if (family === "qwen3-llama3-regex") {
+    json.pre_tokenizer.pretokenizers[0].pattern.Regex = LLAMA3_PATTERN;
+    json.model.ignore_merges = true;
+  }
+  return TokenizerLoader.fromPreTrained({
+    tokenizerJSON: json,
+    tokenizerConfig: JSON.parse(fs.readFileSync(path.join(dataDir, folder, "tokenizer_config.json"), "utf8")),
   });
+}
+
+for (const family of ["mistral", "qwen3", "qwen3-llama3-regex"]) {
+  const tokenizer = load(family);
   const cases = texts.map((text) => ({
     text,
     ids: tokenizer.encode(text, { add_special_tokens: false }),

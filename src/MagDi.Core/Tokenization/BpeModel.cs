@@ -20,6 +20,7 @@ internal sealed class BpeModel
     private readonly Dictionary<long, (int Rank, int NewId)> _merges;
     private readonly int[] _byteFallbackIds;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
     private readonly char? _chunkBefore;
 
     public BpeModel(
@@ -29,10 +30,12 @@ internal sealed class BpeModel
         bool fuseUnk,
         bool byteFallback,
         bool ignoreMerges,
-        string source)
+        string source,
+        IReadOnlyList<int>? ranks = null)
     {
         _vocab = vocab;
         _vocabBySpan = vocab.GetAlternateLookup<ReadOnlySpan<char>>();
+        _cacheBySpan = _cache.GetAlternateLookup<ReadOnlySpan<char>>();
         _merges = new Dictionary<long, (int, int)>(merges.Count);
         for (int rank = 0; rank < merges.Count; rank++)
         {
@@ -47,8 +50,9 @@ internal sealed class BpeModel
                 throw new InvalidDataException($"{source}: merge {rank} \"{left} {right}\" produces \"{left + right}\", which is not in the vocabulary.");
             }
 
-            // The first occurrence of a pair wins, as in tokenizers.
-            _merges.TryAdd(Key(a, b), (rank, merged));
+            // The first occurrence of a pair wins, as in tokenizers. Explicit ranks may repeat (SentencePiece: every
+            // pair forming the same piece has that piece's rank; ties resolve leftmost first).
+            _merges.TryAdd(Key(a, b), (ranks?[rank] ?? rank, merged));
         }
 
         if (unkToken is not null)
@@ -92,9 +96,9 @@ internal sealed class BpeModel
     public static string ByteToken(int b) => string.Create(CultureInfo.InvariantCulture, $"<0x{b:X2}>");
 
     /// <summary>Encodes one pre-tokenized word and appends its ids.</summary>
-    public void Encode(string word, List<int> output)
+    public void Encode(ReadOnlySpan<char> word, List<int> output)
     {
-        if (word.Length == 0)
+        if (word.IsEmpty)
         {
             return;
         }
@@ -106,35 +110,36 @@ internal sealed class BpeModel
             {
                 if (word[i] == c && word[i - 1] != c)
                 {
-                    EncodeCached(word.Substring(start, i - start), output);
+                    EncodeCached(word[start..i], output);
                     start = i;
                 }
             }
 
-            EncodeCached(start == 0 ? word : word[start..], output);
+            EncodeCached(word[start..], output);
             return;
         }
 
         EncodeCached(word, output);
     }
 
-    private void EncodeCached(string word, List<int> output)
+    private void EncodeCached(ReadOnlySpan<char> word, List<int> output)
     {
-        if (_cache.TryGetValue(word, out int[]? cached))
+        if (_cacheBySpan.TryGetValue(word, out int[]? cached))
         {
             output.AddRange(cached);
             return;
         }
 
-        int[] ids = EncodeWord(word);
-        if (word.Length <= MaxCachedWordLength)
+        string key = word.ToString();
+        int[] ids = EncodeWord(key);
+        if (key.Length <= MaxCachedWordLength)
         {
             if (_cache.Count >= MaxCacheEntries)
             {
                 _cache.Clear();
             }
 
-            _cache.TryAdd(word, ids);
+            _cache.TryAdd(key, ids);
         }
 
         output.AddRange(ids);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -11,6 +12,7 @@ internal static class ByteLevel
 
     private static readonly char[] s_byteToChar = BuildTable();
     private static readonly Dictionary<char, byte> s_charToByte = BuildReverse();
+    private static readonly short[] s_charToByteTable = BuildReverseTable();
 
     public static Regex Gpt2Regex { get; } = new(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
 
@@ -33,36 +35,54 @@ internal static class ByteLevel
         return new string(chars);
     }
 
+    /// <summary>Maps the UTF-8 bytes of <paramref name="text"/> to byte-level characters in <paramref name="destination"/>; returns the count.</summary>
+    public static int Encode(ReadOnlySpan<char> text, Span<char> destination)
+    {
+        int byteCount = Encoding.UTF8.GetByteCount(text);
+        Span<byte> bytes = byteCount <= 1024 ? stackalloc byte[byteCount] : new byte[byteCount];
+        Encoding.UTF8.GetBytes(text, bytes);
+        for (int i = 0; i < byteCount; i++)
+        {
+            destination[i] = s_byteToChar[bytes[i]];
+        }
+
+        return byteCount;
+    }
+
     /// <summary>
     /// Decodes concatenated byte-level tokens as tokenizers' ByteLevel decoder does: each token whose characters are
     /// all byte-level characters contributes those bytes, any other token its own UTF-8 bytes; invalid UTF-8 becomes U+FFFD.
     /// </summary>
     public static string Decode(IEnumerable<string> tokens)
     {
-        var bytes = new List<byte>();
+        var buffer = new ArrayBufferWriter<byte>(256);
         foreach (string token in tokens)
         {
-            int start = bytes.Count;
-            bool allMapped = true;
+            Span<byte> span = buffer.GetSpan(token.Length);
+            int n = 0;
             foreach (char c in token)
             {
-                if (!s_charToByte.TryGetValue(c, out byte b))
+                int b = c < s_charToByteTable.Length ? s_charToByteTable[c] : -1;
+                if (b < 0)
                 {
-                    allMapped = false;
+                    n = -1;
                     break;
                 }
 
-                bytes.Add(b);
+                span[n++] = (byte)b;
             }
 
-            if (!allMapped)
+            if (n >= 0)
             {
-                bytes.RemoveRange(start, bytes.Count - start);
-                bytes.AddRange(Encoding.UTF8.GetBytes(token));
+                buffer.Advance(n);
+            }
+            else
+            {
+                buffer.Write(Encoding.UTF8.GetBytes(token));
             }
         }
 
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     private static char[] BuildTable()
@@ -88,6 +108,18 @@ internal static class ByteLevel
         for (int b = 0; b < 256; b++)
         {
             table[b] = direct[b] ? (char)b : (char)(256 + n++);
+        }
+
+        return table;
+    }
+
+    private static short[] BuildReverseTable()
+    {
+        var table = new short[324];
+        Array.Fill(table, (short)-1);
+        for (int b = 0; b < 256; b++)
+        {
+            table[s_byteToChar[b]] = (short)b;
         }
 
         return table;

@@ -22,6 +22,9 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
     private readonly TokenDecoder? _decoder;
     private readonly int[] _prefixIds;
     private readonly int[] _suffixIds;
+    private readonly Regex? _byteLevelRegex;
+    private readonly int _sentencePieceStrip = -1;
+    private readonly bool _byteLevelAddPrefixSpace;
 
     internal HuggingFaceTokenizer(
         string source,
@@ -92,10 +95,30 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
                     .Append(')');
             }
 
-            _addedRegex = new Regex(pattern.ToString(), RegexOptions.CultureInvariant);
+            _addedRegex = new Regex(pattern.ToString(), RegexOptions.CultureInvariant | RegexOptions.Compiled);
         }
 
         (Special, _prefixIds, _suffixIds) = specials(_tokenToId);
+
+        // Fast path for the usual byte-level pipelines (GPT-2: ByteLevel with its regex; Qwen, Llama-3: Split regex
+        // then ByteLevel without regex): split, map to byte-level characters and look up the BPE cache without
+        // allocating a string per pre-token. Same result as the general path.
+        switch (preTokenizer)
+        {
+            case ByteLevelPreTokenizer { UseRegex: true } byteLevel:
+                _byteLevelRegex = ByteLevel.Gpt2Regex;
+                _byteLevelAddPrefixSpace = byteLevel.AddPrefixSpace;
+                break;
+            case SequencePreTokenizer { Steps: [SplitPreTokenizer { Behavior: SplitBehavior.Isolated, Invert: false } split, ByteLevelPreTokenizer { UseRegex: false, AddPrefixSpace: false }] }:
+                _byteLevelRegex = split.Regex;
+                break;
+        }
+
+        // Fast path for the SentencePiece-style decoder chain Replace("▁" -> " "), ByteFallback, Fuse, Strip(" ", n, 0).
+        if (decoder is SequenceDecoder { Steps: [ReplaceDecoder { Pattern: "\u2581", Content: " " }, ByteFallbackDecoder, FuseDecoder, StripDecoder { Content: ' ', Stop: 0 } strip] })
+        {
+            _sentencePieceStrip = strip.Start;
+        }
         VocabularySize = maxId + 1;
     }
 
@@ -158,7 +181,41 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
             tokens.Add(token);
         }
 
+        if (_sentencePieceStrip >= 0)
+        {
+            return DecodeSentencePiece(tokens, _sentencePieceStrip);
+        }
+
         return _decoder is null ? string.Join(' ', tokens) : string.Concat(_decoder.Decode(tokens));
+    }
+
+    private static string DecodeSentencePiece(List<string> tokens, int strip)
+    {
+        var sb = new StringBuilder();
+        var bytes = new List<byte>();
+        foreach (string token in tokens)
+        {
+            if (ByteFallbackDecoder.TryParseByte(token, out byte b))
+            {
+                bytes.Add(b);
+                continue;
+            }
+
+            ByteFallbackDecoder.AppendBytes(bytes, sb);
+            foreach (char c in token)
+            {
+                sb.Append(c == '\u2581' ? ' ' : c);
+            }
+        }
+
+        ByteFallbackDecoder.AppendBytes(bytes, sb);
+        int from = 0;
+        while (from < strip && from < sb.Length && sb[from] == ' ')
+        {
+            from++;
+        }
+
+        return sb.ToString(from, sb.Length - from);
     }
 
     /// <inheritdoc />
@@ -169,6 +226,7 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
 
     private void EncodeInto(string text, bool continuation, List<int> ids)
     {
+        ThrowOnUnpairedSurrogate(text);
         if (_addedRegex is null)
         {
             EncodeSegment(text, new SegmentContext(!continuation, !continuation), ids);
@@ -203,6 +261,28 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
         SegmentContext Context(int offset) => new(AllowPrefix: !(continuation && offset == 0), IsFirst: !continuation && offset == 0);
     }
 
+    /// <summary>Text with an unpaired UTF-16 surrogate has no UTF-8 form; reject it rather than tokenize a replacement character.</summary>
+    private static void ThrowOnUnpairedSurrogate(string text)
+    {
+        int i = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF');
+        if (i < 0)
+        {
+            return;
+        }
+
+        for (; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                throw new ArgumentException($"The text has an unpaired UTF-16 surrogate U+{(int)text[i]:X4} at index {i}; it cannot be encoded as UTF-8.", nameof(text));
+            }
+        }
+    }
+
     private void EncodeSegment(string segment, SegmentContext context, List<int> ids)
     {
         string normalized = _normalizer?.Normalize(segment, context) ?? segment;
@@ -217,11 +297,63 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
             return;
         }
 
+        if (_byteLevelRegex is not null)
+        {
+            EncodeByteLevel(normalized, context, ids);
+            return;
+        }
+
         var pieces = new List<string> { normalized };
         _preTokenizer.PreTokenize(pieces, context);
         foreach (string piece in pieces)
         {
             _model.Encode(piece, ids);
         }
+    }
+
+    private void EncodeByteLevel(string text, SegmentContext context, List<int> ids)
+    {
+        if (_byteLevelAddPrefixSpace && context.AllowPrefix && !text.StartsWith(' '))
+        {
+            text = " " + text;
+        }
+
+        char[] buffer = System.Buffers.ArrayPool<char>.Shared.Rent(256);
+        try
+        {
+            int last = 0;
+            foreach (var (index, length) in CodePointRegex.Matches(_byteLevelRegex!, text))
+            {
+                if (index > last)
+                {
+                    EncodeBytes(text.AsSpan(last, index - last), ref buffer, ids);
+                }
+
+                EncodeBytes(text.AsSpan(index, length), ref buffer, ids);
+                last = index + length;
+            }
+
+            if (last < text.Length)
+            {
+                EncodeBytes(text.AsSpan(last), ref buffer, ids);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+        }
+    }
+
+    private void EncodeBytes(ReadOnlySpan<char> piece, ref char[] buffer, List<int> ids)
+    {
+        int needed = Encoding.UTF8.GetMaxByteCount(piece.Length);
+        if (needed > buffer.Length)
+        {
+            System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+            buffer = System.Buffers.ArrayPool<char>.Shared.Rent(needed);
+        }
+
+        int n = ByteLevel.Encode(piece, buffer);
+        _model.Encode(buffer.AsSpan(0, n), ids);
     }
 }

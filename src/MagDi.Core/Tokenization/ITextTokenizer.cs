@@ -18,6 +18,7 @@ public interface ITextTokenizer
     /// <param name="text">The text; added and special tokens written in it (for example <c>&lt;|im_end|&gt;</c>) are matched before the model runs and never split.</param>
     /// <param name="addSpecialTokens">When true, BOS and/or EOS are added as <see cref="SpecialTokens.AddBosToken"/> and <see cref="SpecialTokens.AddEosToken"/> say.</param>
     /// <returns>The token ids.</returns>
+    /// <exception cref="ArgumentException">The text has an unpaired UTF-16 surrogate, or a character the vocabulary cannot represent (no byte fallback, no unknown token).</exception>
     IReadOnlyList<int> Encode(string text, bool addSpecialTokens = false);
 
     /// <summary>Decodes token ids to text. For plain text, <c>Decode(Encode(text)) == text</c>.</summary>

@@ -75,6 +75,12 @@ internal enum SplitBehavior
 
 internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, bool invert) : PreTokenizer
 {
+    public Regex Regex => regex;
+
+    public SplitBehavior Behavior => behavior;
+
+    public bool Invert => invert;
+
     public override void PreTokenize(List<string> pieces, SegmentContext context)
     {
         var result = new List<string>(pieces.Count * 4);
@@ -221,6 +227,10 @@ internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, boo
 
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
+    public bool AddPrefixSpace => addPrefixSpace;
+
+    public bool UseRegex => useRegex;
+
     public override void PreTokenize(List<string> pieces, SegmentContext context)
     {
         var result = new List<string>(pieces.Count * 4);
@@ -295,6 +305,8 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme sche
 
 internal sealed class SequencePreTokenizer(IReadOnlyList<PreTokenizer> steps) : PreTokenizer
 {
+    public IReadOnlyList<PreTokenizer> Steps => steps;
+
     public override void PreTokenize(List<string> pieces, SegmentContext context)
     {
         foreach (var step in steps)
@@ -316,6 +328,10 @@ internal sealed class ByteLevelDecoder : TokenDecoder
 
 internal sealed class ReplaceDecoder(string pattern, string content) : TokenDecoder
 {
+    public string Pattern => pattern;
+
+    public string Content => content;
+
     public override List<string> Decode(List<string> tokens) =>
         tokens.ConvertAll(t => t.Replace(pattern, content, StringComparison.Ordinal));
 }
@@ -327,6 +343,12 @@ internal sealed class FuseDecoder : TokenDecoder
 
 internal sealed class StripDecoder(char content, int start, int stop) : TokenDecoder
 {
+    public char Content => content;
+
+    public int Start => start;
+
+    public int Stop => stop;
+
     public override List<string> Decode(List<string> tokens) => tokens.ConvertAll(token =>
     {
         int from = 0;
@@ -375,6 +397,26 @@ internal sealed class ByteFallbackDecoder : TokenDecoder
         value = 0;
         return token.Length == 6 && token.StartsWith("<0x", StringComparison.Ordinal) && token[5] == '>' &&
                byte.TryParse(token.AsSpan(3, 2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value);
+    }
+
+    /// <summary>Appends a byte run as text: valid UTF-8 as is, otherwise one U+FFFD per byte.</summary>
+    internal static void AppendBytes(List<byte> bytes, StringBuilder sb)
+    {
+        if (bytes.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            sb.Append(s_strict.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(bytes)));
+        }
+        catch (DecoderFallbackException)
+        {
+            sb.Append('\uFFFD', bytes.Count);
+        }
+
+        bytes.Clear();
     }
 
     private static void Flush(List<byte> bytes, List<string> result)
@@ -429,6 +471,8 @@ internal sealed class MetaspaceDecoder(char replacement, bool stripFirst) : Toke
 
 internal sealed class SequenceDecoder(IReadOnlyList<TokenDecoder> steps) : TokenDecoder
 {
+    public IReadOnlyList<TokenDecoder> Steps => steps;
+
     public override List<string> Decode(List<string> tokens)
     {
         foreach (var step in steps)

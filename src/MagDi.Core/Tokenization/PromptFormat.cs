@@ -7,7 +7,7 @@ public sealed record RenderedExample(string Prompt, string Target);
 
 /// <summary>
 /// How a user message and an assistant answer are wrapped into model input. Built-ins: <see cref="Mistral"/>,
-/// <see cref="Llama2Chat"/>, <see cref="ChatMl"/> (Qwen) and <see cref="Plain"/>. Every format puts the
+/// <see cref="Llama2Chat"/>, <see cref="ChatMl"/> (Qwen), <see cref="Qwen3"/> and <see cref="Plain"/>. Every format puts the
 /// prompt/target boundary where the tokenizers split anyway (before a space, after a newline or a special token),
 /// so the prompt's tokens are exactly the first tokens of the whole example.
 /// </summary>
@@ -20,12 +20,19 @@ public abstract class PromptFormat
     public static PromptFormat Llama2Chat { get; } = new InstFormat("llama2-chat", llama2System: true);
 
     /// <summary>ChatML (Qwen): <c>&lt;|im_start|&gt;user\n{user}&lt;|im_end|&gt;\n&lt;|im_start|&gt;assistant\n</c>, target <c>{answer}&lt;|im_end|&gt;</c>.</summary>
-    public static PromptFormat ChatMl { get; } = new ChatMlFormat();
+    public static PromptFormat ChatMl { get; } = new ChatMlFormat("chatml", string.Empty);
+
+    /// <summary>
+    /// Qwen3 without thinking: ChatML whose assistant turn starts with an empty think block, as Qwen3's chat template
+    /// renders a final answer (and its generation prompt with <c>enable_thinking=false</c>): prompt ends with
+    /// <c>&lt;|im_start|&gt;assistant\n&lt;think&gt;\n\n&lt;/think&gt;\n\n</c>, target <c>{answer}&lt;|im_end|&gt;</c>.
+    /// </summary>
+    public static PromptFormat Qwen3 { get; } = new ChatMlFormat("qwen3", "<think>\n\n</think>\n\n");
 
     /// <summary>No chat markers: prompt <c>{user}\n</c> (after <c>{system}\n\n</c> if given), target <c>{answer}</c>.</summary>
     public static PromptFormat Plain { get; } = new PlainFormat();
 
-    /// <summary>A short name: <c>mistral</c>, <c>llama2-chat</c>, <c>chatml</c> or <c>plain</c>.</summary>
+    /// <summary>A short name: <c>mistral</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>qwen3</c> or <c>plain</c>.</summary>
     public abstract string Name { get; }
 
     /// <summary>Added tokens the tokenizer must have for this format (ChatML's markers); empty for the others.</summary>
@@ -46,7 +53,7 @@ public abstract class PromptFormat
 
     /// <summary>The built-in format a Jinja chat template corresponds to, or null when it is not recognised.</summary>
     /// <param name="chatTemplate">The <c>chat_template</c> of tokenizer_config.json.</param>
-    /// <returns>ChatML for <c>&lt;|im_start|&gt;</c>, Llama-2-chat for <c>&lt;&lt;SYS&gt;&gt;</c>, Mistral for <c>[INST]</c>, else null.</returns>
+    /// <returns>Qwen3 for <c>&lt;|im_start|&gt;</c> with <c>&lt;think&gt;</c>, ChatML for <c>&lt;|im_start|&gt;</c>, Llama-2-chat for <c>&lt;&lt;SYS&gt;&gt;</c>, Mistral for <c>[INST]</c>, else null.</returns>
     public static PromptFormat? FromChatTemplate(string? chatTemplate)
     {
         if (string.IsNullOrEmpty(chatTemplate))
@@ -56,7 +63,7 @@ public abstract class PromptFormat
 
         if (chatTemplate.Contains("<|im_start|>", StringComparison.Ordinal))
         {
-            return ChatMl;
+            return chatTemplate.Contains("<think>", StringComparison.Ordinal) ? Qwen3 : ChatMl;
         }
 
         if (chatTemplate.Contains("<<SYS>>", StringComparison.Ordinal))
@@ -77,7 +84,7 @@ public abstract class PromptFormat
         return FromChatTemplate((tokenizer as IChatTemplateProvider)?.ChatTemplate) ?? fallback ?? Plain;
     }
 
-    /// <summary>Parses a format name (<c>mistral</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>plain</c>; case-insensitive).</summary>
+    /// <summary>Parses a format name (<c>mistral</c>, <c>llama2-chat</c>, <c>chatml</c>, <c>qwen3</c>, <c>plain</c>; case-insensitive).</summary>
     /// <param name="name">The name.</param>
     /// <returns>The format.</returns>
     /// <exception cref="ArgumentException">Unknown name.</exception>
@@ -89,8 +96,9 @@ public abstract class PromptFormat
             "MISTRAL" => Mistral,
             "LLAMA2-CHAT" or "LLAMA2" => Llama2Chat,
             "CHATML" or "QWEN" => ChatMl,
+            "QWEN3" => Qwen3,
             "PLAIN" => Plain,
-            _ => throw new ArgumentException($"Unknown prompt format \"{name}\"; expected mistral, llama2-chat, chatml or plain.", nameof(name)),
+            _ => throw new ArgumentException($"Unknown prompt format \"{name}\"; expected mistral, llama2-chat, chatml, qwen3 or plain.", nameof(name)),
         };
     }
 
@@ -112,9 +120,9 @@ public abstract class PromptFormat
         }
     }
 
-    private sealed class ChatMlFormat : PromptFormat
+    private sealed class ChatMlFormat(string name, string assistantPrefix) : PromptFormat
     {
-        public override string Name => "chatml";
+        public override string Name => name;
 
         public override IReadOnlyList<string> RequiredTokens { get; } = ["<|im_start|>", "<|im_end|>"];
 
@@ -124,7 +132,7 @@ public abstract class PromptFormat
             ArgumentNullException.ThrowIfNull(assistantTarget);
             string system = string.IsNullOrEmpty(systemPrompt) ? string.Empty : $"<|im_start|>system\n{systemPrompt}<|im_end|>\n";
             return new RenderedExample(
-                $"{system}<|im_start|>user\n{userMessage}<|im_end|>\n<|im_start|>assistant\n",
+                $"{system}<|im_start|>user\n{userMessage}<|im_end|>\n<|im_start|>assistant\n{assistantPrefix}",
                 assistantTarget.Length == 0 ? string.Empty : assistantTarget + "<|im_end|>");
         }
     }

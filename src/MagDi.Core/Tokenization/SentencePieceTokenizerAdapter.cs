@@ -3,9 +3,10 @@ using Microsoft.ML.Tokenizers;
 namespace MagDi.Tokenization;
 
 /// <summary>
-/// A SentencePiece <c>tokenizer.model</c> (BPE with byte fallback, as Llama-2 and Mistral ship it), run by
-/// Microsoft.ML.Tokenizers' <see cref="SentencePieceTokenizer"/>. Special tokens and add_bos/add_eos come from
-/// <c>tokenizer_config.json</c> when present, otherwise from the model (BOS added, EOS not, as SentencePiece does).
+/// A SentencePiece Unigram <c>tokenizer.model</c>, run by Microsoft.ML.Tokenizers' <see cref="SentencePieceTokenizer"/>
+/// (BPE models such as Llama-2's and Mistral's run on MagDi's own BPE engine instead, which follows SentencePiece's
+/// leftmost-first tie-breaking). Special tokens and add_bos/add_eos come from <c>tokenizer_config.json</c> when
+/// present, otherwise from the model (BOS added, EOS not, as SentencePiece does).
 /// </summary>
 public sealed class SentencePieceTokenizerAdapter : ITextTokenizer, IChatTemplateProvider
 {

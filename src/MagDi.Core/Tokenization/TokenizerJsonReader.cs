@@ -198,6 +198,19 @@ internal static class TokenizerJsonReader
             config.ChatTemplate);
     }
 
+    /// <summary>Creates a tokenizer from parts, resolving special tokens from the config.</summary>
+    internal static HuggingFaceTokenizer Create(
+        string source,
+        BpeModel model,
+        IReadOnlyList<AddedToken> added,
+        TextNormalizer? normalizer,
+        PreTokenizer? preTokenizer,
+        TokenDecoder? decoder,
+        TokenizerConfig config,
+        string? configPath) =>
+        new(source, model, added, normalizer, preTokenizer, decoder,
+            v => ResolveSpecials(v, config, configPath ?? source, template: null, model.UnkId), config.ChatTemplate);
+
     private static T? Optional<T>(JsonElement root, string name, Func<JsonElement, T> read)
         where T : class =>
         root.TryGetProperty(name, out var e) && e.ValueKind != JsonValueKind.Null ? read(e) : null;
@@ -286,12 +299,14 @@ internal static class TokenizerJsonReader
             path);
     }
 
+    private static JsonElement PatternObject(JsonElement e, string path, string where) =>
+        e.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object
+            ? p
+            : throw new InvalidDataException($"{path}: {where}.pattern is missing or not an object.");
+
     private static Regex PatternOf(JsonElement e, string path, string where)
     {
-        if (!e.TryGetProperty("pattern", out var p) || p.ValueKind != JsonValueKind.Object)
-        {
-            throw new InvalidDataException($"{path}: {where}.pattern is missing.");
-        }
+        var p = PatternObject(e, path, where);
 
         if (JsonRead.String(p, "String", path, where + ".pattern") is string literal)
         {
@@ -328,7 +343,7 @@ internal static class TokenizerJsonReader
             case "Replace":
             {
                 string content = JsonRead.RequiredString(e, "content", path, where);
-                var p = e.GetProperty("pattern");
+                var p = PatternObject(e, path, where);
                 return JsonRead.String(p, "String", path, where + ".pattern") is string literal
                     ? new ReplaceNormalizer(literal, null, content)
                     : new ReplaceNormalizer(null, PatternOf(e, path, where), content);
@@ -395,7 +410,7 @@ internal static class TokenizerJsonReader
             case "Replace":
             {
                 string content = JsonRead.RequiredString(e, "content", path, where);
-                var p = e.GetProperty("pattern");
+                var p = PatternObject(e, path, where);
                 return JsonRead.String(p, "String", path, where + ".pattern") is string literal
                     ? new ReplaceDecoder(literal, content)
                     : throw new NotSupportedException($"{path}: {where}: a Replace decoder with a Regex pattern is not supported.");

@@ -54,7 +54,7 @@ public static class TokenizerLoader
 
             if (file.EndsWith(".model", StringComparison.OrdinalIgnoreCase))
             {
-                return new SentencePieceTokenizerAdapter(file, config);
+                return SentencePieceModelReader.Read(file, config);
             }
 
             if (file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) && name != "tokenizer_config.json")
@@ -77,7 +77,7 @@ public static class TokenizerLoader
 
         if (File.Exists(spModel))
         {
-            return new SentencePieceTokenizerAdapter(spModel, config);
+            return SentencePieceModelReader.Read(spModel, config);
         }
 
         throw new FileNotFoundException($"{folder}: no tokenizer found; looked for tokenizer.json, vocab.json + merges.txt and tokenizer.model.");

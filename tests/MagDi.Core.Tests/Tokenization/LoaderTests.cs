@@ -93,6 +93,15 @@ public sealed class LoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_ReplaceNormalizerWithoutPattern_ThrowsInvalidDataNamingTheElement()
+    {
+        var json = TinyTokenizerJson();
+        json["normalizer"] = JsonNode.Parse("""{ "type": "Sequence", "normalizers": [ { "type": "NFC" }, { "type": "Replace", "content": "x" } ] }""");
+        var e = Assert.Throws<InvalidDataException>(() => TokenizerLoader.Load(Write(json)));
+        Assert.Contains("normalizer.normalizers[1].pattern", e.Message);
+    }
+
+    [Fact]
     public void Load_InvalidJson_ThrowsInvalidDataWithLine()
     {
         string path = Path.Combine(_dir, "tokenizer.json");
@@ -181,6 +190,43 @@ public sealed class LoaderTests : IDisposable
         Assert.True(compared > 35);
     }
 
+    [Fact]
+    public void Qwen3_ThroughTheGeneralPreTokenizerPath_GivesTheReferenceIds()
+    {
+        // Appending a Digits(individual) step changes nothing for Qwen (it already isolates digits) but moves encoding
+        // off the fused byte-level fast path onto the general pre-tokenizer pipeline: both must agree with the reference.
+        var json = JsonNode.Parse(File.ReadAllText(Path.Combine(TestTokenizerFiles.Folder("qwen3"), "tokenizer.json")))!.AsObject();
+        json["pre_tokenizer"]!["pretokenizers"]!.AsArray().Add(JsonNode.Parse("""{ "type": "Digits", "individual_digits": true }"""));
+        File.Copy(Path.Combine(TestTokenizerFiles.Folder("qwen3"), "tokenizer_config.json"), Path.Combine(_dir, "tokenizer_config.json"));
+        var t = TokenizerLoader.Load(Write(json));
+        foreach (var (text, ids, _) in TestTokenizerFiles.ExpectedCases("qwen3"))
+        {
+            Assert.Equal(ids, t.Encode(text));
+        }
+    }
+
+    [Fact]
+    public void Gpt2_AsTokenizerJsonThroughTheGeneralPath_EqualsReferenceIds()
+    {
+        // ByteLevel(use_regex) followed by a Split that never matches leaves GPT-2's pre-tokens as they are and
+        // exercises the general pipeline instead of the fused fast path.
+        var vocab = JsonNode.Parse(File.ReadAllText(Path.Combine(TestTokenizerFiles.Folder("gpt2"), "vocab.json")))!;
+        var merges = new JsonArray([.. File.ReadLines(Path.Combine(TestTokenizerFiles.Folder("gpt2"), "merges.txt")).Skip(1).Where(l => l.Length > 0).Select(l => (JsonNode?)l)]);
+        var json = new JsonObject
+        {
+            ["added_tokens"] = JsonNode.Parse("""[ { "id": 50256, "content": "<|endoftext|>", "special": true } ]"""),
+            ["pre_tokenizer"] = JsonNode.Parse("""{ "type": "Sequence", "pretokenizers": [ { "type": "ByteLevel", "add_prefix_space": false, "use_regex": true }, { "type": "Split", "pattern": { "String": "never-in-byte-level-text" }, "behavior": "Isolated", "invert": false } ] }"""),
+            ["decoder"] = JsonNode.Parse("""{ "type": "ByteLevel" }"""),
+            ["model"] = new JsonObject { ["type"] = "BPE", ["vocab"] = vocab, ["merges"] = merges },
+        };
+        var t = TokenizerLoader.Load(Write(json));
+        foreach (var (text, ids, _) in TestTokenizerFiles.ExpectedCases("gpt2"))
+        {
+            Assert.Equal(ids, t.Encode(text));
+            Assert.Equal(text, t.Decode(ids));
+        }
+    }
+
     [Theory]
     [InlineData(nameof(SplitBehavior.Removed), "the|final|countdown")]
     [InlineData(nameof(SplitBehavior.Isolated), "the|-|final|-|-|countdown")]
@@ -192,5 +238,34 @@ public sealed class LoaderTests : IDisposable
         var output = new List<string>();
         SplitPreTokenizer.Split("the-final--countdown", new Regex("-"), Enum.Parse<SplitBehavior>(behavior), invert: false, output);
         Assert.Equal(expected, string.Join('|', output));
+    }
+
+    [Fact]
+    public void Split_Llama3Pattern_GroupsDigitsByThreeAndTreatsSupplementaryLettersAsLetters()
+    {
+        var output = new List<string>();
+        var regex = new Regex(RealTokenizers.Llama3Pattern);
+        SplitPreTokenizer.Split("x 1234567 𝒳𝒴z's\n\n  end", regex, SplitBehavior.Isolated, invert: false, output);
+        Assert.Equal(["x", " ", "123", "456", "7", " 𝒳𝒴z", "'s", "\n\n", " ", " end"], output);
+    }
+
+    [Fact]
+    public void AddedToken_WithLStripAndRStrip_AbsorbsSurroundingWhitespace()
+    {
+        var json = TinyTokenizerJson();
+        json["added_tokens"]!.AsArray().Add(JsonNode.Parse("""{ "id": 6, "content": "<mask>", "special": true, "lstrip": true, "rstrip": true }"""));
+        var t = TokenizerLoader.Load(Write(json));
+        Assert.Equal([3, 6, 3], t.Encode("ab   <mask>  ab"));
+        Assert.Equal([3, 6, 3], t.Encode("ab<mask>ab"));
+    }
+
+    [Fact]
+    public void ByteLevelPreTokenizer_AddPrefixSpace_PrependsASpaceToEachSegment()
+    {
+        var json = TinyTokenizerJson();
+        json["pre_tokenizer"]!["add_prefix_space"] = true;
+        var t = TokenizerLoader.Load(Write(json));
+        Assert.Equal([5, 0, 5], t.Encode("ab<s>ab"));
+        Assert.Equal([5], t.Encode(" ab"));
     }
 }

@@ -15,12 +15,16 @@ public sealed class PromptFormatTests
             new RenderedExample("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", "A.<|im_end|>"),
             PromptFormat.ChatMl.Render("Q?", "A.", "S"));
         Assert.Equal(new RenderedExample("Q?\n", "A."), PromptFormat.Plain.Render("Q?", "A."));
+        Assert.Equal(
+            new RenderedExample("<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", "A.<|im_end|>"),
+            PromptFormat.Qwen3.Render("Q?", "A."));
         Assert.Equal("<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", PromptFormat.ChatMl.RenderPrompt("Q?"));
         Assert.Equal("[INST] Q? [/INST]", PromptFormat.Mistral.RenderPrompt("Q?"));
     }
 
     [Theory]
     [InlineData("{% for m in messages %}<|im_start|>{{ m.role }}{% endfor %}", "chatml")]
+    [InlineData("{%- if enable_thinking is defined and enable_thinking is false %}{{- '<|im_start|>assistant\n<think>\n\n</think>\n\n' }}", "qwen3")]
     [InlineData("{{ bos_token }}{% if m.role == 'system' %}<<SYS>>\\n{% endif %}[INST] ", "llama2-chat")]
     [InlineData("{{ bos_token }}{% for m in messages %}{{ '[INST] ' + m.content + ' [/INST]' }}{% endfor %}", "mistral")]
     public void FromChatTemplate_RecognisesTheFamily(string template, string expected)
@@ -46,9 +50,9 @@ public sealed class PromptFormatTests
             var data = new TheoryData<string, string>();
             foreach (string family in new[] { "mistral", "qwen3", "gpt2" })
             {
-                foreach (string format in new[] { "mistral", "llama2-chat", "chatml", "plain" })
+                foreach (string format in new[] { "mistral", "llama2-chat", "chatml", "qwen3", "plain" })
                 {
-                    if (!(format == "chatml" && family != "qwen3"))
+                    if (!(format is "chatml" or "qwen3" && family != "qwen3"))
                     {
                         data.Add(family, format);
                     }

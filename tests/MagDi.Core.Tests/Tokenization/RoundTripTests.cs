@@ -67,4 +67,67 @@ public sealed class RoundTripTests
         string text = string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. 数字 12345\n", 2000));
         Assert.Equal(text, t.Decode(t.Encode(text)));
     }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void DecodeOfEncode_ReturnsTheText_ForRandomCodePoints(string family)
+    {
+        // Random valid Unicode scalars from all planes (surrogates excluded; U+2581 excluded because SentencePiece
+        // vocabularies use it for the space, so it decodes as " " in Hugging Face as well).
+        var tokenizer = RealTokenizers.Get(family);
+        var random = new Random(99);
+        for (int n = 0; n < 200; n++)
+        {
+            var sb = new StringBuilder();
+            for (int i = random.Next(1, 40); i > 0; i--)
+            {
+                int cp = random.Next(4) switch
+                {
+                    0 => random.Next(0x20, 0x7F),
+                    1 => random.Next(0, 0x800),
+                    2 => random.Next(0x800, 0x10000),
+                    _ => random.Next(0x10000, 0x110000),
+                };
+                if (cp is (>= 0xD800 and <= 0xDFFF) or 0x2581)
+                {
+                    continue;
+                }
+
+                sb.Append(char.ConvertFromUtf32(cp));
+            }
+
+            string text = sb.ToString();
+            if (family == "mistral" && (text.Contains("<s>") || text.Contains("</s>") || text.Contains("<unk>")))
+            {
+                continue;
+            }
+
+            string expected = family.StartsWith("qwen3", StringComparison.Ordinal) ? text.Normalize(NormalizationForm.FormC) : text;
+            Assert.Equal(expected, tokenizer.Decode(tokenizer.Encode(text)));
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Families))]
+    public void Encode_UnpairedSurrogate_ThrowsNamingTheIndex(string family)
+    {
+        var e = Assert.Throws<ArgumentException>(() => RealTokenizers.Get(family).Encode("ok \uD83D!"));
+        Assert.Contains("index 3", e.Message);
+    }
+
+    [Fact]
+    public void Mistral_FusedDecode_EqualsTheGeneralDecoderChain()
+    {
+        // Random id sequences (normal pieces, byte-fallback pieces, special tokens) decoded by the fused fast path and
+        // by the step-by-step Replace, ByteFallback, Fuse, Strip chain of tokenizer.json.
+        var t = RealTokenizers.Get("mistral");
+        var chain = new SequenceDecoder([new ReplaceDecoder("\u2581", " "), new ByteFallbackDecoder(), new FuseDecoder(), new StripDecoder(' ', 1, 0)]);
+        var random = new Random(5);
+        for (int n = 0; n < 300; n++)
+        {
+            var ids = Enumerable.Range(0, random.Next(1, 30)).Select(_ => random.Next(3) == 0 ? random.Next(0, 300) : random.Next(0, t.VocabularySize)).ToList();
+            string expected = string.Concat(chain.Decode(ids.Select(id => t.IdToToken(id)!).ToList()));
+            Assert.Equal(expected, t.Decode(ids));
+        }
+    }
 }

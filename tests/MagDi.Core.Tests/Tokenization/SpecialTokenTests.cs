@@ -26,7 +26,7 @@ public sealed class SpecialTokenTests
         Assert.False(t.Special.AddBosToken);
         Assert.False(t.Special.AddEosToken);
         Assert.Equal(151669, t.VocabularySize);
-        Assert.Equal(PromptFormat.ChatMl, PromptFormat.ForTokenizer(t));
+        Assert.Equal(PromptFormat.Qwen3, PromptFormat.ForTokenizer(t));
     }
 
     [Fact]
