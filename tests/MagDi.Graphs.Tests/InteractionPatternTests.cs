@@ -1,0 +1,126 @@
+using MagDi.Graphs;
+
+namespace MagDi.Graphs.Tests;
+
+public class InteractionPatternTests
+{
+    private static HashSet<(int, int)> Edges(InteractionGraph g) => g.Edges.Pairs.ToHashSet();
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1, 9)]
+    [InlineData(2, 18)]
+    [InlineData(3, 27)]
+    public void ReConcile_ConnectsEveryNodeToEveryNodeOfTheNextRound(int k, int edges)
+    {
+        var g = TestGraphs.Gsm8k(k);
+        Assert.Same(InteractionPattern.ReConcile, g.Pattern);
+        Assert.Equal(edges, g.Edges.Count);
+        foreach (var (s, t) in g.Edges.Pairs)
+        {
+            Assert.Equal(g.Nodes[s].Round + 1, g.Nodes[t].Round);
+        }
+    }
+
+    [Fact]
+    public void Undirected_HasEveryReConcileEdgeBothWays()
+    {
+        var g = TestGraphs.Gsm8k(2, pattern: InteractionPattern.Undirected);
+        var directed = Edges(TestGraphs.Gsm8k(2));
+        var both = Edges(g);
+        Assert.Equal(2 * directed.Count, g.Edges.Count);
+        Assert.All(directed, e => Assert.Contains((e.Item2, e.Item1), both));
+    }
+
+    [Fact]
+    public void FullyConnected_HasAllOrderedPairsWithoutSelfLoops()
+    {
+        var g = TestGraphs.Gsm8k(1, pattern: InteractionPattern.FullyConnected);
+        Assert.Equal(6 * 5, g.Edges.Count);
+        Assert.DoesNotContain(g.Edges.Pairs, e => e.Source == e.Target);
+        Assert.Equal(30, Edges(g).Count);
+    }
+
+    [Fact]
+    public void OwnChain_LinksEachAgentToItselfInTheNextRound()
+    {
+        var g = TestGraphs.Gsm8k(3, pattern: InteractionPattern.OwnChain);
+        Assert.Equal(9, g.Edges.Count);
+        Assert.All(g.Edges.Pairs, e =>
+        {
+            Assert.Equal(g.Nodes[e.Source].Agent, g.Nodes[e.Target].Agent);
+            Assert.Equal(g.Nodes[e.Source].Round + 1, g.Nodes[e.Target].Round);
+        });
+    }
+
+    [Fact]
+    public void OwnChain_SkipsAgentsThatStoppedSpeaking()
+    {
+        var g = InteractionGraph.CreateBuilder().WithId("1").WithTask("gsm8k").WithQuestion("q").WithGoldAnswer("1")
+            .AddNode("a", 0, "r", "1").AddNode("b", 0, "r", "2").AddNode("a", 1, "r", "1")
+            .WithPattern(InteractionPattern.OwnChain).Build();
+        Assert.Equal([(0, 2)], g.Edges.Pairs);
+    }
+
+    [Fact]
+    public void Custom_PatternIsUsedAndValidated()
+    {
+        var backwards = InteractionPattern.Custom("backwards", s => InteractionPattern.ReConcile.CreateEdges(s).Pairs.Select(e => (e.Target, e.Source)));
+        var g = TestGraphs.Gsm8k(1, pattern: backwards);
+        Assert.Equal("backwards", g.Pattern.Name);
+        Assert.All(g.Edges.Pairs, e => Assert.Equal(g.Nodes[e.Source].Round - 1, g.Nodes[e.Target].Round));
+
+        var broken = InteractionPattern.Custom("broken", s => [(0, s.NodeCount)]);
+        var ex = Assert.Throws<InvalidGraphException>(() => TestGraphs.Gsm8k(1, pattern: broken));
+        Assert.Equal("edges", Assert.Single(ex.Problems).Field);
+    }
+
+    [Fact]
+    public void WithPattern_ReplacesEdgesOnly()
+    {
+        var g = TestGraphs.Gsm8k(2);
+        var full = g.WithPattern(InteractionPattern.FullyConnected);
+        Assert.Same(g.Nodes, full.Nodes);
+        Assert.Equal(72, full.Edges.Count);
+        Assert.Equal(18, g.Edges.Count);
+    }
+
+    [Theory]
+    [InlineData("reconcile")]
+    [InlineData("Undirected")]
+    [InlineData("FULLY-CONNECTED")]
+    [InlineData("own-chain")]
+    public void FromName_FindsBuiltIns(string name) =>
+        Assert.Equal(name, InteractionPattern.FromName(name).Name, ignoreCase: true);
+
+    [Fact]
+    public void FromName_Unknown_Throws() =>
+        Assert.Contains("reconcile", Assert.Throws<ArgumentException>(() => InteractionPattern.FromName("star")).Message);
+}
+
+public class EdgeIndexTests
+{
+    [Fact]
+    public void Validate_AcceptsInRangeEdges()
+    {
+        var e = new EdgeIndex([0, 1], [1, 2]);
+        e.Validate(3);
+        Assert.Equal(2, e.Count);
+        Assert.Equal([0L, 1L, 1L, 2L], e.ToCooArray());
+    }
+
+    [Theory]
+    [InlineData(new[] { 0, 3 }, new[] { 1, 2 }, "source 3")]
+    [InlineData(new[] { -1 }, new[] { 1 }, "source -1")]
+    [InlineData(new[] { 0 }, new[] { 7 }, "target 7")]
+    [InlineData(new[] { 0, 1 }, new[] { 1 }, "sources has 2 entries but targets has 1")]
+    public void Validate_RejectsBadIndices(int[] sources, int[] targets, string message)
+    {
+        var ex = Assert.Throws<InvalidOperationException>(() => new EdgeIndex(sources, targets).Validate(3));
+        Assert.Contains(message, ex.Message);
+    }
+
+    [Fact]
+    public void Validate_NegativeNodeCount_Throws() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => EdgeIndex.Empty.Validate(-1));
+}
