@@ -18,6 +18,8 @@ public sealed class EdgeIndex
         ArgumentNullException.ThrowIfNull(targets);
         _sources = sources.ToArray();
         _targets = targets.ToArray();
+        Sources = Array.AsReadOnly(_sources);
+        Targets = Array.AsReadOnly(_targets);
     }
 
     /// <summary>Creates an edge index from (source, target) pairs.</summary>
@@ -28,16 +30,18 @@ public sealed class EdgeIndex
         var list = edges.ToList();
         _sources = list.Select(e => e.Source).ToArray();
         _targets = list.Select(e => e.Target).ToArray();
+        Sources = Array.AsReadOnly(_sources);
+        Targets = Array.AsReadOnly(_targets);
     }
 
     /// <summary>An edge index without edges.</summary>
     public static EdgeIndex Empty { get; } = new(Array.Empty<int>(), Array.Empty<int>());
 
     /// <summary>The source node of each edge.</summary>
-    public IReadOnlyList<int> Sources => _sources;
+    public IReadOnlyList<int> Sources { get; }
 
     /// <summary>The target node of each edge.</summary>
-    public IReadOnlyList<int> Targets => _targets;
+    public IReadOnlyList<int> Targets { get; }
 
     /// <summary>The number of edges (the length of <see cref="Sources"/> when the index is consistent).</summary>
     public int Count => _sources.Length;

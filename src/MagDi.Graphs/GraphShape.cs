@@ -17,6 +17,7 @@ public sealed class GraphShape
         ArgumentNullException.ThrowIfNull(nodes);
         AgentCount = agentCount;
         _nodes = nodes.ToArray();
+        Nodes = Array.AsReadOnly(_nodes);
         RoundCount = _nodes.Length == 0 ? 0 : _nodes.Max(n => n.Round) + 1;
     }
 
@@ -30,7 +31,7 @@ public sealed class GraphShape
     public int NodeCount => _nodes.Length;
 
     /// <summary>For each node index, its agent index and round.</summary>
-    public IReadOnlyList<(int Agent, int Round)> Nodes => _nodes;
+    public IReadOnlyList<(int Agent, int Round)> Nodes { get; }
 
     /// <summary>The node indices of one round, in agent order.</summary>
     /// <param name="round">The round.</param>

@@ -17,6 +17,8 @@ public sealed class InteractionGraph
 {
     private readonly MagNode[] _nodes;
     private readonly string[] _agents;
+    private readonly IReadOnlyList<MagNode> _nodesView;
+    private readonly IReadOnlyList<string> _agentsView;
 
     internal InteractionGraph(
         string id,
@@ -37,6 +39,8 @@ public sealed class InteractionGraph
         GoldAnswer = goldAnswer;
         _agents = agents;
         _nodes = nodes;
+        _agentsView = Array.AsReadOnly(agents);
+        _nodesView = Array.AsReadOnly(nodes);
         Pattern = pattern;
         Shape = shape;
         Edges = edges;
@@ -58,10 +62,10 @@ public sealed class InteractionGraph
     public string GoldAnswer { get; }
 
     /// <summary>The agents in the order that orders nodes within a round.</summary>
-    public IReadOnlyList<string> Agents => _agents;
+    public IReadOnlyList<string> Agents => _agentsView;
 
     /// <summary>The nodes, ordered by round then agent; a node's index is its position here.</summary>
-    public IReadOnlyList<MagNode> Nodes => _nodes;
+    public IReadOnlyList<MagNode> Nodes => _nodesView;
 
     /// <summary>The number of rounds (round 0 included).</summary>
     public int RoundCount => Shape.RoundCount;

@@ -254,18 +254,20 @@ public sealed class InteractionGraphBuilder
 
         if (seen.Count > 0)
         {
-            var maxRound = seen.Keys.Max(k => k.Item2);
-            for (var r = 0; r < maxRound; r++)
+            var rounds = seen.Keys.Select(k => k.Item2).Where(r => r >= 0).Distinct().Order().ToArray();
+            var present = rounds.ToHashSet();
+            for (var i = 0; i < rounds.Length; i++)
             {
-                if (!seen.Keys.Any(k => k.Item2 == r))
+                if (rounds[i] != i)
                 {
-                    problems.Add(new GraphProblem($"round {r}", $"round gap: no agent spoke in round {r} but round {maxRound} exists"));
+                    problems.Add(new GraphProblem($"round {i}", $"round gap: no agent spoke in round {i} but round {rounds[^1]} exists"));
+                    break;
                 }
             }
 
             foreach (var (agent, round) in seen.Keys.Where(k => k.Item2 > 0).OrderBy(k => k.Item2))
             {
-                if (!seen.ContainsKey((agent, round - 1)) && seen.Keys.Any(k => k.Item2 == round - 1))
+                if (!seen.ContainsKey((agent, round - 1)) && present.Contains(round - 1))
                 {
                     problems.Add(new GraphProblem($"{agent}_output_{round}", $"round gap: agent '{agent}' speaks in round {round} but not in round {round - 1}"));
                 }
@@ -295,7 +297,7 @@ public sealed class InteractionGraphBuilder
             throw new InvalidGraphException(problems);
         }
 
-        return new InteractionGraph(_id!, task!.Name, _question!, _choices.ToArray(), _gold!, agents.ToArray(), nodes, _pattern, shape!, edges!);
+        return new InteractionGraph(_id!, task!.Name, _question!, Array.AsReadOnly(_choices.ToArray()), _gold!, agents.ToArray(), nodes, _pattern, shape!, edges!);
     }
 
     internal static EdgeIndex? CreateEdges(InteractionPattern pattern, GraphShape shape, out GraphProblem? problem)

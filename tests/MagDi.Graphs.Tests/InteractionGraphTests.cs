@@ -89,6 +89,16 @@ public class InteractionGraphTests
     }
 
     [Fact]
+    public void Build_HugeRoundNumber_IsARoundGapAndFast()
+    {
+        var ex = Assert.Throws<InvalidGraphException>(() => InteractionGraph.CreateBuilder()
+            .ForQuestion(new Question("1", "gsm8k", "q", "1"))
+            .AddNode("a", 0, "r", "1").AddNode("a", int.MaxValue, "r", "1")
+            .Build());
+        Assert.Contains(ex.Problems, p => p.Field == "round 1");
+    }
+
+    [Fact]
     public void Build_EmptyGraph_IsRejected()
     {
         var ex = Assert.Throws<InvalidGraphException>(() => InteractionGraph.CreateBuilder()
@@ -136,5 +146,45 @@ public class InteractionGraphTests
         var g = InteractionGraph.CreateBuilder().ForQuestion(q).AddNode("a", 0, "r", "(A)").Build();
         Assert.Equal(q, g.ToQuestion());
         Assert.True(g.Nodes[0].IsCorrect);
+    }
+}
+
+public class JsonLinesReaderTests
+{
+    private static async Task<List<MagDi.Tasks.JsonLine>> Lines(byte[] bytes, int max)
+    {
+        var list = new List<MagDi.Tasks.JsonLine>();
+        await foreach (var l in MagDi.Tasks.JsonLinesReader.ReadLinesAsync(new MemoryStream(bytes), max))
+        {
+            list.Add(l);
+        }
+
+        return list;
+    }
+
+    [Fact]
+    public async Task SplitsLinesAcrossBufferBoundaries_AndFlagsOverlongLines()
+    {
+        var longLine = new string('x', 150_000);
+        var text = "a\r\n" + longLine + "\n" + new string('y', 70_000) + "\n\nlast";
+        var lines = await Lines(System.Text.Encoding.UTF8.GetBytes(text), 100_000);
+        Assert.Equal([1, 2, 3, 4, 5], lines.Select(l => l.Number));
+        Assert.Equal("a", System.Text.Encoding.UTF8.GetString(lines[0].Utf8.Span));
+        Assert.True(lines[1].TooLong);
+        Assert.False(lines[2].TooLong);
+        Assert.Equal(70_000, lines[2].Utf8.Length);
+        Assert.True(lines[3].IsBlank);
+        Assert.Equal("last", System.Text.Encoding.UTF8.GetString(lines[4].Utf8.Span));
+        Assert.All(lines, l => Assert.True(l.IsValidUtf8));
+    }
+
+    [Fact]
+    public async Task FlagsInvalidUtf8PerLine()
+    {
+        var lines = await Lines([(byte)'o', (byte)'k', (byte)'\n', 0xC3, 0x28, (byte)'\n'], 10);
+        Assert.True(lines[0].IsValidUtf8);
+        Assert.False(lines[1].IsValidUtf8);
+        Assert.Equal(2, MagDi.Tasks.JsonLinesReader.FirstInvalidUtf8Line([(byte)'o', (byte)'\n', 0xFF]));
+        Assert.Null(MagDi.Tasks.JsonLinesReader.FirstInvalidUtf8Line("fine\nlines"u8));
     }
 }

@@ -80,7 +80,8 @@ public class InteractionPatternTests
     {
         var g = TestGraphs.Gsm8k(2);
         var full = g.WithPattern(InteractionPattern.FullyConnected);
-        Assert.Same(g.Nodes, full.Nodes);
+        Assert.Equal(g.Nodes, full.Nodes);
+        Assert.IsNotType<MagNode[]>(g.Nodes);
         Assert.Equal(72, full.Edges.Count);
         Assert.Equal(18, g.Edges.Count);
     }

@@ -102,6 +102,61 @@ public abstract class ReasoningTask
         return Normalize(predicted) is { } p && Normalize(gold) is { } g && AreEquivalent(p, g);
     }
 
+    /// <summary>
+    /// The most frequent answer among <paramref name="answers"/> after normalisation (self-consistency).
+    /// Answers that do not normalise are ignored; ties go to the answer seen first.
+    /// </summary>
+    /// <param name="answers">Extracted answers, for example one per sampled generation.</param>
+    /// <returns>The winning normalised answer, or <see langword="null"/> when no answer is valid.</returns>
+    public string? MajorityVote(IEnumerable<string?> answers)
+    {
+        ArgumentNullException.ThrowIfNull(answers);
+        return WeightedVote(answers.Select(a => (a, 1.0)));
+    }
+
+    /// <summary>
+    /// The answer with the largest total weight after normalisation, as ReConcile's confidence-weighted team
+    /// vote. Equivalent answers (for example <c>42</c> and <c>42.0</c>) pool their weights; answers that do not
+    /// normalise and non-positive or non-finite weights are ignored; ties go to the answer seen first.
+    /// </summary>
+    /// <param name="votes">Answers with their weights (for example recalibrated confidences).</param>
+    /// <returns>The winning normalised answer, or <see langword="null"/> when no vote counts.</returns>
+    public string? WeightedVote(IEnumerable<(string? Answer, double Weight)> votes)
+    {
+        ArgumentNullException.ThrowIfNull(votes);
+        var groups = new List<(string Answer, double Weight)>();
+        foreach (var (answer, weight) in votes)
+        {
+            if (!(weight > 0) || !double.IsFinite(weight) || Normalize(answer) is not { } n)
+            {
+                continue;
+            }
+
+            var i = groups.FindIndex(g => AreEquivalent(n, g.Answer));
+            if (i < 0)
+            {
+                groups.Add((n, weight));
+            }
+            else
+            {
+                groups[i] = (groups[i].Answer, groups[i].Weight + weight);
+            }
+        }
+
+        string? best = null;
+        var bestWeight = 0.0;
+        foreach (var (a, w) in groups)
+        {
+            if (w > bestWeight)
+            {
+                best = a;
+                bestWeight = w;
+            }
+        }
+
+        return best;
+    }
+
     /// <summary>Compares two normalised answers. The default is ordinal string equality.</summary>
     /// <param name="normalizedPredicted">The normalised prediction.</param>
     /// <param name="normalizedGold">The normalised gold answer.</param>

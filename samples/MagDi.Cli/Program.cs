@@ -1,0 +1,3 @@
+using MagDi.Cli;
+
+return await MagDiApp.RunAsync(args, Console.Out, Console.Error);
