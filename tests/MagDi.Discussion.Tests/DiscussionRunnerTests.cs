@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.IO;
 using MagDi.Tasks;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -112,6 +113,29 @@ public class DiscussionRunnerTests
         Assert.Equal(questions.Count, usageLines.Length);
         using var last = JsonDocument.Parse(usageLines[^1]);
         Assert.Equal(summary.RunningTotal.TotalTokens, last.RootElement.GetProperty("running_total").GetProperty("total_tokens").GetInt64());
+    }
+
+    [Fact]
+    public async Task Run_WritesCanonicalMagLinesThatReadBackEqual_InvalidNodesIncluded()
+    {
+        var questions = TestData.Synthetic(2);
+        var agents = SimulatedTeacher.CreateTeam(seed: 9).Take(2).Append(new DiscussionAgent("mute", new FixedAnswerClient("no json here"))).ToList();
+        var options = TestData.FastOptions();
+        options.MaxRounds = 1;
+        string path = TestData.TempFile("c.jsonl");
+
+        await new DiscussionRunner(agents, options).RunAsync(questions, path);
+
+        var lines = File.ReadAllLines(path);
+        Assert.Equal(questions.Count, lines.Length);
+        foreach (string line in lines)
+        {
+            var graph = MagJsonl.Parse(line);
+            Assert.Equal(line, MagJsonl.Serialize(graph));
+            var mute = graph.Nodes.Where(n => n.Agent == "mute").ToList();
+            Assert.Equal(2, mute.Count);
+            Assert.All(mute, n => Assert.True(!n.IsValid && n.RawText == "no json here" && n.Confidence == 0));
+        }
     }
 
     [Fact]

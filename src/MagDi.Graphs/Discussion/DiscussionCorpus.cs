@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using MagDi.Graphs.IO;
 using Microsoft.Extensions.Logging;
 
 namespace MagDi.Graphs.Discussion;
@@ -68,7 +69,7 @@ internal sealed class DiscussionCorpus : IDisposable
     /// <summary>Appends a finished discussion: the MAG line first (flushed to disk), then its usage entry.</summary>
     public void Append(DiscussionResult result)
     {
-        WriteLine(_corpus, MagLine.Serialize(result.Graph));
+        WriteLine(_corpus, MagJsonl.Serialize(result.Graph));
         _done.Add(result.Graph.Id);
         foreach (var (agent, usage) in result.AgentUsage)
         {
