@@ -225,7 +225,16 @@ public sealed partial class SimulatedTeacher : IChatClient
 
     private (string Reasoning, string Answer) Slip(SyntheticProblem problem, Random rng)
     {
-        var mistake = Profile.TypicalMistakes[rng.Next(Profile.TypicalMistakes.Count)];
+        // Half of the slips are the question's "trap", shared by every teacher that has that kind of slip,
+        // so wrong answers sometimes agree (as with real models) and a wrong majority can form.
+        var trap = SharedRng("trap", problem.Text);
+        var trapMistake = (TeacherMistake)trap.Next(4);
+        if (rng.NextDouble() < 0.5 && Profile.TypicalMistakes.Contains(trapMistake))
+        {
+            rng = trap;
+        }
+
+        var mistake = rng == trap ? trapMistake : Profile.TypicalMistakes[rng.Next(Profile.TypicalMistakes.Count)];
         if (mistake == TeacherMistake.SkippedStep && problem.Steps.Count < 2)
         {
             mistake = TeacherMistake.OffByOne;
@@ -410,10 +419,12 @@ public sealed partial class SimulatedTeacher : IChatClient
         };
     }
 
-    private Random Rng(params string[] parts)
+    private Random Rng(params string[] parts) => SharedRng([Profile.Name, .. parts]);
+
+    private Random SharedRng(params string[] parts)
     {
         ulong h = 14695981039346656037UL;
-        foreach (string part in parts.Prepend(Profile.Name).Prepend(_seed.ToString(CultureInfo.InvariantCulture)))
+        foreach (string part in parts.Prepend(_seed.ToString(CultureInfo.InvariantCulture)))
         {
             foreach (char ch in part)
             {

@@ -66,11 +66,11 @@ public sealed record SimulatedTeacherProfile
         MalformedRate = 0.01,
     };
 
-    /// <summary>A good, somewhat overconfident teacher that is open to persuasion (accuracy 0.82).</summary>
+    /// <summary>A good, somewhat overconfident teacher that is open to persuasion (accuracy 0.85).</summary>
     public static SimulatedTeacherProfile Average(string name = "claude") => new()
     {
         Name = name,
-        Accuracy = 0.82,
+        Accuracy = 0.85,
         ConfidenceWhenCorrect = 0.9,
         ConfidenceWhenWrong = 0.82,
         Stubbornness = 0.35,
@@ -79,11 +79,11 @@ public sealed record SimulatedTeacherProfile
         MalformedRate = 0.02,
     };
 
-    /// <summary>A weaker, overconfident teacher that follows the majority readily (accuracy 0.72).</summary>
+    /// <summary>A weaker, overconfident teacher that follows the majority readily (accuracy 0.78).</summary>
     public static SimulatedTeacherProfile Weak(string name = "bard") => new()
     {
         Name = name,
-        Accuracy = 0.72,
+        Accuracy = 0.78,
         ConfidenceWhenCorrect = 0.88,
         ConfidenceWhenWrong = 0.85,
         Stubbornness = 0.15,
