@@ -1,0 +1,39 @@
+using Microsoft.Extensions.AI;
+
+namespace MagDi.Graphs.Discussion;
+
+/// <summary>A teacher taking part in discussions: a named <see cref="IChatClient"/>.</summary>
+/// <param name="Name">The agent name used in the MAG (for example <c>gpt4</c>, <c>claude</c>, <c>bard</c>); unique within a discussion.</param>
+/// <param name="Client">The chat client (OpenAI, Azure OpenAI, Ollama, any OpenAI-compatible server, or a <see cref="SimulatedTeacher"/>).</param>
+/// <param name="Options">Options sent with every request (model id, temperature, ...); <see langword="null"/> for the client's defaults.</param>
+public sealed record DiscussionAgent(string Name, IChatClient Client, ChatOptions? Options = null);
+
+/// <summary>Token counts summed over calls.</summary>
+/// <param name="InputTokens">Prompt tokens.</param>
+/// <param name="OutputTokens">Completion tokens.</param>
+/// <param name="TotalTokens">Total tokens (the provider's total when it reports one, else input + output).</param>
+/// <param name="Calls">Successful chat calls counted.</param>
+public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long TotalTokens, int Calls)
+{
+    /// <summary>Usage of one call from the provider's <see cref="UsageDetails"/> (missing counts are 0).</summary>
+    /// <param name="usage">The usage details, possibly <see langword="null"/>.</param>
+    /// <returns>The usage of one call.</returns>
+    public static TokenUsage FromDetails(UsageDetails? usage)
+    {
+        long input = usage?.InputTokenCount ?? 0;
+        long output = usage?.OutputTokenCount ?? 0;
+        return new TokenUsage(input, output, usage?.TotalTokenCount ?? (input + output), 1);
+    }
+
+    /// <summary>Adds two usages.</summary>
+    /// <param name="left">The first usage.</param>
+    /// <param name="right">The second usage.</param>
+    /// <returns>The sum.</returns>
+    public static TokenUsage operator +(TokenUsage left, TokenUsage right) =>
+        new(left.InputTokens + right.InputTokens, left.OutputTokens + right.OutputTokens, left.TotalTokens + right.TotalTokens, left.Calls + right.Calls);
+
+    /// <summary>Adds two usages.</summary>
+    /// <param name="other">The usage to add.</param>
+    /// <returns>The sum.</returns>
+    public TokenUsage Add(TokenUsage other) => this + other;
+}
