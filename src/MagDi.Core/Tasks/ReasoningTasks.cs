@@ -19,7 +19,7 @@ public static class ReasoningTasks
 
     static ReasoningTasks()
     {
-        foreach (var task in new ReasoningTask[] { StrategyQA, BoolQ, CommonsenseQA, Arc, AquA, Gsm8k, Svamp, Math })
+        foreach (var task in new ReasoningTask[] { StrategyQA, BoolQ, CommonsenseQA, Arc, AquA, Gsm8k, Svamp, Math, Synthetic.SyntheticTasks.Arithmetic, Synthetic.SyntheticTasks.Comparison })
         {
             Register(task);
         }

@@ -6,8 +6,6 @@ namespace MagDi.Tasks.Synthetic;
 /// </summary>
 public static class SyntheticTasks
 {
-    private static readonly Lock Gate = new();
-    private static bool _registered;
 
     /// <summary>The arithmetic family's task (numeric answers).</summary>
     public static NumericTask Arithmetic { get; } = new(SyntheticBenchmark.ArithmeticTaskName);
@@ -15,21 +13,11 @@ public static class SyntheticTasks
     /// <summary>The comparison family's task (yes/no answers).</summary>
     public static YesNoTask Comparison { get; } = new(SyntheticBenchmark.ComparisonTaskName);
 
-    /// <summary>Adds both tasks to <see cref="ReasoningTasks"/> (once; later calls do nothing).</summary>
-    public static void EnsureRegistered()
-    {
-        lock (Gate)
-        {
-            if (_registered)
-            {
-                return;
-            }
-
-            ReasoningTasks.Register(Arithmetic);
-            ReasoningTasks.Register(Comparison);
-            _registered = true;
-        }
-    }
+    /// <summary>
+    /// Makes sure both tasks are in <see cref="ReasoningTasks"/>. They are built in (registered with the other tasks), so
+    /// this only forces that registration; kept for callers that want to be explicit.
+    /// </summary>
+    public static void EnsureRegistered() => _ = ReasoningTasks.Get(Arithmetic.Name);
 
     /// <summary>The task of a problem family.</summary>
     /// <param name="family">The family.</param>
