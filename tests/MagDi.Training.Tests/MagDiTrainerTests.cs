@@ -192,6 +192,22 @@ public sealed class MagDiTrainerTests : IDisposable
     }
 
     [Fact]
+    public async Task TrainAsync_MultiTask_MixesTasksInOneRun()
+    {
+        var yesNo = TestStudent.Graphs(4).Select((g, i) =>
+        {
+            var b = InteractionGraph.CreateBuilder().WithId($"yn{i}").WithTask("strategyqa").WithQuestion($"Is {i} even?").WithGoldAnswer(i % 2 == 0 ? "yes" : "no");
+            b.AddAgent("alpha").AddAgent("beta");
+            b.AddNode("alpha", 0, $"{i} mod 2 = {i % 2}.", i % 2 == 0 ? "yes" : "no", 0.9);
+            b.AddNode("beta", 0, "Guess.", i % 2 == 0 ? "no" : "yes", 0.6);
+            return b.Build();
+        });
+        var result = await Builder(DistillationLevel.Structure, "mt").WithTrainingGraphs(yesNo).WithSchedule(1, 0, 3).Build().TrainAsync();
+        Assert.Equal(12, result.Data.GraphsUsed);
+        Assert.All(result.History, m => Assert.True(double.IsFinite(m[LossReport.Keys.Total])));
+    }
+
+    [Fact]
     public void LearningRate_WarmsUpLinearlyThenDecaysToZero()
     {
         Assert.Equal(0.25, MagDiTrainer.LearningRateAt(0, 10, 4, 1.0), 12);
