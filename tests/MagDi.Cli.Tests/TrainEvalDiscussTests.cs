@@ -1,0 +1,152 @@
+using System.Text.Json;
+using MagDi.Graphs.IO;
+
+namespace MagDi.Cli.Tests;
+
+[Collection(CliTestGroup.Name)]
+public sealed class TrainEvalDiscussTests(CliFixture fixture)
+{
+    [Fact]
+    public async Task Train_Json_ReportsEveryLossTermAndWritesAdapterAndLossCurve()
+    {
+        string outDir = Path.Combine(fixture.NewDirectory("train"), "run");
+        var (code, output, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--level", "structure", "--out", outDir,
+            "--max-steps", "3", "--batch-size", "2", "--lr", "1e-3", "--dtype", "f32", "--seed", "5", "--json");
+
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal("completed", root.GetProperty("status").GetString());
+        Assert.Equal(3, root.GetProperty("steps").GetInt32());
+        Assert.True(root.GetProperty("tokens_per_second").GetDouble() > 0);
+        Assert.True(root.GetProperty("step_time_ms").GetDouble() > 0);
+        foreach (string term in new[] { "loss/total", "loss/nll", "loss/margin", "loss/node" })
+        {
+            Assert.True(double.IsFinite(root.GetProperty(term).GetDouble()), term);
+        }
+
+        string adapter = root.GetProperty("adapter_directory").GetString()!;
+        Assert.True(File.Exists(Path.Combine(adapter, "adapter_config.json")));
+        Assert.True(File.Exists(Path.Combine(adapter, "adapter_model.safetensors")));
+        string png = root.GetProperty("loss_curve").GetString()!;
+        Assert.Equal(Path.Combine(outDir, "loss-curve.png"), png);
+        byte[] header = (await File.ReadAllBytesAsync(png))[..8];
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, header);
+
+        // The trained adapter loads into generate.
+        var generated = await CliFixture.Run("generate", "--model", fixture.ModelDirectory, "--adapter", adapter, "--prompt", "Tom has", "--max-new-tokens", "3");
+        Assert.True(generated.Code == 0, generated.Err);
+    }
+
+    [Fact]
+    public async Task Train_WithProgressBar_PrintsStepsAndFinalTable()
+    {
+        string outDir = fixture.NewDirectory("train-bar");
+        var (code, output, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--level", "correct-nodes", "--teacher", "beta",
+            "--out", outDir, "--max-steps", "2", "--batch-size", "2", "--dtype", "bf16");
+
+        Assert.True(code == 0, err);
+        Assert.True(output.Contains("step 1/2  total "), output); // the progress description (step/total and loss terms)
+        Assert.Contains(" tok/s  ETA ", output);
+        Assert.Contains("tokens_per_second", output);
+        Assert.Contains("Completed: 2 step(s)", output);
+        Assert.True(File.Exists(Path.Combine(outDir, "loss-curve.png")));
+    }
+
+    [Theory]
+    [InlineData("--level", "level-five", "--level must be")]
+    [InlineData("--dtype", "f64", "--dtype must be")]
+    [InlineData("--max-steps", "0", "at least 1")]
+    public async Task Train_BadOptions_AreBadInput(string option, string value, string reason)
+    {
+        var (code, _, err) = await CliFixture.Run("train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", fixture.NewDirectory("bad"), option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(reason, err);
+    }
+
+    [Fact]
+    public async Task Train_BadMagFile_NamesFileAndLine()
+    {
+        string dir = fixture.NewDirectory("bad-mags");
+        string mags = Path.Combine(dir, "mags.jsonl");
+        string[] lines = await File.ReadAllLinesAsync(fixture.MagsPath);
+        await File.WriteAllLinesAsync(mags, [lines[0], "{\"id\": \"broken\""]);
+        var (code, _, err) = await CliFixture.Run("train", "--model", fixture.ModelDirectory, "--mags", mags, "--out", Path.Combine(dir, "run"), "--max-steps", "1");
+        Assert.Equal(2, code);
+        Assert.Contains("mags.jsonl", err);
+        Assert.Contains("2", err);
+    }
+
+    [Fact]
+    public async Task Eval_ModelMode_Json_WithLimit_WritesScorablePredictions()
+    {
+        string outDir = fixture.NewDirectory("eval");
+        var (code, output, err) = await CliFixture.Run(
+            "eval", "--model", fixture.ModelDirectory, "--task", "gsm8k", "--test", fixture.BenchmarkPath, "--limit", "2",
+            "--max-new-tokens", "4", "--out", outDir, "--json");
+
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        var root = doc.RootElement;
+        Assert.Equal("gsm8k", root.GetProperty("task").GetString());
+        Assert.Equal(2, root.GetProperty("count").GetInt32());
+        int correct = root.GetProperty("correct").GetInt32();
+        Assert.InRange(correct, 0, 2);
+        Assert.Equal(correct / 2.0, root.GetProperty("accuracy").GetDouble(), 6);
+        Assert.InRange(root.GetProperty("average_generated_tokens").GetDouble(), 1, 4);
+
+        // The predictions file goes back through the predictions-only mode with the same count.
+        var scored = await CliFixture.Run("eval", "--task", "gsm8k", "--test", fixture.BenchmarkPath, "--predictions", Path.Combine(outDir, "predictions.jsonl"), "--json");
+        Assert.Equal(0, scored.Code);
+        using var again = JsonDocument.Parse(scored.Out);
+        Assert.Equal(correct, again.RootElement.GetProperty("correct").GetInt32());
+        Assert.True(File.Exists(Path.Combine(outDir, "metrics.json")));
+    }
+
+    [Fact]
+    public async Task Eval_ModelAndPredictionsTogether_IsBadInput()
+    {
+        var (code, _, err) = await CliFixture.Run("eval", "--model", fixture.ModelDirectory, "--task", "gsm8k", "--test", fixture.BenchmarkPath, "--predictions", "p.jsonl");
+        Assert.Equal(2, code);
+        Assert.Contains("not both", err);
+    }
+
+    [Fact]
+    public async Task Discuss_Simulated_WritesOneMagPerSyntheticQuestion_AndResumes()
+    {
+        string outPath = Path.Combine(fixture.NewDirectory("discuss"), "mags.jsonl");
+        var (code, output, err) = await CliFixture.Run(
+            "discuss", "--task", "synthetic-arithmetic", "--questions", "synthetic:5", "--out", outPath, "--simulated", "--rounds", "2", "--concurrency", "2");
+
+        Assert.True(code == 0, err);
+        Assert.Contains("Wrote 5 MAG(s)", output);
+        Assert.Contains("[5/5]", err);
+        var read = await MagFile.ReadAsync(outPath);
+        Assert.Equal(5, read.Graphs.Count);
+        Assert.All(read.Graphs, g => Assert.True(g.InteractionRounds <= 2));
+
+        var rerun = await CliFixture.Run("discuss", "--task", "synthetic-arithmetic", "--questions", "synthetic:5", "--out", outPath, "--simulated");
+        Assert.Equal(0, rerun.Code);
+        Assert.Contains("Wrote 0 MAG(s)", rerun.Out);
+        Assert.Contains("5 already there", rerun.Out);
+    }
+
+    [Theory]
+    [InlineData("--agent", "no-equals-sign", "NAME=MODEL")]
+    [InlineData("--agent", "a=ftp://host|m", "http(s)")]
+    [InlineData("--questions", "synthetic:zero", "synthetic:N")]
+    public async Task Discuss_BadInput_ExitsWith2(string option, string value, string reason)
+    {
+        string[] args = ["discuss", "--task", "synthetic-arithmetic", "--out", Path.Combine(fixture.NewDirectory("discuss-bad"), "m.jsonl")];
+        if (option != "--questions")
+        {
+            args = [.. args, "--questions", "synthetic:2"];
+        }
+
+        var (code, _, err) = await CliFixture.Run([.. args, option, value]);
+        Assert.Equal(2, code);
+        Assert.Contains(reason, err);
+    }
+}
