@@ -1,5 +1,6 @@
 using System.Text.Json;
 using MagDi.Graphs.IO;
+using MagDi.Cli;
 
 namespace MagDi.Cli.Tests;
 
@@ -148,5 +149,80 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
         var (code, _, err) = await CliFixture.Run([.. args, option, value]);
         Assert.Equal(2, code);
         Assert.Contains(reason, err);
+    }
+
+    [Fact]
+    public async Task Train_CancelledWhileTraining_WritesCheckpointAndExitsWith130()
+    {
+        string outDir = fixture.NewDirectory("train-ctrl-c");
+        using var cts = new CancellationTokenSource();
+        using var stdout = new CancelOnTextWriter("step ", cts); // Ctrl-C as soon as the progress bar shows a step
+        using var stderr = new StringWriter();
+        int code = await MagDiApp.RunAsync(
+            ["train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", outDir, "--max-steps", "200", "--batch-size", "1", "--dtype", "bf16"],
+            stdout, stderr, cts.Token);
+        Assert.True(code == 130, stderr.ToString());
+        Assert.Contains("Cancelled: ", stdout.ToString());
+        Assert.Contains("--resume", stderr.ToString());
+        Assert.NotEmpty(Directory.GetDirectories(outDir, "checkpoint*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task Train_Cancelled_ExitsWith130()
+    {
+        string outDir = fixture.NewDirectory("train-cancel");
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int code = await MagDiApp.RunAsync(
+            ["train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", outDir, "--max-steps", "3", "--batch-size", "2", "--json"],
+            stdout, stderr, cts.Token);
+        Assert.Equal(130, code);
+        Assert.Contains("cancelled", stderr.ToString());
+    }
+
+    [Fact]
+    public async Task Discuss_Cancelled_ExitsWith130()
+    {
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        int code = await MagDiApp.RunAsync(
+            ["discuss", "--task", "synthetic-arithmetic", "--questions", "synthetic:3", "--out", Path.Combine(fixture.NewDirectory("discuss-cancel"), "m.jsonl"), "--simulated"],
+            stdout, stderr, cts.Token);
+        Assert.Equal(130, code);
+        Assert.Contains("cancelled", stderr.ToString());
+    }
+}
+
+/// <summary>A StringWriter that cancels a token once its text contains a marker.</summary>
+internal sealed class CancelOnTextWriter(string marker, CancellationTokenSource cts) : StringWriter
+{
+    public override void Write(char value)
+    {
+        base.Write(value);
+        Check();
+    }
+
+    public override void Write(string? value)
+    {
+        base.Write(value);
+        Check();
+    }
+
+    public override void Write(char[] buffer, int index, int count)
+    {
+        base.Write(buffer, index, count);
+        Check();
+    }
+
+    private void Check()
+    {
+        if (!cts.IsCancellationRequested && GetStringBuilder().ToString().Contains(marker, StringComparison.Ordinal))
+        {
+            cts.Cancel();
+        }
     }
 }

@@ -127,13 +127,17 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
                 RetryPolicy = new ClientRetryPolicy(0), // the discussion runner retries with backoff itself
             }).AsIChatClient();
 
+        var gate = new Lock(); // questions finish on several threads
         var progress = new InlineProgress<DiscussionProgress>(p =>
         {
             string outcome = p.Result is { } r
                 ? $"G{r.Graph.InteractionRounds}, team answer {r.TeamAnswer} ({(r.TeamCorrect ? "correct" : "wrong")})"
                 : "failed";
-            output.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"[{p.Completed + p.Skipped + p.Failed}/{p.Total}] {p.QuestionId}: {outcome}, {p.RunningTotal.TotalTokens} tokens so far"));
+            lock (gate)
+            {
+                output.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[{p.Completed + p.Skipped + p.Failed}/{p.Total}] {p.QuestionId}: {outcome}, {p.RunningTotal.TotalTokens} tokens so far"));
+            }
         });
 
         var summary = await DiscussionCommand.RunAsync(options, CreateClient, progress: progress, cancellationToken: cancellationToken);
