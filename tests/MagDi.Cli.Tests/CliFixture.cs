@@ -24,7 +24,8 @@ public sealed class CliFixture : IDisposable
         var config = new ModelConfig
         {
             ModelType = "llama",
-            VocabSize = 320,
+            // Equal to the tokenizer's size: a random model would otherwise sample padded rows no tokenizer can decode.
+            VocabSize = Tokenizer.VocabularySize,
             HiddenSize = 32,
             IntermediateSize = 64,
             NumHiddenLayers = 2,

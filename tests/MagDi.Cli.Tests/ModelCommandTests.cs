@@ -31,6 +31,31 @@ public sealed class ModelCommandTests(CliFixture fixture)
     }
 
     [Fact]
+    public async Task Generate_IdsInPaddedEmbeddingRows_AreLeftOutWithAWarning()
+    {
+        // A checkpoint whose embedding has 200 more rows than the tokenizer has ids, as padded HF checkpoints do.
+        string dir = fixture.NewDirectory("padded");
+        foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
+        {
+            File.Copy(Path.Combine(fixture.ModelDirectory, file), Path.Combine(dir, file));
+        }
+
+        var config = ModelConfig.Load(Path.Combine(fixture.ModelDirectory, "config.json"));
+        config.VocabSize = fixture.Tokenizer.VocabularySize + 200;
+        using (var model = CausalLanguageModel.CreateRandom(config, seed: 3))
+        {
+            model.SavePretrained(dir);
+        }
+
+        var (code, output, err) = await CliFixture.Run("generate", "--model", dir, "--prompt", "Tom has", "--max-new-tokens", "20", "--temperature", "1", "--seed", "4", "--dtype", "f32");
+
+        Assert.True(code == 0, err);
+        Assert.Contains("beyond the tokenizer's", err);
+        Assert.Contains("20 token(s) generated", err);
+        Assert.False(string.IsNullOrEmpty(output));
+    }
+
+    [Fact]
     public async Task Generate_BadOptions_AreBadInput()
     {
         var (code, _, err) = await CliFixture.Run("generate", "--model", fixture.ModelDirectory, "--prompt", "x", "--top-p", "1.5");

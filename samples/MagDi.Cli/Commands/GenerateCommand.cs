@@ -100,7 +100,15 @@ public sealed class GenerateCommand(CliOutput output) : AsyncCommand<GenerateCom
 
         var generator = new TextGenerator(student.Model);
         var result = await Task.Run(() => generator.Generate([prompt], options, cancellationToken), cancellationToken);
-        string text = student.Tokenizer.Decode(result.Tokens[0], skipSpecialTokens: true);
+        // Checkpoints often pad the embedding beyond the tokenizer (e.g. to a multiple of 64); such ids have no text.
+        var ids = result.Tokens[0];
+        var decodable = ids.Where(id => id < student.Tokenizer.VocabularySize).ToList();
+        if (decodable.Count < ids.Count)
+        {
+            await output.Error.WriteLineAsync($"warning: {ids.Count - decodable.Count} generated id(s) are beyond the tokenizer's {student.Tokenizer.VocabularySize} ids (padded embedding rows) and have no text; they were left out.");
+        }
+
+        string text = student.Tokenizer.Decode(decodable, skipSpecialTokens: true);
         await output.Out.WriteLineAsync(text);
         await output.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"{result.GeneratedTokenCount} token(s) generated in {result.Elapsed.TotalSeconds:F2} s ({result.FinishReasons[0]})."));

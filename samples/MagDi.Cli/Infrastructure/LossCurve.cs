@@ -30,7 +30,7 @@ internal static class LossCurve
         plot.Title("MagDi training loss");
         plot.XLabel("step");
         plot.YLabel("loss");
-        plot.ShowLegend();
+        plot.ShowLegend(ScottPlot.Edge.Right); // outside the data area, so no curve hides behind it
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         plot.SavePng(path, width, height);
         return path;
