@@ -56,6 +56,23 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
         Assert.True(File.Exists(Path.Combine(outDir, "loss-curve.png")));
     }
 
+    [Fact]
+    public async Task Train_Resume_ContinuesFromTheLatestCheckpoint()
+    {
+        string outDir = fixture.NewDirectory("train-resume");
+        string[] common = ["train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--level", "all-nodes", "--out", outDir,
+            "--batch-size", "2", "--warmup-steps", "0", "--dtype", "bf16", "--json"];
+        var first = await CliFixture.Run([.. common, "--max-steps", "2"]);
+        Assert.True(first.Code == 0, first.Err);
+
+        var resumed = await CliFixture.Run([.. common, "--max-steps", "3", "--resume"]);
+
+        Assert.True(resumed.Code == 0, resumed.Err);
+        using var doc = JsonDocument.Parse(resumed.Out);
+        Assert.Equal(3, doc.RootElement.GetProperty("steps").GetInt32());
+        Assert.EndsWith("checkpoint-000003", doc.RootElement.GetProperty("last_checkpoint").GetString());
+    }
+
     [Theory]
     [InlineData("--level", "level-five", "--level must be")]
     [InlineData("--dtype", "f64", "--dtype must be")]
@@ -104,6 +121,29 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
         using var again = JsonDocument.Parse(scored.Out);
         Assert.Equal(correct, again.RootElement.GetProperty("correct").GetInt32());
         Assert.True(File.Exists(Path.Combine(outDir, "metrics.json")));
+    }
+
+    [Fact]
+    public async Task Eval_ModelMode_SelfConsistency_CountsEverySample()
+    {
+        var (code, output, err) = await CliFixture.Run(
+            "eval", "--model", fixture.ModelDirectory, "--task", "gsm8k", "--test", fixture.BenchmarkPath, "--limit", "1",
+            "--samples", "3", "--max-new-tokens", "3", "--seed", "2", "--json");
+
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(1, doc.RootElement.GetProperty("count").GetInt32());
+        Assert.InRange(doc.RootElement.GetProperty("average_generated_tokens").GetDouble(), 1, 3);
+    }
+
+    [Fact]
+    public async Task Eval_ModelMode_Table_ShowsAccuracy()
+    {
+        var (code, output, err) = await CliFixture.Run(
+            "eval", "--model", fixture.ModelDirectory, "--task", "gsm8k", "--test", fixture.BenchmarkPath, "--limit", "1", "--max-new-tokens", "2");
+        Assert.True(code == 0, err);
+        Assert.Contains("gsm8k: ", output);
+        Assert.Contains("/1 correct, accuracy ", output);
     }
 
     [Fact]
