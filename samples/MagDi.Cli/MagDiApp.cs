@@ -85,7 +85,8 @@ public static class MagDiApp
         switch (ex)
         {
             case MagDataException or InvalidGraphException or ArgumentException or IOException or UnauthorizedAccessException or CommandAppException
-                or InvalidDataException or FormatException or NotSupportedException or System.Text.Json.JsonException or Microsoft.Extensions.Options.OptionsValidationException:
+                or InvalidDataException or FormatException or NotSupportedException or System.Text.Json.JsonException or Microsoft.Extensions.Options.OptionsValidationException
+                or MagDi.Runtime.TorchRuntimeException:
                 stderr.WriteLine($"error: {ex.Message}");
                 return ExitCodes.BadInput;
             case MagDi.Training.TrainingDivergedException:

@@ -65,6 +65,13 @@ public sealed class ModelCommandTests(CliFixture fixture)
         (code, _, err) = await CliFixture.Run("generate", "--model", Path.Combine(fixture.Root, "missing"), "--prompt", "x");
         Assert.Equal(2, code);
         Assert.Contains("missing", err);
+
+        if (!TorchSharp.torch.cuda.is_available())
+        {
+            (code, _, err) = await CliFixture.Run("generate", "--model", fixture.ModelDirectory, "--prompt", "x", "--device", "cuda");
+            Assert.Equal(2, code);
+            Assert.Contains("CUDA", err);
+        }
     }
 
     [Fact]
