@@ -46,7 +46,7 @@ public static class MagDiApp
         return await app.RunAsync(args, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Registers every verb. New verbs (tokenize, generate, score, train, discuss) add one line here.</summary>
+    /// <summary>Registers every verb: <c>mags stats|convert|render|report</c>, <c>eval</c>, <c>tokenize</c>, <c>generate</c>, <c>score</c>, <c>train</c>, <c>discuss</c>.</summary>
     /// <param name="config">The Spectre configurator.</param>
     public static void Configure(IConfigurator config)
     {
@@ -63,17 +63,35 @@ public static class MagDiApp
             mags.AddCommand<MagsReportCommand>("report").WithDescription("Write an HTML report: statistics tables and a few rendered MAGs.")
                 .WithExample("mags", "report", "--in", "gsm8k.jsonl", "--out", "report.html");
         });
-        config.AddCommand<EvalCommand>("eval").WithDescription("Score a predictions JSON Lines file against a benchmark file.")
-            .WithExample("eval", "--task", "gsm8k", "--test", "test.jsonl", "--predictions", "pred.jsonl", "--json");
+        config.AddCommand<EvalCommand>("eval").WithDescription("Accuracy on a benchmark file: of a predictions JSON Lines file, or of a student generating answers (--model).")
+            .WithExample("eval", "--task", "gsm8k", "--test", "test.jsonl", "--predictions", "pred.jsonl", "--json")
+            .WithExample("eval", "--model", "student", "--adapter", "run/adapter", "--task", "gsm8k", "--test", "test.jsonl", "--limit", "100", "--json");
+        config.AddCommand<TokenizeCommand>("tokenize").WithDescription("Token ids of a text or of a JSON Lines file of texts.")
+            .WithExample("tokenize", "--tokenizer", "student", "--text", "Hello world")
+            .WithExample("tokenize", "--tokenizer", "student/tokenizer.json", "--in", "texts.jsonl", "--out", "ids.jsonl");
+        config.AddCommand<GenerateCommand>("generate").WithDescription("Continue a prompt with a student (and optionally a LoRA adapter).")
+            .WithExample("generate", "--model", "student", "--adapter", "run/adapter", "--prompt", "Q: 2 + 3 = ?", "--max-new-tokens", "64");
+        config.AddCommand<ScoreCommand>("score").WithDescription("Log-probability of each token given its prefix (float32).")
+            .WithExample("score", "--model", "student", "--text", "The answer is 5.", "--json");
+        config.AddCommand<TrainCommand>("train").WithDescription("Distil MAGs into a student with LoRA; live progress, loss-curve PNG, final metrics.")
+            .WithExample("train", "--model", "student", "--mags", "gsm8k.jsonl", "--level", "structure", "--out", "run", "--epochs", "10");
+        config.AddCommand<DiscussCommand>("discuss").WithDescription("Build a MAG corpus from multi-agent discussions (OpenAI-compatible teachers or simulated ones).")
+            .WithExample("discuss", "--task", "synthetic-arithmetic", "--questions", "synthetic:20", "--out", "mags.jsonl", "--simulated")
+            .WithExample("discuss", "--task", "gsm8k", "--questions", "gsm8k_train.jsonl", "--out", "mags.jsonl", "--agent", "a=http://localhost:11434/v1|llama3", "--agent", "b=http://localhost:11434/v1|qwen2");
     }
 
     private static int HandleError(Exception ex, TextWriter stderr)
     {
         switch (ex)
         {
-            case MagDataException or InvalidGraphException or ArgumentException or IOException or UnauthorizedAccessException or CommandAppException:
+            case MagDataException or InvalidGraphException or ArgumentException or IOException or UnauthorizedAccessException or CommandAppException
+                or InvalidDataException or FormatException or NotSupportedException or System.Text.Json.JsonException or Microsoft.Extensions.Options.OptionsValidationException
+                or MagDi.Runtime.TorchRuntimeException:
                 stderr.WriteLine($"error: {ex.Message}");
                 return ExitCodes.BadInput;
+            case MagDi.Training.TrainingDivergedException:
+                stderr.WriteLine($"error: {ex.Message}");
+                return ExitCodes.Failure;
             case OperationCanceledException:
                 stderr.WriteLine("cancelled");
                 return ExitCodes.Cancelled;

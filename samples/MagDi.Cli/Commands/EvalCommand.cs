@@ -3,16 +3,20 @@ using System.Globalization;
 using System.Text.Json;
 using MagDi.Cli.Infrastructure;
 using MagDi.Tasks;
+using MagDi.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
 namespace MagDi.Cli.Commands;
 
-/// <summary><c>magdi eval</c>: accuracy of a predictions file (produced anywhere) on a benchmark file.</summary>
+/// <summary>
+/// <c>magdi eval</c>: accuracy on a benchmark file, either of a predictions file produced anywhere (<c>--predictions</c>)
+/// or of a student generating zero-shot answers (<c>--model</c>, with MagDiEvaluator).
+/// </summary>
 public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Settings>
 {
     /// <summary>Options of <c>eval</c>.</summary>
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : ModelSettings
     {
         /// <summary>The task.</summary>
         [CommandOption("--task <TASK>")]
@@ -29,17 +33,74 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         [Description("JSON Lines: {\"id\": ..., \"prediction\": \"model output\"} or {\"id\": ..., \"answer\": \"...\"} per line.")]
         public string? Predictions { get; set; }
 
+        /// <summary>Evaluate only the first N questions.</summary>
+        [CommandOption("--limit <N>")]
+        [Description("Model mode: evaluate only the first N questions.")]
+        public int? Limit { get; set; }
+
+        /// <summary>Self-consistency samples.</summary>
+        [CommandOption("--samples <K>")]
+        [Description("Model mode: 1 (default) decodes greedily; K > 1 samples K answers with the paper's settings and takes a majority vote.")]
+        [DefaultValue(1)]
+        public int Samples { get; set; } = 1;
+
+        /// <summary>Maximum new tokens per answer.</summary>
+        [CommandOption("--max-new-tokens <N>")]
+        [Description("Model mode: maximum tokens generated per answer (default 300).")]
+        [DefaultValue(300)]
+        public int MaxNewTokens { get; set; } = 300;
+
+        /// <summary>Questions per generation batch.</summary>
+        [CommandOption("--batch-size <N>")]
+        [Description("Model mode: questions per generation batch (default 8).")]
+        [DefaultValue(8)]
+        public int BatchSize { get; set; } = 8;
+
+        /// <summary>Seed of sampling.</summary>
+        [CommandOption("--seed <S>")]
+        [Description("Model mode: seed of sampling (with --samples > 1).")]
+        [DefaultValue(0L)]
+        public long Seed { get; set; }
+
+        /// <summary>Where predictions and metrics go.</summary>
+        [CommandOption("--out <DIR>")]
+        [Description("Model mode: write predictions.jsonl (readable by --predictions) and metrics.json into DIR.")]
+        public string? Out { get; set; }
+
         /// <summary>Print JSON.</summary>
         [CommandOption("--json")]
-        [Description("Print {\"task\",\"count\",\"correct\",\"accuracy\"} as JSON.")]
+        [Description("Print {\"task\",\"count\",\"correct\",\"accuracy\"} as JSON (model mode adds \"average_generated_tokens\").")]
         public bool Json { get; set; }
 
         /// <inheritdoc />
         public override ValidationResult Validate()
         {
-            if (string.IsNullOrWhiteSpace(Task) || string.IsNullOrWhiteSpace(Test) || string.IsNullOrWhiteSpace(Predictions))
+            if (Model is not null)
             {
-                return ValidationResult.Error("--task, --test and --predictions are required.");
+                if (Predictions is not null)
+                {
+                    return ValidationResult.Error("Give either --model (generate answers) or --predictions (score a file), not both.");
+                }
+
+                var model = ValidateModel();
+                if (!model.Successful)
+                {
+                    return model;
+                }
+
+                if (string.IsNullOrWhiteSpace(Task) || string.IsNullOrWhiteSpace(Test))
+                {
+                    return ValidationResult.Error("--task and --test are required.");
+                }
+
+                if (Limit is < 1 || Samples < 1 || MaxNewTokens < 1 || BatchSize < 1)
+                {
+                    return ValidationResult.Error("--limit, --samples, --max-new-tokens and --batch-size must be at least 1.");
+                }
+            }
+            else if (string.IsNullOrWhiteSpace(Task) || string.IsNullOrWhiteSpace(Test) || string.IsNullOrWhiteSpace(Predictions))
+            {
+                return ValidationResult.Error("--task, --test and --predictions are required (or --model, --task and --test to evaluate a student).");
             }
 
             return ReasoningTasks.TryGet(Task, out _)
@@ -51,6 +112,11 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        if (settings.Model is not null)
+        {
+            return await EvaluateModelAsync(settings, cancellationToken);
+        }
+
         var result = await Scoring.ScoreFilesAsync(settings.Task!, settings.Test!, settings.Predictions!, null, cancellationToken);
         if (settings.Json)
         {
@@ -72,6 +138,73 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         if (result.Missing > 0)
         {
             await output.Error.WriteLineAsync($"warning: {result.Missing} question(s) had no prediction and count as wrong.");
+        }
+
+        return ExitCodes.Success;
+    }
+
+    private async Task<int> EvaluateModelAsync(Settings settings, CancellationToken cancellationToken)
+    {
+        var data = await BenchmarkReader.ReadAsync(settings.Test!, settings.Task!, null, cancellationToken);
+        if (data.Questions.Count == 0)
+        {
+            throw new ArgumentException($"--test: '{settings.Test}' holds no questions.");
+        }
+
+        using var student = LoadedStudent.Load(settings);
+        var evaluator = new MagDiEvaluator(student.Model, student.Tokenizer, new EvaluationOptions
+        {
+            Decoding = settings.Samples > 1 ? DecodingStrategy.Paper : DecodingStrategy.Greedy,
+            Samples = settings.Samples,
+            MaxNewTokens = settings.MaxNewTokens,
+            BatchSize = settings.BatchSize,
+            Seed = settings.Seed,
+            Limit = settings.Limit,
+        });
+        int total = Math.Min(data.Questions.Count, settings.Limit ?? int.MaxValue);
+        EvaluationResult result;
+        if (settings.Json)
+        {
+            result = await evaluator.EvaluateAsync(data.Questions, null, cancellationToken);
+        }
+        else
+        {
+            result = await output.Console.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .StartAsync(async ctx =>
+                {
+                    var task = ctx.AddTask($"evaluating {total} question(s)", maxValue: total);
+                    var progress = new InlineProgress<int>(done =>
+                    {
+                        task.Value = done;
+                        ctx.Refresh();
+                    });
+                    return await evaluator.EvaluateAsync(data.Questions, progress, cancellationToken);
+                });
+        }
+
+        if (settings.Out is not null)
+        {
+            await MagDiEvaluator.WriteAsync(result, settings.Out, cancellationToken);
+        }
+
+        if (settings.Json)
+        {
+            await output.Out.WriteLineAsync(JsonSerializer.Serialize(new Dictionary<string, object>
+            {
+                ["task"] = result.Task,
+                ["count"] = result.Count,
+                ["correct"] = result.Correct,
+                ["accuracy"] = result.Accuracy,
+                ["average_generated_tokens"] = result.AverageGeneratedTokens,
+            }));
+        }
+        else
+        {
+            await output.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{result.Task}: {result.Correct}/{result.Count} correct, accuracy {result.Accuracy:P2}, {result.AverageGeneratedTokens:F1} generated tokens per answer, {result.Duration.TotalSeconds:F1} s")
+                + (settings.Out is null ? string.Empty : $". Predictions and metrics in {settings.Out}"));
         }
 
         return ExitCodes.Success;

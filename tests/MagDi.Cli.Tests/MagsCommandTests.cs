@@ -3,9 +3,12 @@ using System.Xml.Linq;
 using MagDi.Cli;
 using MagDi.Graphs.IO;
 
-namespace MagDi.Graphs.Tests;
+using MagDi.Graphs.Tests;
 
-public sealed class CliTests : IDisposable
+namespace MagDi.Cli.Tests;
+
+/// <summary>The <c>mags</c> verbs and the predictions mode of <c>eval</c>, end to end on files the tests write.</summary>
+public sealed class MagsCommandTests : IDisposable
 {
     private readonly TempDir _dir = new();
 
@@ -19,7 +22,7 @@ public sealed class CliTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    private string Release() => _dir.Write("SQA_1000.json", ReleasedFormatTests.SqaSample);
+    private string Release() => _dir.Write("SQA_1000.json", SampleFiles.SqaSample);
 
     private async Task<string> Jsonl(int count = 8)
     {
@@ -67,7 +70,7 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task Convert_WithTaskOverride_ForUnnamedReleaseFile()
     {
-        var input = _dir.Write("mags.json", ReleasedFormatTests.SqaSample);
+        var input = _dir.Write("mags.json", SampleFiles.SqaSample);
         var output = _dir.File("out.jsonl");
         var (code, _, err) = await Run("mags", "convert", "--in", input, "--out", output);
         Assert.Equal(2, code);

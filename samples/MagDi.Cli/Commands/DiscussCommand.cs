@@ -1,0 +1,159 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.ComponentModel;
+using System.Globalization;
+using MagDi.Cli.Infrastructure;
+using MagDi.Graphs.Discussion;
+using Microsoft.Extensions.AI;
+using OpenAI;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace MagDi.Cli.Commands;
+
+/// <summary><c>magdi discuss</c>: build a MAG corpus from ReConcile-style discussions between teachers (real or simulated).</summary>
+public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussCommand.Settings>
+{
+    /// <summary>The environment variable holding the API key of real teachers.</summary>
+    public const string ApiKeyVariable = "OPENAI_API_KEY";
+
+    /// <summary>Options of <c>discuss</c>.</summary>
+    public sealed class Settings : CommandSettings
+    {
+        /// <summary>The task.</summary>
+        [CommandOption("--task <TASK>")]
+        [Description("The task, e.g. gsm8k, strategyqa, synthetic-arithmetic, synthetic-comparison.")]
+        public string? Task { get; set; }
+
+        /// <summary>The questions.</summary>
+        [CommandOption("--questions <SOURCE>")]
+        [Description("A benchmark file in its public format, or synthetic:N for N generated problems (synthetic tasks only).")]
+        public string? Questions { get; set; }
+
+        /// <summary>The output corpus.</summary>
+        [CommandOption("--out <FILE>")]
+        [Description("Output MAG corpus (JSON Lines). If it exists, questions already in it are skipped (resume).")]
+        public string? Out { get; set; }
+
+        /// <summary>The teachers.</summary>
+        [CommandOption("--agent <SPEC>")]
+        [Description("A teacher: NAME=MODEL (OpenAI) or NAME=URL|MODEL (any OpenAI-compatible server). Repeat for each teacher. Key from OPENAI_API_KEY.")]
+        public string[] Agents { get; set; } = [];
+
+        /// <summary>Use simulated teachers.</summary>
+        [CommandOption("--simulated")]
+        [Description("Use the three deterministic simulated teachers (offline). The default when no --agent is given.")]
+        public bool Simulated { get; set; }
+
+        /// <summary>Rounds.</summary>
+        [CommandOption("--rounds <N>")]
+        [Description("Discussion rounds after round 0 (default 3).")]
+        public int? Rounds { get; set; }
+
+        /// <summary>Concurrency.</summary>
+        [CommandOption("--concurrency <N>")]
+        [Description("Questions discussed in parallel.")]
+        public int? Concurrency { get; set; }
+
+        /// <summary>Seed.</summary>
+        [CommandOption("--seed <S>")]
+        [Description("Seed of synthetic questions and simulated teachers (default 1234).")]
+        [DefaultValue(1234)]
+        public int Seed { get; set; } = 1234;
+
+        /// <summary>Limit.</summary>
+        [CommandOption("--limit <N>")]
+        [Description("Only the first N questions.")]
+        public int? Limit { get; set; }
+
+        /// <inheritdoc />
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Task) || string.IsNullOrWhiteSpace(Questions) || string.IsNullOrWhiteSpace(Out))
+            {
+                return ValidationResult.Error("--task, --questions and --out are required.");
+            }
+
+            if (Rounds is < 0 || Concurrency is < 1 || Limit is < 1)
+            {
+                return ValidationResult.Error("--rounds must be at least 0, --concurrency and --limit at least 1.");
+            }
+
+            foreach (string spec in Agents)
+            {
+                try
+                {
+                    AgentEndpoint.Parse(spec);
+                }
+                catch (FormatException e)
+                {
+                    return ValidationResult.Error($"--agent: {e.Message}");
+                }
+            }
+
+            return ValidationResult.Success();
+        }
+    }
+
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var options = new DiscussionCommandOptions
+        {
+            Task = settings.Task!,
+            Questions = settings.Questions!,
+            Output = settings.Out!,
+            Simulated = settings.Simulated,
+            Rounds = settings.Rounds,
+            Concurrency = settings.Concurrency,
+            Seed = settings.Seed,
+            Limit = settings.Limit,
+        };
+        foreach (string spec in settings.Agents)
+        {
+            options.Agents.Add(AgentEndpoint.Parse(spec));
+        }
+
+        string? key = Environment.GetEnvironmentVariable(ApiKeyVariable);
+        if (!options.Simulated && options.Agents.Count > 0 && string.IsNullOrEmpty(key) && options.Agents.Any(a => a.Endpoint is null))
+        {
+            throw new ArgumentException($"--agent NAME=MODEL talks to OpenAI and needs the API key in {ApiKeyVariable}; set it, give NAME=URL|MODEL for a local server, or use --simulated.");
+        }
+
+        IChatClient CreateClient(AgentEndpoint agent) =>
+            new OpenAI.Chat.ChatClient(agent.Model, new ApiKeyCredential(string.IsNullOrEmpty(key) ? "none" : key), new OpenAIClientOptions
+            {
+                Endpoint = agent.Endpoint,
+                RetryPolicy = new ClientRetryPolicy(0), // the discussion runner retries with backoff itself
+            }).AsIChatClient();
+
+        var gate = new Lock(); // questions finish on several threads
+        var progress = new InlineProgress<DiscussionProgress>(p =>
+        {
+            string outcome = p.Result is { } r
+                ? $"G{r.Graph.InteractionRounds}, team answer {r.TeamAnswer} ({(r.TeamCorrect ? "correct" : "wrong")})"
+                : "failed";
+            lock (gate)
+            {
+                output.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"[{p.Completed + p.Skipped + p.Failed}/{p.Total}] {p.QuestionId}: {outcome}, {p.RunningTotal.TotalTokens} tokens so far"));
+            }
+        });
+
+        var summary = await DiscussionCommand.RunAsync(options, CreateClient, progress: progress, cancellationToken: cancellationToken);
+        await output.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Wrote {summary.Written} MAG(s) to {summary.OutputPath} ({summary.Skipped} already there, {summary.FailedQuestionIds.Count} failed); team answer correct {summary.TeamCorrect}/{summary.Written}; {summary.RunningTotal.TotalTokens} tokens. Usage log: {summary.UsagePath}"));
+        if (summary.GraphTypes.Count > 0)
+        {
+            await output.Out.WriteLineAsync("Graph types: " + string.Join(", ", summary.GraphTypes.OrderBy(kv => kv.Key).Select(kv => $"G{kv.Key}={kv.Value}")));
+        }
+
+        if (summary.FailedQuestionIds.Count > 0)
+        {
+            await output.Error.WriteLineAsync($"error: {summary.FailedQuestionIds.Count} question(s) failed: {string.Join(", ", summary.FailedQuestionIds.Take(20))}. Run again to retry them.");
+            return ExitCodes.BadInput;
+        }
+
+        return ExitCodes.Success;
+    }
+}
