@@ -146,6 +146,13 @@ public sealed class MagDiEvaluator
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Decodes generated ids; ids past the tokenizer's vocabulary (checkpoints often pad the embedding matrix) have no text
+    /// and are skipped rather than failing the whole evaluation.
+    /// </summary>
+    private string Decode(IReadOnlyList<int> ids) =>
+        _tokenizer.Decode(ids.Where(id => id < _tokenizer.VocabularySize), skipSpecialTokens: true);
+
     private EvaluationResult Evaluate(List<Question> questions, IProgress<int>? progress, CancellationToken cancellationToken)
     {
         TorchRuntime.EnsureInitialized();
@@ -206,7 +213,7 @@ public sealed class MagDiEvaluator
                 generated += output.GeneratedTokenCount;
                 for (int i = 0; i < chunk.Length; i++)
                 {
-                    var texts = Enumerable.Range(0, k).Select(s => _tokenizer.Decode(output.Tokens[(i * k) + s], skipSpecialTokens: true)).ToList();
+                    var texts = Enumerable.Range(0, k).Select(s => Decode(output.Tokens[(i * k) + s])).ToList();
                     var answers = texts.Select(task.ExtractAnswer).ToList();
                     string? answer = k == 1 ? answers[0] : task.MajorityVote(answers);
                     IReadOnlyDictionary<string, int>? votes = k == 1

@@ -59,6 +59,17 @@ public sealed class MagDiEvaluatorTests
     }
 
     [Fact]
+    public async Task Evaluate_WhenTheModelPadsItsVocabulary_SkipsIdsTheTokenizerDoesNotHave()
+    {
+        // 200 embedding rows for a 98-token tokenizer: an untrained model emits padding ids almost every answer.
+        var model = MagDi.Modeling.CausalLanguageModel.CreateRandom(TestStudent.Config(vocab: 200), 9);
+        var evaluator = new MagDiEvaluator(model, new CharTokenizer(), new EvaluationOptions { MaxNewTokens = 30 });
+        EvaluationResult result = await evaluator.EvaluateAsync(Questions());
+        Assert.Equal(4, result.Count);
+        Assert.True(result.AverageGeneratedTokens > 0);
+    }
+
+    [Fact]
     public void Options_AreValidated()
     {
         var error = Assert.Throws<ArgumentException>(() =>
