@@ -29,7 +29,10 @@ internal sealed class CharTokenizer : ITextTokenizer
     }
 
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
-        string.Concat(ids.Where(i => i >= Offset).Select(i => (char)(' ' + i - Offset)));
+        string.Concat(ids.Select(i => i < 0 || i >= VocabularySize
+            ? throw new ArgumentOutOfRangeException(nameof(ids), $"Token id {i} is not in the vocabulary.") // as real tokenizers do
+            : i)
+            .Where(i => i >= Offset).Select(i => (char)(' ' + i - Offset)));
 
     public string? IdToToken(int id) => id switch
     {
