@@ -98,6 +98,7 @@ foreach (string dt in dtypes)
         Console.WriteLine($"[{dt} round {r + 1}] PyTorch {(double)b["mags_per_second"]!,8:F3} MAGs/s  {(double)b["step_time_ms"]!,9:F1} ms/step");
     }
 
+    double magdiGemm = GemmGflops(dt == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32);
     double magdiMedian = Median(magdiRuns.Select(x => (double)x["mags_per_second"]!));
     double torchMedian = Median(torchRuns.Select(x => (double)x["mags_per_second"]!));
     results[dt] = new JsonObject
@@ -106,6 +107,11 @@ foreach (string dt in dtypes)
         ["pytorch_release"] = Summary(torchRuns),
         ["pytorch_runs_raw"] = new JsonArray([.. torchRuns.Select(x => x.DeepClone())]),
         ["ratio_of_medians"] = Math.Round(magdiMedian / torchMedian, 3),
+        ["gemm_gflops"] = new JsonObject
+        {
+            ["magdi_torchsharp"] = Math.Round(magdiGemm, 1),
+            ["pytorch_debian"] = Math.Round(Median(torchRuns.Select(x => (double)x["gemm_gflops"]!)), 1),
+        },
         ["per_round_ratios"] = new JsonArray([.. magdiRuns.Zip(torchRuns, (x, y) => (JsonNode)Math.Round((double)x["mags_per_second"]! / (double)y["mags_per_second"]!, 3))]),
     };
     Console.WriteLine($"[{dt}] median MagDi {magdiMedian:F3} MAGs/s, PyTorch release {torchMedian:F3} MAGs/s: ratio {magdiMedian / torchMedian:F2}x");
@@ -259,6 +265,26 @@ static JsonObject Export(List<InteractionGraph> graphs, MagDiPromptTemplate temp
         ["mags"] = mags,
         ["stats"] = new JsonObject { ["mags"] = graphs.Count, ["nodes"] = nodes, ["correct_nodes"] = correct, ["pairs"] = pairs, ["tokens"] = tokens },
     };
+}
+
+double GemmGflops(ScalarType dtype)
+{
+    // Best GEMM throughput over the model's shapes (2048 tokens x d -> f, f -> d, d -> vocab), for context.
+    double best = 0;
+    foreach (var (k, n) in new[] { ((long)config.HiddenSize, (long)config.IntermediateSize), (config.IntermediateSize, config.HiddenSize), (config.HiddenSize, config.VocabSize) })
+    {
+        using var scope = NewDisposeScope();
+        Tensor a = randn(2048, k, dtype: dtype), b = randn(k, n, dtype: dtype);
+        _ = a.matmul(b);
+        for (int i = 0; i < 3; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            _ = a.matmul(b);
+            best = Math.Max(best, 2.0 * 2048 * k * n / sw.Elapsed.TotalSeconds / 1e9);
+        }
+    }
+
+    return best;
 }
 
 static ModelConfig Small(ModelConfig c) => new()

@@ -214,6 +214,19 @@ def release_rows(mag, placeholder):
     return [(pos[i % len(pos)], neg[i % len(neg)]) for i in range(m)]
 
 
+def gemm_gflops(dtype, d, f, v):
+    """Best GEMM throughput over the model's shapes (2048 tokens x d -> f, f -> d, d -> vocab), for context."""
+    best = 0.0
+    for k, n in ((d, f), (f, d), (d, v)):
+        a, b = torch.randn(2048, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+        a @ b
+        for _ in range(3):
+            t = time.perf_counter()
+            a @ b
+            best = max(best, 2 * 2048 * k * n / (time.perf_counter() - t) / 1e9)
+    return best
+
+
 def loaded_blas():
     """The BLAS library this process actually mapped (Debian's torch calls whatever libblas.so.3 resolves to)."""
     try:
@@ -328,6 +341,7 @@ def main():
         "final_loss": loss,
         "torch_version": torch.__version__,
         "blas": loaded_blas(),
+        "gemm_gflops": round(gemm_gflops(dtype, cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]), 1),
         "threads": torch.get_num_threads(),
         "profile_seconds": {k: round(v, 4) for k, v in prof.items()},
     }
