@@ -135,11 +135,9 @@ public sealed class QuickstartRunner
         string mode = RealStudent
             ? "LoRA on the pretrained checkpoint (rank 16, q_proj/v_proj)"
             : "full fine-tuning (the student starts from random weights, so there is nothing for a LoRA adapter to adapt; LoRA is the recipe for pretrained students, see --model)";
-        using (CausalLanguageModel probe = CreateStudent(tokenizer))
-        {
-            _console.MarkupLine($"Student: [bold]{Markup.Escape(probe.Config.ModelType)}[/], {probe.Config.NumHiddenLayers} layers, d_model {probe.Config.HiddenSize}, vocab {probe.Config.VocabSize}, " +
-                $"{probe.Config.ParameterCount() / 1e6:F2}M parameters, {Markup.Escape(DescribeDType())}; {Markup.Escape(mode)}.");
-        }
+        ModelConfig config = RealStudent ? ModelConfig.Load(Path.Combine(_options.ModelDirectory!, "config.json")) : StudentConfig(tokenizer);
+        _console.MarkupLine($"Student: [bold]{Markup.Escape(config.ModelType)}[/], {config.NumHiddenLayers} layers, d_model {config.HiddenSize}, vocab {config.VocabSize}, " +
+            $"{config.ParameterCount() / 1e6:F2}M parameters, {Markup.Escape(DescribeDType())}; {Markup.Escape(mode)}.");
 
         // 3. Variants: untrained, SiT, Level 1..4 with the same budget and initial weights.
         var variants = new List<(string Name, string Description, DistillationLevel? Level, string? Teacher)>
@@ -320,6 +318,13 @@ public sealed class QuickstartRunner
             return CausalLanguageModel.FromPretrained(_options.ModelDirectory!, new ModelLoadOptions { Device = device, DType = DType() });
         }
 
+        ModelConfig config = StudentConfig(tokenizer);
+        // Same seed for every variant: each starts from identical weights.
+        return CausalLanguageModel.CreateRandom(config, _options.Seed, device, DType());
+    }
+
+    private ModelConfig StudentConfig(ITextTokenizer tokenizer)
+    {
         var config = new ModelConfig
         {
             ModelType = "llama",
@@ -340,8 +345,7 @@ public sealed class QuickstartRunner
             config.SetEosTokenId(eos);
         }
 
-        // Same seed for every variant: each starts from identical weights.
-        return CausalLanguageModel.CreateRandom(config, _options.Seed, device, DType());
+        return config;
     }
 
     private async Task<TrainingResult> TrainAsync(
