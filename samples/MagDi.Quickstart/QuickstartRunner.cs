@@ -66,7 +66,7 @@ internal sealed record QuickstartBudget(
 {
     public static QuickstartBudget Default { get; } = new(
         TrainArithmetic: 600, TrainComparison: 300, TestArithmetic: 120, TestComparison: 80,
-        VocabularySize: 320, HiddenSize: 128, Layers: 3, Steps: 300, BatchSize: 8, LearningRate: 3e-3, MaxNewTokens: 48, MaxArithmeticSteps: 2);
+        VocabularySize: 320, HiddenSize: 128, Layers: 3, Steps: 500, BatchSize: 8, LearningRate: 3e-3, MaxNewTokens: 48, MaxArithmeticSteps: 2);
 
     public static QuickstartBudget Quick { get; } = new(
         TrainArithmetic: 300, TrainComparison: 0, TestArithmetic: 60, TestComparison: 0,
