@@ -1,25 +1,36 @@
-using MagDi.Runtime;
-using TorchSharp;
+using MagDi.Quickstart;
+using Spectre.Console;
 
-// Minimal end-to-end check of the runtime until the full MAGDi quickstart lands:
-// load the native backend and fit a tiny regression with autograd.
-TorchRuntime.EnsureInitialized();
-torch.manual_seed(0);
-var x = torch.randn(256, 4);
-var trueW = torch.tensor(new float[] { 1.5f, -2f, 0.5f, 3f }).reshape(4, 1);
-var y = x.matmul(trueW);
-var model = torch.nn.Linear(4, 1);
-var optimizer = torch.optim.AdamW(model.parameters(), lr: 0.05);
-float loss = 0;
-for (int step = 0; step < 300; step++)
+QuickstartOptions options;
+try
 {
-    using var scope = torch.NewDisposeScope();
-    optimizer.zero_grad();
-    var l = torch.nn.functional.mse_loss(model.forward(x), y);
-    l.backward();
-    optimizer.step();
-    loss = l.item<float>();
+    options = QuickstartOptions.Parse(args);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
 }
 
-Console.WriteLine($"MagDi runtime OK: final loss {loss:F5}");
-return loss < 1e-2 ? 0 : 1;
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cts.Cancel();
+};
+
+try
+{
+    QuickstartReport report = await new QuickstartRunner(options).RunAsync(cts.Token);
+    return report.Rows.Skip(1).Max(r => r.Accuracy) > report.Rows[0].Accuracy ? 0 : 1;
+}
+catch (OperationCanceledException)
+{
+    AnsiConsole.MarkupLine("[yellow]Cancelled.[/]");
+    return 130;
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}

@@ -124,7 +124,8 @@ public static partial class SyntheticBenchmark
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         options ??= new SyntheticBenchmarkOptions();
         options.Validate();
-        var rng = new Random(HashCode.Combine(options.Seed, (int)family));
+        // Not HashCode.Combine: it is randomised per process, so the same seed gave different problems in every run.
+        var rng = new Random(unchecked((options.Seed * 1_000_003) + (int)family));
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var problems = new List<SyntheticProblem>(count);
         int attempts = 0;
