@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using MagDi.Graphs.IO;
 using MagDi.Tasks;
 using MagDi.Tokenization;
 
@@ -10,7 +10,7 @@ namespace MagDi.Training;
 /// chat wrapping taken from the student's <see cref="PromptFormat"/>. The test-time prompt is the same text up to
 /// <c>### Answer:</c>, so the student answers alone and zero-shot.
 /// </summary>
-public sealed partial class MagDiPromptTemplate
+public sealed class MagDiPromptTemplate
 {
     /// <summary>Creates the template over a prompt format.</summary>
     public MagDiPromptTemplate(PromptFormat format)
@@ -30,28 +30,19 @@ public sealed partial class MagDiPromptTemplate
         return Format.RenderPrompt("### Question: " + task.FormatQuestion(question)).TrimEnd() + " ### Answer:";
     }
 
-    /// <summary>The target the student learns to produce: reasoning, then "So the answer is X".</summary>
+    /// <summary>
+    /// The target the student learns to produce: reasoning, then "So the answer is X". With
+    /// <paramref name="stripAgreementSentences"/>, sentences starting with "I agree"/"I disagree" are removed first
+    /// (<see cref="ReasoningCleaner.RemoveAgreementSentences"/>, the release's cleaning).
+    /// </summary>
     public static string RenderTarget(string reasoning, string? answer, bool stripAgreementSentences = false)
     {
         ArgumentNullException.ThrowIfNull(reasoning);
-        string text = stripAgreementSentences ? StripAgreement(reasoning) : reasoning.Trim();
+        string text = stripAgreementSentences ? ReasoningCleaner.RemoveAgreementSentences(reasoning) : reasoning.Trim();
         return $" {text} So the answer is {answer ?? string.Empty}".TrimEnd();
     }
 
     /// <summary>Prompt and target of one node of a MAG.</summary>
     public RenderedExample RenderNode(ReasoningTask task, Question question, string reasoning, string? answer, bool stripAgreementSentences = false) =>
         new(RenderPrompt(task, question), RenderTarget(reasoning, answer, stripAgreementSentences));
-
-    /// <summary>Removes sentences that start with "I agree" or "I disagree" (the release's optional cleaning).</summary>
-    public static string StripAgreement(string reasoning)
-    {
-        ArgumentNullException.ThrowIfNull(reasoning);
-        string[] sentences = SentenceSplit().Split(reasoning.Trim());
-        return string.Join(" ", sentences.Where(s =>
-            !s.StartsWith("I agree", StringComparison.OrdinalIgnoreCase) &&
-            !s.StartsWith("I disagree", StringComparison.OrdinalIgnoreCase))).Trim();
-    }
-
-    [GeneratedRegex(@"(?<=[.!?])\s+")]
-    private static partial Regex SentenceSplit();
 }

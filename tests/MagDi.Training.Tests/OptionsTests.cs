@@ -60,9 +60,9 @@ public sealed class OptionsTests
     }
 
     [Fact]
-    public void StripAgreement_DropsOnlyAgreementSentences()
+    public void RenderTarget_StrippingAgreement_DropsOnlyAgreementSentences()
     {
-        Assert.Equal("The sum is 5. So 5 it is.",
-            MagDiPromptTemplate.StripAgreement("I agree with Bard. The sum is 5. I disagree with Claude's steps! So 5 it is."));
+        Assert.Equal(" The sum is 5. So 5 it is. So the answer is 5",
+            MagDiPromptTemplate.RenderTarget("I agree with Bard. The sum is 5. I disagree with Claude's steps! So 5 it is.", "5", stripAgreementSentences: true));
     }
 }
