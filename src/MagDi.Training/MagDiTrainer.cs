@@ -164,9 +164,17 @@ public sealed partial class MagDiTrainer
 
         _model.train();
         Objective.train();
+        int batchesEpoch = -1;
+        List<List<PreparedGraph>> epochBatches = [];
         while (state.Step < totalSteps)
         {
-            List<List<PreparedGraph>> epochBatches = BatchesForEpoch(graphs, state.Epoch);
+            if (batchesEpoch != state.Epoch)
+            {
+                // The epoch's order is a pure function of (seed, epoch): computed once per epoch, also after a resume.
+                epochBatches = BatchesForEpoch(graphs, state.Epoch);
+                batchesEpoch = state.Epoch;
+            }
+
             if (state.MicroBatch >= epochBatches.Count)
             {
                 state.Epoch++;
