@@ -55,9 +55,13 @@ internal static class CheckpointStore
         string temp = Path.Combine(outputDirectory, $".tmp-{Prefix}{state.Step}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(temp);
 
-        SafeTensorsFile.Save(
+        // The CPU copies of the weights live only until they are written.
+        using (NewDisposeScope())
+        {
+            SafeTensorsFile.Save(
             Path.Combine(temp, "trainable.safetensors"),
-            trainable.Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Parameter.detach().cpu())));
+                trainable.Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Parameter.detach().cpu())));
+        }
 
         using (var stream = File.Create(Path.Combine(temp, "optimizer.bin")))
         using (var writer = new BinaryWriter(stream))
