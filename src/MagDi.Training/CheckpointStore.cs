@@ -59,7 +59,7 @@ internal static class CheckpointStore
         using (NewDisposeScope())
         {
             SafeTensorsFile.Save(
-            Path.Combine(temp, "trainable.safetensors"),
+                Path.Combine(temp, "trainable.safetensors"),
                 trainable.Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Parameter.detach().cpu())));
         }
 
