@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MagDi.TestData;
 using MagDi.Tokenization;
 
 // Measures encoding and decoding throughput of each tokenizer family on a few MB of mixed text
@@ -28,17 +29,8 @@ for (int i = 0; i < args.Length; i++)
     }
 }
 
-string data = Path.Combine(repoRoot, ".testdata", "tokenizers");
-if (!File.Exists(Path.Combine(data, "qwen3", "tokenizer.json")))
-{
-    using var fetch = Process.Start("bash", [Path.Combine(repoRoot, "eng", "fetch-test-tokenizers.sh")]);
-    fetch.WaitForExit();
-    if (fetch.ExitCode != 0)
-    {
-        Console.Error.WriteLine("eng/fetch-test-tokenizers.sh failed");
-        return 1;
-    }
-}
+// The real vocabularies the tokenizer tests use, committed compressed under tests/TestData/tokenizers.
+string data = TokenizerTestData.EnsureUnpacked(repoRoot, Path.Combine(AppContext.BaseDirectory, "test-tokenizers"));
 
 string loadBefore = LoadAverage();
 var documents = MixedText.Documents((int)(megabytes * 1024 * 1024), seed: 42);

