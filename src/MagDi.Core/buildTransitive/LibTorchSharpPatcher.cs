@@ -148,10 +148,14 @@ namespace MagDi.Runtime
                 return outcome;
             }
 
+            // Write a new file and rename it over the old one: the rename replaces the directory entry, so when the
+            // output copy is a hard link into the NuGet cache (CreateHardLinksForCopyLocalIfPossible), the cache keeps
+            // its original file. Writing into the existing file would change the cache too.
             string temp = path + ".magdi-tmp";
             File.WriteAllBytes(temp, image);
-            File.Copy(temp, path, overwrite: true);
-            File.Delete(temp);
+            // File.Replace (a rename on Unix) rather than File.Move(..., overwrite): this file is also compiled by
+            // MSBuild's RoslynCodeTaskFactory against netstandard2.0, which has no overwriting Move.
+            File.Replace(temp, path, destinationBackupFileName: null);
             return outcome;
         }
 

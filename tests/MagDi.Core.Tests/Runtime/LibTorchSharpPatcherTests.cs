@@ -170,6 +170,44 @@ public sealed class LibTorchSharpPatcherTests
         }
     }
 
+    [Fact]
+    public void PatchFile_OnAHardLinkedCopy_LeavesTheOtherLinkUntouched()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // The repository's builds hard-link output files to the NuGet cache only where links exist (Linux here).
+        }
+
+        // The build output's libLibTorchSharp.so may be a hard link into the NuGet cache; patching it must not edit the cache.
+        string dir = Path.Combine(Path.GetTempPath(), $"magdi-elf-link-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string cache = Path.Combine(dir, "cache.so");
+            string output = Path.Combine(dir, "output.so");
+            byte[] original = BuildElfFixture(("GLIBCXX_3.4.29", 0), (LibTorchSharpPatcher.UnusedGlibcxxVersion, 0));
+            File.WriteAllBytes(cache, original);
+            Assert.Equal(0, Link(cache, output));
+
+            Assert.Equal(ElfPatchOutcome.Patched, LibTorchSharpPatcher.PatchFile(output, LibTorchSharpPatcher.UnusedGlibcxxVersion));
+
+            Assert.Equal(original, File.ReadAllBytes(cache));
+            Assert.NotEqual(original, File.ReadAllBytes(output));
+            Assert.Equal(ElfPatchOutcome.AlreadyWeak, LibTorchSharpPatcher.MakeVersionNeedWeak(File.ReadAllBytes(output), LibTorchSharpPatcher.UnusedGlibcxxVersion));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static int Link(string existing, string newPath)
+    {
+        using var ln = System.Diagnostics.Process.Start("ln", [existing, newPath]);
+        ln.WaitForExit();
+        return ln.ExitCode;
+    }
+
     private static string? FindPackagedLibTorchSharp()
     {
         string packages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
