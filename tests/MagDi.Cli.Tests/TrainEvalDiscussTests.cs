@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MagDi.Graphs;
 using MagDi.Graphs.IO;
 using MagDi.Cli;
 
@@ -71,6 +72,85 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
         using var doc = JsonDocument.Parse(resumed.Out);
         Assert.Equal(3, doc.RootElement.GetProperty("steps").GetInt32());
         Assert.EndsWith("checkpoint-000003", doc.RootElement.GetProperty("last_checkpoint").GetString());
+    }
+
+    [Fact]
+    public async Task Train_SeveralMagFilesAndValidation_TrainsOnAllAndReportsValidationLoss()
+    {
+        string dir = fixture.NewDirectory("train-mt");
+        string yesNo = Path.Combine(dir, "strategyqa.jsonl");
+        await MagFile.WriteJsonlAsync(yesNo, YesNoGraphs(4));
+        string heldOut = Path.Combine(dir, "validation.jsonl");
+        await MagFile.WriteJsonlAsync(heldOut, CliFixture.Graphs(8).Skip(6)); // q6, q7: not among the training MAGs q0-q5
+        string outDir = Path.Combine(dir, "run");
+
+        var (code, output, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--mags", yesNo, "--validation-mags", heldOut,
+            "--eval-every", "1", "--level", "correct-nodes", "--out", outDir, "--max-steps", "2", "--batch-size", "2", "--dtype", "f32", "--json");
+
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(6 + 4, doc.RootElement.GetProperty("training_mags").GetInt32());
+        Assert.Equal(2, doc.RootElement.GetProperty("validation_mags").GetInt32());
+        Assert.True(double.IsFinite(doc.RootElement.GetProperty("validation_loss").GetDouble()));
+        string[] metrics = await File.ReadAllLinesAsync(Path.Combine(outDir, "metrics.jsonl"));
+        Assert.Equal(2, metrics.Count(l => l.Contains("\"validation/nll\"", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Train_SameMagInTrainingAndValidation_IsBadInput()
+    {
+        var (code, _, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--validation-mags", fixture.MagsPath,
+            "--out", fixture.NewDirectory("leak"), "--max-steps", "1");
+
+        Assert.Equal(2, code);
+        Assert.Contains("also a training MAG", err);
+    }
+
+    [Fact]
+    public async Task Train_SameMagIdInTwoFiles_IsBadInput()
+    {
+        string dir = fixture.NewDirectory("train-dup");
+        string copy = Path.Combine(dir, "copy.jsonl");
+        File.Copy(fixture.MagsPath, copy);
+
+        var (code, _, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--mags", copy, "--out", Path.Combine(dir, "run"), "--max-steps", "1");
+
+        Assert.Equal(2, code);
+        Assert.Contains("MAG 'q0' of task gsm8k in '" + copy + "' is also in '" + fixture.MagsPath + "'", err);
+    }
+
+    [Fact]
+    public async Task Train_EvalEveryWithoutValidationMags_IsBadInput()
+    {
+        var (code, _, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", fixture.NewDirectory("eval-every"), "--eval-every", "2");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--eval-every must be at least 1 and needs --validation-mags", err);
+    }
+
+    private static List<InteractionGraph> YesNoGraphs(int count)
+    {
+        var graphs = new List<InteractionGraph>();
+        for (int q = 0; q < count; q++)
+        {
+            string gold = q % 2 == 0 ? "yes" : "no";
+            var builder = InteractionGraph.CreateBuilder()
+                .WithId($"yn{q}")
+                .WithTask("strategyqa")
+                .WithQuestion($"Is {q + 2} an even number?")
+                .WithGoldAnswer(gold)
+                .AddAgent("alpha")
+                .AddAgent("beta");
+            builder.AddNode("alpha", 0, $"{q + 2} is {(gold == "yes" ? "even" : "odd")}.", gold, 0.9);
+            builder.AddNode("beta", 0, "I am not sure.", gold == "yes" ? "no" : "yes", 0.4);
+            graphs.Add(builder.Build());
+        }
+
+        return graphs;
     }
 
     [Theory]

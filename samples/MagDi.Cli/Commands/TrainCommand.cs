@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
 using MagDi.Cli.Infrastructure;
+using MagDi.Graphs;
 using MagDi.Graphs.IO;
 using MagDi.Training;
 using Spectre.Console;
@@ -23,15 +24,25 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         [Description("The student: a Hugging Face checkpoint folder with config.json, safetensors weights and tokenizer files.")]
         public string? Model { get; set; }
 
-        /// <summary>The training MAGs.</summary>
+        /// <summary>The training MAG files.</summary>
         [CommandOption("--mags <FILE>")]
-        [Description("Training MAGs: MagDi JSON Lines or the released JSON array format (e.g. MAG/GSM8K_1000.json).")]
-        public string? Mags { get; set; }
+        [Description("Training MAGs: MagDi JSON Lines or the released JSON array format (e.g. MAG/GSM8K_1000.json). Repeat for multi-task training (MAGDi-MT) over several tasks' files.")]
+        public string[] Mags { get; set; } = [];
 
         /// <summary>The task of a released file.</summary>
         [CommandOption("--task <TASK>")]
-        [Description("The task, when a released MAG file's name does not say it.")]
+        [Description("The task, when a released MAG file's name does not say it (applies to every --mags and --validation-mags file).")]
         public string? Task { get; set; }
+
+        /// <summary>Validation MAG files.</summary>
+        [CommandOption("--validation-mags <FILE>")]
+        [Description("Held-out MAGs whose correct chains give a validation loss (validation/nll), at the end and every --eval-every steps. Repeatable.")]
+        public string[] ValidationMags { get; set; } = [];
+
+        /// <summary>Validation interval.</summary>
+        [CommandOption("--eval-every <N>")]
+        [Description("Compute the validation loss every N optimizer steps (default: only at the end). Needs --validation-mags.")]
+        public int? EvalEvery { get; set; }
 
         /// <summary>The distillation level.</summary>
         [CommandOption("--level <LEVEL>")]
@@ -105,7 +116,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         /// <inheritdoc />
         public override ValidationResult Validate()
         {
-            if (string.IsNullOrWhiteSpace(Model) || string.IsNullOrWhiteSpace(Mags) || string.IsNullOrWhiteSpace(Out))
+            if (string.IsNullOrWhiteSpace(Model) || Mags.Length == 0 || string.IsNullOrWhiteSpace(Out))
             {
                 return ValidationResult.Error("--model, --mags and --out are required.");
             }
@@ -115,9 +126,22 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 return ValidationResult.Error($"--model: folder '{Model}' does not exist.");
             }
 
-            if (!File.Exists(Mags))
+            foreach (var (option, files) in new[] { ("--mags", Mags), ("--validation-mags", ValidationMags) })
             {
-                return ValidationResult.Error($"--mags: file '{Mags}' does not exist.");
+                if (files.FirstOrDefault(f => !File.Exists(f)) is string missing)
+                {
+                    return ValidationResult.Error($"{option}: file '{missing}' does not exist.");
+                }
+
+                if (files.GroupBy(f => Path.GetFullPath(f)).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                {
+                    return ValidationResult.Error($"{option}: file '{twice.First()}' is given more than once.");
+                }
+            }
+
+            if (EvalEvery is not null && (EvalEvery < 1 || ValidationMags.Length == 0))
+            {
+                return ValidationResult.Error("--eval-every must be at least 1 and needs --validation-mags.");
             }
 
             if (ParseLevel(Level) is null)
@@ -152,17 +176,20 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var read = await MagFile.ReadAsync(settings.Mags!, new MagReadOptions { Task = settings.Task }, cancellationToken);
-        if (read.Graphs.Count == 0)
+        var training = await ReadAllAsync("--mags", settings.Mags, settings.Task, cancellationToken);
+        var validation = await ReadAllAsync("--validation-mags", settings.ValidationMags, settings.Task, cancellationToken);
+        var trainingKeys = training.Select(g => (g.Task, g.Id)).ToHashSet();
+        if (validation.FirstOrDefault(g => trainingKeys.Contains((g.Task, g.Id))) is { } leaked)
         {
-            throw new ArgumentException($"--mags: '{settings.Mags}' holds no MAGs.");
+            throw new ArgumentException($"--validation-mags: MAG '{leaked.Id}' of task {leaked.Task} is also a training MAG; validation MAGs must be held out.");
         }
 
         var defaults = new MagDiTrainingOptions();
         int warmup = settings.WarmupSteps ?? Math.Min(defaults.WarmupSteps, Math.Max(0, (settings.MaxSteps ?? int.MaxValue) / 10));
         var builder = MagDiTrainer.CreateBuilder()
             .UseStudentFromDirectory(settings.Model!, settings.Device, settings.DType)
-            .WithTrainingGraphs(read.Graphs)
+            .WithTrainingGraphs(training)
+            .WithValidationGraphs(validation)
             .WithLevel(ParseLevel(settings.Level)!.Value)
             .WithOutputDirectory(settings.Out!)
             .WithSchedule(settings.Epochs, warmup, settings.MaxSteps);
@@ -171,6 +198,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         if (settings.LearningRate is double lr) builder.WithLearningRate(lr);
         if (settings.Seed is int seed) builder.WithSeed(seed);
         if (settings.Resume) builder.ResumeFromLatestCheckpoint();
+        if (settings.EvalEvery is int every) builder.Configure(o => o.EvalEverySteps = every);
 
         TrainingResult result;
         if (settings.Json)
@@ -233,6 +261,8 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 ["step_time_ms"] = result.StepTimeMs,
                 ["duration_seconds"] = result.Duration.TotalSeconds,
                 ["validation_loss"] = result.ValidationLoss,
+                ["training_mags"] = training.Count,
+                ["validation_mags"] = validation.Count,
             })
             {
                 json[key] = value;
@@ -261,6 +291,37 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>
+    /// Reads every file of an option in order. MAG ids must be unique across the files (a repeated id would be trained
+    /// on twice, or leak between training and validation), and a file without MAGs is an error, never silently skipped.
+    /// </summary>
+    private static async Task<List<InteractionGraph>> ReadAllAsync(string option, string[] files, string? task, CancellationToken cancellationToken)
+    {
+        var graphs = new List<InteractionGraph>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string file in files)
+        {
+            var read = await MagFile.ReadAsync(file, new MagReadOptions { Task = task }, cancellationToken);
+            if (read.Graphs.Count == 0)
+            {
+                throw new ArgumentException($"{option}: '{file}' holds no MAGs.");
+            }
+
+            foreach (var graph in read.Graphs)
+            {
+                string key = graph.Task + "/" + graph.Id;
+                if (!seen.TryAdd(key, file))
+                {
+                    throw new ArgumentException($"{option}: MAG '{graph.Id}' of task {graph.Task} in '{file}' is also in '{seen[key]}'.");
+                }
+            }
+
+            graphs.AddRange(read.Graphs);
+        }
+
+        return graphs;
     }
 
     private static string Describe(TrainingProgress p)
