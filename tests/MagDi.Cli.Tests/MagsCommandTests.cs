@@ -22,7 +22,7 @@ public sealed class MagsCommandTests : IDisposable
         return (code, stdout.ToString(), stderr.ToString());
     }
 
-    private string Release() => _dir.Write("SQA_1000.json", SampleFiles.SqaSample);
+    private string Release() => _dir.Write("SQA_1000.json", SampleMags.ReleasedStrategyQa);
 
     private async Task<string> Jsonl(int count = 8)
     {
@@ -70,7 +70,7 @@ public sealed class MagsCommandTests : IDisposable
     [Fact]
     public async Task Convert_WithTaskOverride_ForUnnamedReleaseFile()
     {
-        var input = _dir.Write("mags.json", SampleFiles.SqaSample);
+        var input = _dir.Write("mags.json", SampleMags.ReleasedStrategyQa);
         var output = _dir.File("out.jsonl");
         var (code, _, err) = await Run("mags", "convert", "--in", input, "--out", output);
         Assert.Equal(2, code);

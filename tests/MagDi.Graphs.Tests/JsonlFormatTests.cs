@@ -182,7 +182,7 @@ public class JsonlFormatTests
     public async Task StreamAsync_SkipModeWithoutReport_IsRejected()
     {
         using var dir = new TempDir();
-        var path = dir.Write("SQA_1.json", ReleasedFormatTests.SqaSample);
+        var path = dir.Write("SQA_1.json", SampleMags.ReleasedStrategyQa);
         await Assert.ThrowsAsync<ArgumentException>(async () =>
         {
             await foreach (var item in MagFile.StreamAsync(path, new MagReadOptions { ErrorMode = ReadErrorMode.SkipInvalid }))
@@ -223,7 +223,7 @@ public class JsonlFormatTests
     public async Task MagFile_DetectsFormats_AndConvertsReleaseToJsonlLosslessly()
     {
         using var dir = new TempDir();
-        var release = dir.Write("SQA_1000.json", ReleasedFormatTests.SqaSample);
+        var release = dir.Write("SQA_1000.json", SampleMags.ReleasedStrategyQa);
         Assert.Equal(MagFormat.MagdiRelease, MagFile.DetectFormat(release));
         var read = await MagFile.ReadAsync(release);
         var jsonl = dir.File("sqa.jsonl");

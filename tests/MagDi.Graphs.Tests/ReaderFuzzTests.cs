@@ -11,7 +11,7 @@ public class ReaderFuzzTests
     private static readonly byte[] JsonlSeed = Encoding.UTF8.GetBytes(
         MagJsonl.Serialize(TestGraphs.Gsm8k(1, "a")) + "\n" + MagJsonl.Serialize(TestGraphs.Gsm8k(0, "b")) + "\n");
 
-    private static readonly byte[] ReleaseSeed = Encoding.UTF8.GetBytes(ReleasedFormatTests.SqaSample);
+    private static readonly byte[] ReleaseSeed = Encoding.UTF8.GetBytes(SampleMags.ReleasedStrategyQa);
 
     private static readonly Gen<byte> JsonishByte = Gen.OneOf(
         Gen.OneOf("{}[]\":,\\-.0123456789eEtrufalsn \n\r\t".Select(c => (byte)c).ToArray()),

@@ -6,36 +6,13 @@ namespace MagDi.Graphs.Tests;
 
 public class ReleasedFormatTests
 {
-    // Shaped like the authors' MAG/SQA_1000.json: a G1 graph, then a G0 graph (consensus in round 0).
-    internal const string SqaSample = """
-    [
-      {
-        "question": "Could a llama birth twice during the War in Vietnam (1945-46)?",
-        "gold_answer": false,
-        "claude_output_0": {"reasoning": "The war lasted months. A llama gestation is 11 months.", "answer": "no", "confidence_level": 0.9},
-        "gpt4_output_0": {"reasoning": "Llama gestation is about a year.", "answer": "yes", "confidence_level": "0.6"},
-        "bard_output_0": {"reasoning": "Two births need two years.", "answer": "No", "confidence_level": 0.95},
-        "claude_output_1": {"reasoning": "I agree with bard. Gestation is 11 months, so no.", "answer": "no", "confidence_level": 0.95},
-        "gpt4_output_1": {"reasoning": "I disagree with my earlier answer. Two births take too long.", "answer": "no", "confidence_level": 0.8},
-        "bard_output_1": {"reasoning": "Still no.", "answer": "no", "confidence_level": 1}
-      },
-      {
-        "question": "Is water wet?",
-        "gold_answer": "yes",
-        "claude_output_0": {"reasoning": "Yes.", "answer": "yes"},
-        "gpt4_output_0": {"reasoning": "Yes.", "answer": true},
-        "bard_output_0": {"reasoning": "Yes.", "answer": "Yes"}
-      }
-    ]
-    """;
-
     private static MagReadResult Read(string json, MagReadOptions? options = null, string file = "SQA_1000.json") =>
         MagReleaseFormat.Read(Encoding.UTF8.GetBytes(json), options, file);
 
     [Fact]
     public void Read_ParsesNodesConfidenceStringsAndCorrectness()
     {
-        var result = Read(SqaSample);
+        var result = Read(SampleMags.ReleasedStrategyQa);
         Assert.Equal(2, result.Graphs.Count);
         Assert.Equal(2, result.Report.RecordsRead);
         var g = result.Graphs[0];
@@ -57,8 +34,8 @@ public class ReleasedFormatTests
     [Fact]
     public void Read_KeepsAgreementSentencesByDefault_AndRemovesThemOnRequest()
     {
-        Assert.StartsWith("I agree with bard.", Read(SqaSample).Graphs[0].Nodes[3].Reasoning);
-        var cleaned = Read(SqaSample, new MagReadOptions { RemoveAgreementSentences = true }).Graphs[0];
+        Assert.StartsWith("I agree with bard.", Read(SampleMags.ReleasedStrategyQa).Graphs[0].Nodes[3].Reasoning);
+        var cleaned = Read(SampleMags.ReleasedStrategyQa, new MagReadOptions { RemoveAgreementSentences = true }).Graphs[0];
         Assert.Equal("Gestation is 11 months, so no.", cleaned.Nodes[3].Reasoning);
         Assert.Equal("Two births take too long.", cleaned.Nodes[4].Reasoning);
     }
@@ -76,11 +53,11 @@ public class ReleasedFormatTests
     [Fact]
     public void Read_WithoutInferableTask_FailsWithHint()
     {
-        var ex = Assert.Throws<MagDataException>(() => Read(SqaSample, file: "mags.json"));
+        var ex = Assert.Throws<MagDataException>(() => Read(SampleMags.ReleasedStrategyQa, file: "mags.json"));
         Assert.Equal("task", ex.Field);
         Assert.Contains("pass the task", ex.Reason);
-        Assert.Equal(2, Read(SqaSample, new MagReadOptions { Task = "sqa" }, "mags.json").Graphs.Count);
-        Assert.Equal("task", Assert.Throws<MagDataException>(() => Read(SqaSample, new MagReadOptions { Task = "zzz" })).Field);
+        Assert.Equal(2, Read(SampleMags.ReleasedStrategyQa, new MagReadOptions { Task = "sqa" }, "mags.json").Graphs.Count);
+        Assert.Equal("task", Assert.Throws<MagDataException>(() => Read(SampleMags.ReleasedStrategyQa, new MagReadOptions { Task = "zzz" })).Field);
     }
 
     public static TheoryData<string, int, string?, string> BadElements => new()
@@ -165,7 +142,7 @@ public class ReleasedFormatTests
     [Fact]
     public async Task Write_ThenRead_PreservesGraphs()
     {
-        var graphs = Read(SqaSample).Graphs;
+        var graphs = Read(SampleMags.ReleasedStrategyQa).Graphs;
         using var ms = new MemoryStream();
         await MagReleaseFormat.WriteAsync(ms, graphs);
         var again = MagReleaseFormat.Read(ms.ToArray(), null, "SQA.json").Graphs;

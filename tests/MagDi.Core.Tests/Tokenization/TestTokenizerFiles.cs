@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-using MagDi.TestData;
+using MagDi.Testing;
 using MagDi.Tokenization;
 
 namespace MagDi.Core.Tests.Tokenization;

@@ -1,6 +1,6 @@
 using System.IO.Compression;
 
-using MagDi.TestData;
+using MagDi.Testing;
 
 namespace MagDi.Core.Tests.Tokenization;
 

@@ -1,14 +1,14 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 
-namespace MagDi.TestData;
+namespace MagDi.Testing;
 
 /// <summary>
 /// The real tokenizer vocabularies committed gzip-compressed under tests/TestData/tokenizers (see NOTICE.md there).
 /// <see cref="EnsureUnpacked"/> unpacks them once into a folder next to the running assembly and checks each file's
 /// SHA-256, so tests and benchmarks need nothing but the .NET SDK.
 /// </summary>
-internal static class TokenizerTestData
+public static class TokenizerTestData
 {
     /// <summary>Family folder, file name and the SHA-256 of the uncompressed file.</summary>
     private static readonly (string Family, string Name, string Sha256)[] s_files =
