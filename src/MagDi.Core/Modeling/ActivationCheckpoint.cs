@@ -8,16 +8,22 @@ namespace MagDi.Modeling;
 /// <summary>
 /// Activation checkpointing for one decoder layer: the forward runs without keeping activations, the backward
 /// recomputes the layer with gradients enabled and differentiates it (torch.utils.checkpoint, reentrant variant).
-/// The CPU random-number state is restored for the recomputation so dropout (LoRA) draws the same masks.
+/// The recomputation draws the same dropout (LoRA) masks: on the CPU the generator's state is saved and restored; on
+/// a device whose generator cannot be saved (CUDA) the layer was seeded (<see cref="LayerRandomness"/>) and is
+/// seeded again with the same value.
 /// </summary>
 internal static class ActivationCheckpoint
 {
-    public static Tensor Run(DecoderLayer layer, Tensor x, LayerContext ctx)
+    /// <param name="layer">The layer.</param>
+    /// <param name="x">The layer input.</param>
+    /// <param name="ctx">Rotary tables and mask.</param>
+    /// <param name="deviceSeed">The seed of <see cref="LayerRandomness.SeedLayer"/> when the layer's device generator was seeded, else null.</param>
+    public static Tensor Run(DecoderLayer layer, Tensor x, LayerContext ctx, long? deviceSeed)
     {
         Parameter[] trainable = layer.parameters().Where(p => p.requires_grad).ToArray();
         // The layer context's tensors belong to the caller's dispose scope; the recomputation needs its own handles.
         var kept = new LayerContext(Keep(ctx.Cos)!, Keep(ctx.Sin)!, Keep(ctx.Mask), ctx.IsCausal, null, ctx.PastLength);
-        var call = new Call(layer, kept, trainable, get_rng_state().DetachFromDisposeScope());
+        var call = new Call(layer, kept, trainable, deviceSeed is null ? get_rng_state().DetachFromDisposeScope() : null, deviceSeed);
         var args = new object[2 + trainable.Length];
         args[0] = call;
         args[1] = x;
@@ -27,7 +33,7 @@ internal static class ActivationCheckpoint
 
     private static Tensor? Keep(Tensor? t) => t?.alias().DetachFromDisposeScope();
 
-    internal sealed record Call(DecoderLayer Layer, LayerContext Context, Parameter[] Trainable, Tensor RngState);
+    internal sealed record Call(DecoderLayer Layer, LayerContext Context, Parameter[] Trainable, Tensor? CpuRngState, long? DeviceSeed);
 
     internal sealed class CheckpointFunction : autograd.SingleTensorFunction<CheckpointFunction>
     {
@@ -50,17 +56,28 @@ internal static class ActivationCheckpoint
             using (enable_grad())
             {
                 using Tensor xd = saved.detach().requires_grad_(true);
-                using Tensor rngAfter = get_rng_state();
-                set_rng_state(call.RngState);
-                using Tensor y = call.Layer.ForwardCore(xd, call.Context);
-                set_rng_state(rngAfter);
+                Tensor y;
+                if (call.DeviceSeed is long seed)
+                {
+                    LayerRandomness.Reseed(seed);
+                    y = call.Layer.ForwardCore(xd, call.Context);
+                }
+                else
+                {
+                    using Tensor rngAfter = get_rng_state();
+                    set_rng_state(call.CpuRngState!);
+                    y = call.Layer.ForwardCore(xd, call.Context);
+                    set_rng_state(rngAfter);
+                }
+
+                using var recomputed = y;
                 var inputs = new List<Tensor> { xd };
                 inputs.AddRange(call.Trainable);
-                IList<Tensor> grads = autograd.grad([y], inputs, [grad_output], allow_unused: true);
+                IList<Tensor> grads = autograd.grad([recomputed], inputs, [grad_output], allow_unused: true);
                 result.AddRange(grads);
             }
 
-            call.RngState.Dispose();
+            call.CpuRngState?.Dispose();
             call.Context.Cos.Dispose();
             call.Context.Sin.Dispose();
             call.Context.Mask?.Dispose();

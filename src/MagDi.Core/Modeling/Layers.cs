@@ -223,9 +223,11 @@ internal sealed class DecoderLayer : nn.Module
 
     public Tensor Forward(Tensor x, LayerContext ctx, bool checkpoint)
     {
+        // On CUDA the layer's dropout starts from a seed drawn on the CPU, so a recomputation can draw it again.
+        long? deviceSeed = training && LayerRandomness.NeedsSeeding(x.device) ? LayerRandomness.SeedLayer() : null;
         if (checkpoint && ctx.Cache is null && is_grad_enabled() && training)
         {
-            return ActivationCheckpoint.Run(this, x, ctx);
+            return ActivationCheckpoint.Run(this, x, ctx, deviceSeed);
         }
 
         return ForwardCore(x, ctx);
