@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using MagDi.Generation;
 using MagDi.Modeling;
 using MagDi.Runtime;
+using MagDi.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,7 +46,7 @@ var report = new JsonObject
         ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         ["cpu_count"] = Environment.ProcessorCount,
         ["torch_threads"] = get_num_threads(),
-        ["cpu_model"] = CpuModel(),
+        ["cpu_model"] = Machine.CpuModel(),
     },
     ["model"] = new JsonObject { ["parameters"] = parameters, ["config"] = JsonNode.Parse(JsonSerializer.Serialize(config)) },
 };
@@ -354,17 +355,5 @@ static void TryResetPeak()
     }
     catch (UnauthorizedAccessException)
     {
-    }
-}
-
-static string CpuModel()
-{
-    try
-    {
-        return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
-    }
-    catch (IOException)
-    {
-        return "unknown";
     }
 }

@@ -12,7 +12,7 @@ using MagDi.Tokenization;
 // would be tokenized. "cold" is the first pass over the text with a freshly loaded tokenizer (empty word cache),
 // "warm" the median of the following passes. Results go to a JSON file.
 
-string repoRoot = FindRepoRoot();
+string repoRoot = Machine.RepositoryRoot();
 double megabytes = 4;
 int repeat = 3;
 string outPath = Path.Combine(repoRoot, "out", "bench", "tokenizers.json");
@@ -32,7 +32,7 @@ for (int i = 0; i < args.Length; i++)
 // The real vocabularies the tokenizer tests use, committed compressed under tests/TestData/tokenizers.
 string data = TokenizerTestData.EnsureUnpacked(repoRoot, Path.Combine(AppContext.BaseDirectory, "test-tokenizers"));
 
-string loadBefore = LoadAverage();
+string loadBefore = Machine.LoadAverage();
 var documents = MixedText.Documents((int)(megabytes * 1024 * 1024), seed: 42);
 long totalBytes = documents.Sum(d => (long)Encoding.UTF8.GetByteCount(d));
 Console.WriteLine($"corpus: {documents.Count} documents, {totalBytes / 1048576.0:F2} MB UTF-8");
@@ -113,12 +113,12 @@ var report = new JsonObject
     ["date_utc"] = DateTime.UtcNow.ToString("u", CultureInfo.InvariantCulture),
     ["machine"] = new JsonObject
     {
-        ["cpu"] = CpuModel(),
+        ["cpu"] = Machine.CpuModel(),
         ["logical_cores"] = Environment.ProcessorCount,
         ["os"] = RuntimeInformation.OSDescription,
         ["runtime"] = RuntimeInformation.FrameworkDescription,
         ["load_average_before"] = loadBefore,
-        ["load_average_after"] = LoadAverage(),
+        ["load_average_after"] = Machine.LoadAverage(),
     },
     ["corpus_mb"] = Math.Round(totalBytes / 1048576.0, 3),
     ["documents"] = documents.Count,
@@ -128,45 +128,8 @@ var report = new JsonObject
 };
 Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
 File.WriteAllText(outPath, report.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-Console.WriteLine($"load average before/after: {loadBefore} / {LoadAverage()}; wrote {outPath}");
+Console.WriteLine($"load average before/after: {loadBefore} / {Machine.LoadAverage()}; wrote {outPath}");
 return 0;
-
-static string FindRepoRoot()
-{
-    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-    {
-        if (File.Exists(Path.Combine(dir.FullName, "MagDi.sln")))
-        {
-            return dir.FullName;
-        }
-    }
-
-    return Directory.GetCurrentDirectory();
-}
-
-static string LoadAverage()
-{
-    try
-    {
-        return File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
-    }
-    catch (IOException)
-    {
-        return "unknown";
-    }
-}
-
-static string CpuModel()
-{
-    try
-    {
-        return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
-    }
-    catch (IOException)
-    {
-        return "unknown";
-    }
-}
 
 /// <summary>Deterministic mixed text: prose, arithmetic, code, whitespace runs, CJK, emoji and accented words.</summary>
 internal static class MixedText

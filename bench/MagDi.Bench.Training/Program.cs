@@ -31,7 +31,8 @@ int timedEpochs = int.Parse(Arg("--timed-epochs") ?? "2", inv);
 int threads = int.Parse(Arg("--threads") ?? "2", inv);
 string python = Arg("--python") ?? "/usr/bin/python3";
 string? openblas = Arg("--openblas"); // a folder with OpenBLAS's libblas.so.3 for the Python side (Debian's default is the reference BLAS)
-string repo = FindRepoRoot();
+string repo = Machine.RepositoryRoot();
+string loadBefore = Machine.LoadAverage();
 string script = Path.Combine(repo, "bench", "pytorch", "magdi_release_step.py");
 string outPath = Arg("--out") ?? Path.Combine(repo, "bench", "MagDi.Bench.Training", "results", "training-comparison.json");
 string work = Path.Combine(Path.GetTempPath(), "magdi-bench-training-" + Environment.ProcessId.ToString(inv));
@@ -125,10 +126,12 @@ var report = new JsonObject
     {
         ["os"] = System.Runtime.InteropServices.RuntimeInformation.OSDescription,
         ["nproc"] = Environment.ProcessorCount,
-        ["cpu_model"] = CpuModel(),
+        ["cpu_model"] = Machine.CpuModel(),
         ["threads_each_side"] = threads,
         ["pytorch_blas"] = openblas is null ? "Debian default libblas.so.3" : "OpenBLAS from " + openblas,
-        ["note"] = "other processes shared the cores; sides interleaved A B A B, ratio of medians",
+        ["load_average_before"] = loadBefore,
+        ["load_average_after"] = Machine.LoadAverage(),
+        ["note"] = "sides interleaved A B A B, ratio of medians; the load averages tell whether other work shared the cores",
     },
     ["model"] = new JsonObject { ["parameters"] = config.ParameterCount(), ["config"] = JsonNode.Parse(JsonSerializer.Serialize(config)) },
     ["data"] = magStats.DeepClone(),
@@ -311,30 +314,6 @@ static double Median(IEnumerable<double> values)
 {
     var v = values.Order().ToArray();
     return v.Length % 2 == 1 ? v[v.Length / 2] : (v[(v.Length / 2) - 1] + v[v.Length / 2]) / 2;
-}
-
-static string CpuModel()
-{
-    try
-    {
-        string? line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
-        return line?.Split(':', 2)[1].Trim() ?? "unknown";
-    }
-    catch (IOException)
-    {
-        return "unknown";
-    }
-}
-
-static string FindRepoRoot()
-{
-    string? dir = AppContext.BaseDirectory;
-    while (dir is not null && !File.Exists(Path.Combine(dir, "MagDi.sln")))
-    {
-        dir = Path.GetDirectoryName(dir);
-    }
-
-    return dir ?? Directory.GetCurrentDirectory();
 }
 
 string? Arg(string name)

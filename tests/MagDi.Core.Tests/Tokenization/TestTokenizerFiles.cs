@@ -13,7 +13,7 @@ internal static class TestTokenizerFiles
 {
     private static readonly Lazy<string> s_root = new(EnsureUnpacked, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    public static string RepoRoot { get; } = FindRepoRoot();
+    public static string RepoRoot { get; } = Machine.RepositoryRoot();
 
     public static string Folder(string family) => Path.Combine(s_root.Value, family);
 
@@ -29,19 +29,6 @@ internal static class TestTokenizerFiles
             int[]? withSpecial = c.TryGetProperty("ids_with_special", out var w) ? [.. w.EnumerateArray().Select(e => e.GetInt32())] : null;
             yield return (c.GetProperty("text").GetString()!, ids, withSpecial);
         }
-    }
-
-    private static string FindRepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "MagDi.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"Cannot find MagDi.sln above {AppContext.BaseDirectory}.");
     }
 
     private static string EnsureUnpacked() =>
