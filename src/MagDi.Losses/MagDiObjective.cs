@@ -164,9 +164,15 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
 
         if (w.Alpha > 0)
         {
-            Tensor logits = input.Logits ?? throw new ArgumentException("Logits are required when Alpha > 0 (the next-token loss).", nameof(input));
+            if (input.Logits is null && (input.HiddenStates is null || input.OutputProjection is null))
+            {
+                throw new ArgumentException("Logits, or HiddenStates with OutputProjection, are required when Alpha > 0 (the next-token loss).", nameof(input));
+            }
+
             Tensor labels = input.Labels ?? throw new ArgumentException("Labels are required when Alpha > 0 (the next-token loss).", nameof(input));
-            NextTokenLossResult r = NextTokenLoss.Compute(logits, labels);
+            NextTokenLossResult r = input.Logits is { } logits
+                ? NextTokenLoss.Compute(logits, labels)
+                : NextTokenLoss.Compute(input.HiddenStates!, labels, input.OutputProjection!);
             nll = r.Loss;
             metrics[LossReport.Keys.NllTokens] = r.TokenCount;
             terms.Add(nll * w.Alpha);

@@ -16,7 +16,17 @@ public sealed class MagDiObjectiveInput
     /// <summary>Student logits [B, T, V] for the next-token loss (for example of all nodes; incorrect ones carry only ignored labels).</summary>
     public Tensor? Logits { get; init; }
 
-    /// <summary>Next-token labels [B, T] aligned with <see cref="Logits"/> (see <see cref="NextTokenLoss.BuildLabels"/>).</summary>
+    /// <summary>
+    /// Instead of <see cref="Logits"/>: the student's final hidden states [B, T, d], projected by
+    /// <see cref="OutputProjection"/> only at the target positions (see <see cref="NextTokenLoss.Compute(Tensor, Tensor, Func{Tensor, Tensor})"/>).
+    /// Saves the output head on prompts, padding and nodes without targets (incorrect ones).
+    /// </summary>
+    public Tensor? HiddenStates { get; init; }
+
+    /// <summary>The output head that turns rows of <see cref="HiddenStates"/> [K, d] into logits [K, V].</summary>
+    public Func<Tensor, Tensor>? OutputProjection { get; init; }
+
+    /// <summary>Next-token labels [B, T] aligned with <see cref="Logits"/> or <see cref="HiddenStates"/> (see <see cref="NextTokenLoss.BuildLabels"/>).</summary>
     public Tensor? Labels { get; init; }
 
     /// <summary>Pooled representations [RealNodeCount, d] of every real node, from the student's live hidden states.</summary>

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 
 namespace MagDi.Losses;
 
-/// <summary>The result of <see cref="NextTokenLoss.Compute"/>.</summary>
+/// <summary>The result of <see cref="NextTokenLoss.Compute(Tensor, Tensor)"/> and its hidden-state overload.</summary>
 /// <param name="Loss">Scalar loss (float32 for half-precision logits), mean over the target tokens.</param>
 /// <param name="TokenCount">Number of target tokens the mean is over (0 gives a loss of exactly 0).</param>
 public sealed record NextTokenLossResult(Tensor Loss, long TokenCount);
@@ -85,37 +85,61 @@ public static class NextTokenLoss
     public static NextTokenLossResult Compute(Tensor logits, Tensor labels)
     {
         TensorChecks.Rank(logits, 3, nameof(logits), "[B, T, V]");
+        return Compute(logits, labels, nameof(logits), project: null);
+    }
+
+    /// <summary>
+    /// Mean next-token cross-entropy computed from hidden states: only the K predicting positions are projected to the
+    /// vocabulary, so the full [B, T, V] logits (prompt, padding and rows without targets included) are never formed.
+    /// Equal to <see cref="Compute(Tensor, Tensor)"/> on <c>outputProjection(hiddenStates)</c>.
+    /// </summary>
+    /// <param name="hiddenStates">Final hidden states [B, T, d]; position t predicts token t + 1.</param>
+    /// <param name="labels">Labels [B, T] (token ids, or <see cref="IgnoreIndex"/>), aligned with the input, not shifted.</param>
+    /// <param name="outputProjection">The output head, [K, d] to [K, V] (for example <c>CausalLanguageModel.ComputeLogits</c>).</param>
+    /// <returns>The loss and the number of target tokens. With no target token the loss is an exact 0 connected to the hidden states.</returns>
+    /// <exception cref="ArgumentException">The shapes do not match.</exception>
+    public static NextTokenLossResult Compute(Tensor hiddenStates, Tensor labels, Func<Tensor, Tensor> outputProjection)
+    {
+        TensorChecks.Rank(hiddenStates, 3, nameof(hiddenStates), "[B, T, d]");
+        ArgumentNullException.ThrowIfNull(outputProjection);
+        return Compute(hiddenStates, labels, nameof(hiddenStates), outputProjection);
+    }
+
+    /// <summary>Selects the rows of <paramref name="source"/> [B, T, X] that predict a target, projects them when asked, and averages the cross-entropy.</summary>
+    private static NextTokenLossResult Compute(Tensor source, Tensor labels, string sourceName, Func<Tensor, Tensor>? project)
+    {
         TensorChecks.Rank(labels, 2, nameof(labels), "[B, T]");
-        if (labels.shape[0] != logits.shape[0] || labels.shape[1] != logits.shape[1])
+        if (labels.shape[0] != source.shape[0] || labels.shape[1] != source.shape[1])
         {
-            throw new ArgumentException($"labels {TensorChecks.Shape(labels)} must match logits {TensorChecks.Shape(logits)} in [B, T].", nameof(labels));
+            throw new ArgumentException($"labels {TensorChecks.Shape(labels)} must match {sourceName} {TensorChecks.Shape(source)} in [B, T].", nameof(labels));
         }
 
         TorchRuntime.EnsureInitialized();
         using var scope = NewDisposeScope();
-        ScalarType dtype = TensorChecks.ComputeType(logits.dtype);
-        long vocab = logits.shape[2];
-        long steps = logits.shape[1] - 1;
+        ScalarType dtype = TensorChecks.ComputeType(source.dtype);
+        long width = source.shape[2];
+        long steps = source.shape[1] - 1;
         if (steps <= 0)
         {
-            return new NextTokenLossResult(TensorChecks.ConnectedZero(logits, dtype).MoveToOuterDisposeScope(), 0);
+            return new NextTokenLossResult(TensorChecks.ConnectedZero(source, dtype).MoveToOuterDisposeScope(), 0);
         }
 
-        long length = logits.shape[1];
+        long length = source.shape[1];
         Tensor targets = labels.narrow(1, 1, steps).to(ScalarType.Int64);                 // [B, T-1], target of position t is label t+1
         Tensor at = targets.ne(IgnoreIndex).nonzero();                                     // [K, 2] (row, position)
         long count = at.shape[0];
         if (count == 0)
         {
-            return new NextTokenLossResult(TensorChecks.ConnectedZero(logits, dtype).MoveToOuterDisposeScope(), 0);
+            return new NextTokenLossResult(TensorChecks.ConnectedZero(source, dtype).MoveToOuterDisposeScope(), 0);
         }
 
         Tensor row = at.select(1, 0);
         Tensor position = at.select(1, 1);
-        // Gather only the K predicting rows of the (contiguous) logits: no copy of the whole [B, T, V] tensor.
-        Tensor predicted = logits.contiguous().view(-1, vocab);                            // [B·T, V]
+        // Gather only the K predicting rows of the (contiguous) source: no copy of the whole [B, T, X] tensor.
+        Tensor flat = source.contiguous().view(-1, width);                                 // [B·T, X]
         Tensor picked = targets.reshape(-1).index_select(0, (row * steps) + position);    // [K]
-        Tensor selected = predicted.index_select(0, (row * length) + position).to(dtype); // [K, V]
+        Tensor rows = flat.index_select(0, (row * length) + position);                    // [K, X]
+        Tensor selected = (project is null ? rows : project(rows)).to(dtype);              // [K, V]
         Tensor loss = nn.functional.cross_entropy(selected, picked);
         return new NextTokenLossResult(loss.MoveToOuterDisposeScope(), count);
     }

@@ -297,7 +297,9 @@ public sealed partial class MagDiTrainer
     private MagDiLoss Forward(MagBatch batch, Dictionary<InteractionGraph, Tensor>? frozen, Random pairing)
     {
         bool needsRepresentations = Objective!.Options.Weights.Beta > 0 || Objective.Options.Weights.Gamma > 0;
-        CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask, OutputHiddenStates: needsRepresentations));
+        // No logits from the model: the next-token loss projects only the hidden states of its target positions
+        // (answer tokens of correct nodes), skipping the output head on prompts, padding and incorrect nodes.
+        CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask, OutputHiddenStates: true, LogitsToKeep: 0));
         Tensor? representations = null;
         if (needsRepresentations)
         {
@@ -308,7 +310,8 @@ public sealed partial class MagDiTrainer
         Tensor? frozenFeatures = frozen is null ? null : cat(batch.Source.Select(g => frozen[g.Graph]).ToList(), 0);
         return Objective.forward(new MagDiObjectiveInput
         {
-            Logits = output.Logits,
+            HiddenStates = output.LastHiddenState,
+            OutputProjection = _model.ComputeLogits,
             Labels = batch.Labels,
             NodeRepresentations = representations,
             Graphs = batch.Graphs,
@@ -418,7 +421,7 @@ public sealed partial class MagDiTrainer
             {
                 using var scope = NewDisposeScope();
                 using MagBatch batch = MagBatch.Collate(chunk, PadId(), false, device);
-                CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask, OutputHiddenStates: true));
+                CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask, OutputHiddenStates: true, LogitsToKeep: 0));
                 Tensor pooled = SequencePooling.Pool(output.LastHiddenState!.to(ScalarType.Float32), batch.AttentionMask, Options.Pooling);
                 int offset = 0;
                 foreach (PreparedGraph g in chunk)
@@ -445,8 +448,8 @@ public sealed partial class MagDiTrainer
             {
                 using var scope = NewDisposeScope();
                 using MagBatch batch = MagBatch.Collate(chunk, PadId(), false, _model.Device);
-                CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask));
-                NextTokenLossResult r = NextTokenLoss.Compute(output.Logits, batch.Labels);
+                CausalLMOutput output = _model.forward(new CausalLMInput(batch.InputIds, batch.AttentionMask, OutputHiddenStates: true, LogitsToKeep: 0));
+                NextTokenLossResult r = NextTokenLoss.Compute(output.LastHiddenState!, batch.Labels, _model.ComputeLogits);
                 if (r.TokenCount > 0)
                 {
                     sum += r.Loss.to(ScalarType.Float64).item<double>() * r.TokenCount;

@@ -61,6 +61,36 @@ public class MagDiObjectiveTests
     }
 
     [Fact]
+    public void HiddenStatesWithOutputProjection_GiveTheSameLossAsLogits()
+    {
+        using var scope = NewDisposeScope();
+        using var student = new ToyStudent(D);
+        var batch = ToyBatch.Create(1, [C, I, C], [C, I, I, I, C, I], [C, C, C]);
+        using var objective = new MagDiObjective(Options());
+        objective.eval();
+        MagDiObjectiveInput withLogits = Input(student, batch);
+        var (ids, _, _) = batch.Encode(leftPadding: false);
+        var (hidden, _) = student.Forward(ids);
+        var withHidden = new MagDiObjectiveInput
+        {
+            HiddenStates = hidden,
+            OutputProjection = student.Head.forward,
+            Labels = withLogits.Labels,
+            NodeRepresentations = withLogits.NodeRepresentations,
+            Graphs = withLogits.Graphs,
+            PairingRandom = new Random(11),
+        };
+
+        MagDiLoss a = objective.forward(withLogits);
+        MagDiLoss b = objective.forward(withHidden);
+
+        Assert.Equal(a.Report.Nll, b.Report.Nll, 5);
+        Assert.Equal(a.Total.item<float>(), b.Total.item<float>(), 5);
+        var missing = new MagDiObjectiveInput { HiddenStates = hidden, Labels = withLogits.Labels, NodeRepresentations = withLogits.NodeRepresentations, Graphs = withLogits.Graphs };
+        Assert.Contains("HiddenStates with OutputProjection", Assert.Throws<ArgumentException>(() => objective.forward(missing)).Message);
+    }
+
+    [Fact]
     public void Report_HasSlashNamedMetrics()
     {
         using var scope = NewDisposeScope();

@@ -160,4 +160,52 @@ public class NextTokenLossTests
         Assert.Throws<ArgumentException>(() => NextTokenLoss.Compute(randn(2, 4, 3), zeros(2, 5, dtype: ScalarType.Int64)));
         Assert.Throws<ArgumentException>(() => NextTokenLoss.Compute(randn(2, 4), zeros(2, 4, dtype: ScalarType.Int64)));
     }
+
+    [Fact]
+    public void FromHiddenStates_EqualsTheLossOnFullLogits_InValueAndGradients()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var head = nn.Linear(6, 11, hasBias: false);                                   // d = 6, V = 11
+        Tensor hidden = randn(3, 7, 6).requires_grad_(true);                           // [B, T, d]
+        Tensor labels = randint(0, 11, [3, 7]);
+        labels[TensorIndex.Single(0), TensorIndex.Slice(0, 4)] = tensor(NextTokenLoss.IgnoreIndex); // a prompt
+        labels[TensorIndex.Single(2)] = tensor(NextTokenLoss.IgnoreIndex);                          // a row without targets
+
+        NextTokenLossResult full = NextTokenLoss.Compute(head.call(hidden), labels);
+        var (fullHidden, fullWeight) = Grads(full.Loss);
+        NextTokenLossResult selective = NextTokenLoss.Compute(hidden, labels, head.call);
+        var (selectiveHidden, selectiveWeight) = Grads(selective.Loss);
+
+        Assert.Equal(full.TokenCount, selective.TokenCount);
+        Assert.Equal(full.Loss.item<float>(), selective.Loss.item<float>(), 6);
+        Assert.True(fullHidden.allclose(selectiveHidden, rtol: 1e-5, atol: 1e-7));
+        Assert.True(fullWeight.allclose(selectiveWeight, rtol: 1e-5, atol: 1e-7));
+        Assert.Equal(0, selectiveHidden[2].abs().sum().item<float>()); // the row without targets gets no gradient
+
+        (Tensor Hidden, Tensor Weight) Grads(Tensor loss)
+        {
+            hidden.grad?.zero_();
+            head.weight!.grad?.zero_();
+            loss.backward();
+            return (hidden.grad!.clone(), head.weight!.grad!.clone());
+        }
+    }
+
+    [Fact]
+    public void FromHiddenStates_WithoutTargets_IsAConnectedZero()
+    {
+        using var scope = NewDisposeScope();
+        Tensor hidden = randn(2, 3, 4).requires_grad_(true);
+        Tensor labels = full(2, 3, NextTokenLoss.IgnoreIndex, ScalarType.Int64);
+        int projected = 0;
+
+        NextTokenLossResult r = NextTokenLoss.Compute(hidden, labels, h => { projected++; return h; });
+
+        Assert.Equal(0, r.TokenCount);
+        Assert.Equal(0f, r.Loss.item<float>());
+        Assert.Equal(0, projected); // nothing to project
+        r.Loss.backward();
+        Assert.Equal(0f, hidden.grad!.abs().sum().item<float>());
+    }
 }

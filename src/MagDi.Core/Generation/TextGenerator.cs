@@ -90,8 +90,9 @@ public sealed class TextGenerator
                 using (var scope = NewDisposeScope())
                 {
                     Tensor input = cache is null ? ids : stepInput;
-                    Tensor logits = _model.call(new CausalLMInput(input, mask, cache)).Logits; // [B,T,V]
-                    Tensor last = logits.select(1, logits.shape[1] - 1);                        // [B,V]
+                    // Only the last position's logits are sampled from: skip the output head for the rest of the prompt.
+                    Tensor logits = _model.call(new CausalLMInput(input, mask, cache, LogitsToKeep: 1)).Logits; // [B,1,V]
+                    Tensor last = logits.select(1, 0);                                                             // [B,V]
                     next = sampler.Next(last);
                 }
 

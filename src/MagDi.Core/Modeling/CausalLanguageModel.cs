@@ -17,10 +17,16 @@ namespace MagDi.Modeling;
 /// <param name="Cache">Optional KV cache; the forward writes at <see cref="KvCache.Length"/> and advances it.</param>
 /// <param name="OutputHiddenStates">Also return the final-norm hidden states.</param>
 /// <param name="PositionIds">Explicit position ids [B,T]; overrides the ones derived from the mask.</param>
-public sealed record CausalLMInput(Tensor InputIds, Tensor? AttentionMask = null, KvCache? Cache = null, bool OutputHiddenStates = false, Tensor? PositionIds = null);
+/// <param name="LogitsToKeep">
+/// Which positions get logits (Hugging Face <c>logits_to_keep</c>): null for all [B,T,V] (default); n &gt; 0 for the last
+/// n positions only [B,n,V] (generation needs 1); 0 for none ([B,0,V]), when the caller projects selected hidden states itself
+/// with <see cref="CausalLanguageModel.ComputeLogits"/> (the output head is the largest single matmul for big
+/// vocabularies, and [B,T,V] logits the largest activation).
+/// </param>
+public sealed record CausalLMInput(Tensor InputIds, Tensor? AttentionMask = null, KvCache? Cache = null, bool OutputHiddenStates = false, Tensor? PositionIds = null, int? LogitsToKeep = null);
 
 /// <summary>Output of <see cref="CausalLanguageModel"/>.</summary>
-/// <param name="Logits">Next-token logits [B,T,V] in the model dtype.</param>
+/// <param name="Logits">Next-token logits [B,T,V] in the model dtype ([B,n,V] for <see cref="CausalLMInput.LogitsToKeep"/> n, empty for 0).</param>
 /// <param name="LastHiddenState">Hidden states after the final norm [B,T,d] (Hugging Face <c>hidden_states[-1]</c>), when requested.</param>
 /// <param name="Cache">The cache passed in, advanced past this input.</param>
 public sealed record CausalLMOutput(Tensor Logits, Tensor? LastHiddenState, KvCache? Cache);
@@ -419,9 +425,12 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
 
         var ctx = new LayerContext(cos, sin, attnMask, isCausal, cache, past);
         Tensor hidden = _model.Forward(ids, ctx, GradientCheckpointing); // [B,T,d]
-        Tensor logits = _lmHead is not null
-            ? _lmHead.call(hidden)
-            : nn.functional.linear(hidden, _model.EmbedTokens.weight!); // [B,T,V]
+        Tensor logits = input.LogitsToKeep switch
+        {
+            null => ComputeLogits(hidden),                                                                       // [B,T,V]
+            int n when n >= 0 => ComputeLogits(hidden.narrow(1, t - Math.Min(n, t), Math.Min(n, t))),            // [B,min(n,T),V]
+            int n => throw new ArgumentException($"LogitsToKeep must be null or at least 0; got {n}.", nameof(input)),
+        };
         if (cache is not null)
         {
             cache.Length = (int)s;
@@ -431,6 +440,18 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
             logits.MoveToOuterDisposeScope(),
             input.OutputHiddenStates ? hidden.MoveToOuterDisposeScope() : null,
             cache);
+    }
+
+    /// <summary>
+    /// Applies the output head (<c>lm_head</c>, or the input embeddings when they are tied) to final-norm hidden states,
+    /// for example to the rows of <see cref="CausalLMOutput.LastHiddenState"/> that need logits.
+    /// </summary>
+    /// <param name="hiddenStates">Hidden states [..., d] in the model dtype.</param>
+    /// <returns>Logits [..., V] in the model dtype.</returns>
+    public Tensor ComputeLogits(Tensor hiddenStates)
+    {
+        ArgumentNullException.ThrowIfNull(hiddenStates);
+        return _lmHead is not null ? _lmHead.call(hiddenStates) : nn.functional.linear(hiddenStates, _model.EmbedTokens.weight!);
     }
 
     private static void CheckDType(ScalarType type)

@@ -61,6 +61,31 @@ public sealed class CausalLanguageModelTests
     }
 
     [Theory]
+    [InlineData("llama")]  // separate lm_head
+    [InlineData("qwen2")]  // tied to the embeddings
+    public void LogitsToKeep_GivesTheLastPositionsOrNone_AndComputeLogitsProjectsHiddenStates(string modelType)
+    {
+        using var model = TestCheckpoints.Model(modelType);
+        using Tensor ids = TestCheckpoints.Ids(model.Config.VocabSize, 2, 6, seed: 4);
+        using var noGrad = no_grad();
+        CausalLMOutput all = model.call(new CausalLMInput(ids, OutputHiddenStates: true));
+        long vocab = model.Config.VocabSize;
+
+        Tensor last = model.call(new CausalLMInput(ids, LogitsToKeep: 1)).Logits;
+        Tensor lastTwo = model.call(new CausalLMInput(ids, LogitsToKeep: 2)).Logits;
+        CausalLMOutput none = model.call(new CausalLMInput(ids, OutputHiddenStates: true, LogitsToKeep: 0));
+
+        Assert.Equal([2, 1, vocab], last.shape);
+        TestCheckpoints.AssertClose(all.Logits.narrow(1, 5, 1), last, 1e-5, "last position");
+        TestCheckpoints.AssertClose(all.Logits.narrow(1, 4, 2), lastTwo, 1e-5, "last two positions");
+        Assert.Equal([2, 0, vocab], none.Logits.shape);
+        TestCheckpoints.AssertClose(all.LastHiddenState!, none.LastHiddenState!, 0, "hidden states do not depend on the logits kept");
+        Assert.Equal([2, 6, vocab], model.call(new CausalLMInput(ids, LogitsToKeep: 100)).Logits.shape);
+        TestCheckpoints.AssertClose(all.Logits, model.ComputeLogits(none.LastHiddenState!), 1e-5, "ComputeLogits");
+        Assert.Throws<ArgumentException>(() => model.call(new CausalLMInput(ids, LogitsToKeep: -1)));
+    }
+
+    [Theory]
     [MemberData(nameof(ModelTypes))]
     public void KvCachedDecoding_EqualsFullRecomputation(string modelType)
     {
