@@ -29,7 +29,7 @@ public sealed class PackageConsumerTests : IDisposable
     [Fact]
     public void PackedPackages_DependOnManagedTorchSharpOnly_AndAFreshConsoleAppRunsAForwardPass()
     {
-        string root = RepositoryRoot.Find();
+        string root = MagDi.Testing.Machine.RepositoryRoot();
         string feed = Path.Combine(_work, "feed");
         // A version no earlier run used, so the global package cache never serves a stale copy.
         string version = $"0.0.0-ci.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";

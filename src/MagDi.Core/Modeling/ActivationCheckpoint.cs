@@ -56,24 +56,25 @@ internal static class ActivationCheckpoint
             using (enable_grad())
             {
                 using Tensor xd = saved.detach().requires_grad_(true);
-                Tensor y;
+                using Tensor? rngAfter = call.CpuRngState is null ? null : get_rng_state();
                 if (call.DeviceSeed is long seed)
                 {
                     LayerRandomness.Reseed(seed);
-                    y = call.Layer.ForwardCore(xd, call.Context);
                 }
                 else
                 {
-                    using Tensor rngAfter = get_rng_state();
                     set_rng_state(call.CpuRngState!);
-                    y = call.Layer.ForwardCore(xd, call.Context);
+                }
+
+                using Tensor y = call.Layer.ForwardCore(xd, call.Context);
+                if (rngAfter is not null)
+                {
                     set_rng_state(rngAfter);
                 }
 
-                using var recomputed = y;
                 var inputs = new List<Tensor> { xd };
                 inputs.AddRange(call.Trainable);
-                IList<Tensor> grads = autograd.grad([recomputed], inputs, [grad_output], allow_unused: true);
+                IList<Tensor> grads = autograd.grad([y], inputs, [grad_output], allow_unused: true);
                 result.AddRange(grads);
             }
 
