@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MagDi.Generation;
+using MagDi.Losses;
 using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Testing;
@@ -85,15 +86,15 @@ foreach (var (dt, lora) in only is "all" or "training" ? new[] { (ScalarType.Flo
         : model.parameters().Cast<Tensor>().ToList();
     var optimizer = optim.AdamW(trainable.Select(p => (TorchSharp.Modules.Parameter)p), lr: 1e-4);
     using var gen = new Generator(5, CPU);
+    // seq + 1 tokens in, seq targets: position t predicts token t + 1. The loss is the library's (the trainer's path):
+    // hidden states out, the head applied to the target positions, float32 cross-entropy in cache-sized blocks.
     using Tensor ids = randint(0, config.VocabSize, [batch, seq + 1], dtype: ScalarType.Int64, generator: gen);
-    using Tensor input = ids.narrow(1, 0, seq);
-    using Tensor target = ids.narrow(1, 1, seq);
     double Step(bool withOptimizer)
     {
         using var scope = NewDisposeScope();
         var sw = Stopwatch.StartNew();
-        Tensor logits = model.call(new CausalLMInput(input)).Logits;
-        Tensor loss = nn.functional.cross_entropy(logits.reshape(-1, config.VocabSize).to_type(ScalarType.Float32), target.reshape(-1));
+        Tensor hidden = model.call(new CausalLMInput(ids, OutputHiddenStates: true, LogitsToKeep: 0)).LastHiddenState!;
+        Tensor loss = NextTokenLoss.Compute(hidden, ids, model.ComputeLogits).Loss;
         loss.backward();
         if (withOptimizer)
         {
@@ -228,16 +229,16 @@ static void Probe(ModelConfig config)
         {
             using var scope = NewDisposeScope();
             var sw = Stopwatch.StartNew();
-            Tensor logits = model.call(new CausalLMInput(ids.narrow(1, 0, 256))).Logits;
+            Tensor hidden = model.call(new CausalLMInput(ids, OutputHiddenStates: true, LogitsToKeep: 0)).LastHiddenState!;
             double fwd = sw.Elapsed.TotalSeconds;
             sw.Restart();
-            Tensor loss = nn.functional.cross_entropy(logits.reshape(-1, config.VocabSize).to_type(ScalarType.Float32), ids.narrow(1, 1, 256).reshape(-1));
+            Tensor loss = NextTokenLoss.Compute(hidden, ids, model.ComputeLogits).Loss;   // head + cross-entropy
             double ce = sw.Elapsed.TotalSeconds;
             sw.Restart();
             loss.backward();
             double bwd = sw.Elapsed.TotalSeconds;
             model.zero_grad();
-            Console.WriteLine($"{dt} fwd {fwd:F3}s ce {ce:F3}s bwd {bwd:F3}s");
+            Console.WriteLine($"{dt} layers fwd {fwd:F3}s head+loss fwd {ce:F3}s bwd {bwd:F3}s");
         }
 
         foreach (bool causal in new[] { true, false })

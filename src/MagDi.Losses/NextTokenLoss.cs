@@ -15,7 +15,8 @@ public sealed record NextTokenLossResult(Tensor Loss, long TokenCount);
 /// <remarks>
 /// Reduction: the mean over all target tokens of the batch (every token weighs the same, as Hugging Face causal-LM losses
 /// do). Equation 1 sums; the mean only rescales the gradient and keeps the learning rate independent of chain length and
-/// batch size. Logits in bf16 or fp16 are converted to float32 for the log-softmax, and only at target positions.
+/// batch size. Logits in bf16 or fp16 are converted to float32 for the log-softmax, only at target positions and one
+/// block of rows at a time, so no float32 copy of the logits or their log-probabilities is kept for the backward.
 /// </remarks>
 public static class NextTokenLoss
 {
@@ -139,8 +140,8 @@ public static class NextTokenLoss
         Tensor flat = source.contiguous().view(-1, width);                                 // [B·T, X]
         Tensor picked = targets.reshape(-1).index_select(0, (row * steps) + position);    // [K]
         Tensor rows = flat.index_select(0, (row * length) + position);                    // [K, X]
-        Tensor selected = (project is null ? rows : project(rows)).to(dtype);              // [K, V]
-        Tensor loss = nn.functional.cross_entropy(selected, picked);
+        Tensor selected = project is null ? rows : project(rows);                          // [K, V]
+        Tensor loss = ChunkedCrossEntropy.Mean(selected, picked);                          // in float32 for half logits
         return new NextTokenLossResult(loss.MoveToOuterDisposeScope(), count);
     }
 }
