@@ -22,7 +22,7 @@ internal static class ActivationCheckpoint
     {
         Parameter[] trainable = layer.parameters().Where(p => p.requires_grad).ToArray();
         // The layer context's tensors belong to the caller's dispose scope; the recomputation needs its own handles.
-        var kept = new LayerContext(Keep(ctx.Cos)!, Keep(ctx.Sin)!, Keep(ctx.Mask), ctx.IsCausal, null, ctx.PastLength);
+        var kept = ctx with { Cos = Keep(ctx.Cos)!, Sin = Keep(ctx.Sin)!, Mask = Keep(ctx.Mask), Cache = null };
         var call = new Call(layer, kept, trainable, deviceSeed is null ? get_rng_state().DetachFromDisposeScope() : null, deviceSeed);
         var args = new object[2 + trainable.Length];
         args[0] = call;

@@ -150,6 +150,9 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     /// <summary>Recompute each decoder layer in the backward pass instead of storing its activations (training mode only).</summary>
     public bool GradientCheckpointing { get; set; }
 
+    /// <summary>How attention over several query tokens is computed; <see cref="AttentionImplementation.Auto"/> by default.</summary>
+    public AttentionImplementation AttentionImplementation { get; set; }
+
     /// <summary>The device of the parameters.</summary>
     public Device Device => _model.EmbedTokens.weight!.device;
 
@@ -423,7 +426,16 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
             isCausal = past == 0;
         }
 
-        var ctx = new LayerContext(cos, sin, attnMask, isCausal, cache, past);
+        bool eager = t > 1 && UseEagerAttention(AttentionImplementation, device, DType, b * Config.NumAttentionHeads * t * s);
+        if (eager)
+        {
+            // Eager attention has no causal flag: it masks explicitly.
+            attnMask ??= arange(s, dtype: ScalarType.Int64, device: device).unsqueeze(0)
+                .le(arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(1)).unsqueeze(0).unsqueeze(0); // [1,1,T,S]
+            isCausal = false;
+        }
+
+        var ctx = new LayerContext(cos, sin, attnMask, isCausal, cache, past, eager);
         Tensor hidden = _model.Forward(ids, ctx, GradientCheckpointing); // [B,T,d]
         Tensor logits = input.LogitsToKeep switch
         {
@@ -453,6 +465,18 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         ArgumentNullException.ThrowIfNull(hiddenStates);
         return _lmHead is not null ? _lmHead.call(hiddenStates) : nn.functional.linear(hiddenStates, _model.EmbedTokens.weight!);
     }
+
+    /// <summary>Scores per layer up to which <see cref="AttentionImplementation.Auto"/> picks eager attention on the CPU (float32 copy: 32 MiB).</summary>
+    internal const long EagerScoreLimit = 1L << 23;
+
+    /// <summary>Whether a forward over several query tokens uses eager attention; <paramref name="scores"/> = B x H x T x S.</summary>
+    internal static bool UseEagerAttention(AttentionImplementation implementation, Device device, ScalarType dtype, long scores) => implementation switch
+    {
+        AttentionImplementation.Eager => true,
+        AttentionImplementation.Sdpa => false,
+        AttentionImplementation.Auto => device.type == DeviceType.CPU && (dtype is ScalarType.BFloat16 or ScalarType.Float16) && scores <= EagerScoreLimit,
+        _ => throw new ArgumentOutOfRangeException(nameof(implementation), implementation, "Unknown attention implementation."),
+    };
 
     private static void CheckDType(ScalarType type)
     {

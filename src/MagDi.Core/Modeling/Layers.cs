@@ -71,7 +71,14 @@ internal static class Rope
 }
 
 /// <summary>Per-forward state shared by all decoder layers.</summary>
-internal sealed record LayerContext(Tensor Cos, Tensor Sin, Tensor? Mask, bool IsCausal, KvCache? Cache, long PastLength);
+/// <param name="Cos">Rotary cosines [B,1,T,hd].</param>
+/// <param name="Sin">Rotary sines [B,1,T,hd].</param>
+/// <param name="Mask">Boolean [B|1, 1, T, S], true where a query may attend; null with <paramref name="IsCausal"/> or for one-token decoding.</param>
+/// <param name="IsCausal">Use the fused kernel's causal flag (no mask).</param>
+/// <param name="Cache">The KV cache to write this step's keys and values to, or null.</param>
+/// <param name="PastLength">Tokens already in the cache.</param>
+/// <param name="Eager">Compute attention over several query tokens with <see cref="Attention.Eager"/> (<paramref name="Mask"/> is then set).</param>
+internal sealed record LayerContext(Tensor Cos, Tensor Sin, Tensor? Mask, bool IsCausal, KvCache? Cache, long PastLength, bool Eager = false);
 
 /// <summary>A module whose linear projections LoRA can replace by name.</summary>
 internal interface IProjectionHost
@@ -127,6 +134,18 @@ internal sealed class Attention : nn.Module, IProjectionHost
         return x.unsqueeze(2).expand(b, _kvHeads, _heads / _kvHeads, s, _headDim).reshape(b, _heads, s, _headDim);
     }
 
+    /// <summary>
+    /// Hugging Face's eager attention: softmax(q kᵀ / √hd, masked) v with the scores in the model dtype and the softmax in
+    /// float32, cast back before multiplying by v. q [B,H,T,hd], k and v [B,H,S,hd], mask bool [B|1,1,T,S].
+    /// </summary>
+    internal static Tensor Eager(Tensor q, Tensor k, Tensor v, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        Tensor scores = q.matmul(k.transpose(-1, -2)).mul(1.0 / Math.Sqrt(q.shape[^1]));            // [B,H,T,S]
+        Tensor probs = F.softmax(scores.masked_fill(mask.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32);
+        return probs.to(q.dtype).matmul(v).MoveToOuterDisposeScope();                             // [B,H,T,hd]
+    }
+
     public Tensor Forward(Tensor x, LayerContext ctx)
     {
         using var scope = NewDisposeScope();
@@ -157,7 +176,9 @@ internal sealed class Attention : nn.Module, IProjectionHost
                 v = RepeatKv(v);
             }
 
-            y = F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal);        // [B,H,T,hd]
+            y = ctx.Eager
+                ? Eager(q, k, v, ctx.Mask!)                                                  // [B,H,T,hd]
+                : F.scaled_dot_product_attention(q, k, v, ctx.Mask, 0.0, ctx.IsCausal);
         }
 
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
