@@ -400,9 +400,10 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         }
 
         bool windowActive = window is not null && s > window;
+        bool eager = t > 1 && UseEagerAttention(AttentionImplementation, device, DType, b * Config.NumAttentionHeads * t * s);
         Tensor? attnMask = null;
         bool isCausal = false;
-        if (hasPadding || windowActive || (past > 0 && t > 1))
+        if (hasPadding || windowActive || (past > 0 && t > 1) || eager) // eager attention has no causal flag: it needs the mask
         {
             Tensor q = arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(1); // [T,1] absolute query positions
             Tensor k = arange(0, s, dtype: ScalarType.Int64, device: device).unsqueeze(0);    // [1,S]
@@ -424,15 +425,6 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         else if (t > 1)
         {
             isCausal = past == 0;
-        }
-
-        bool eager = t > 1 && UseEagerAttention(AttentionImplementation, device, DType, b * Config.NumAttentionHeads * t * s);
-        if (eager)
-        {
-            // Eager attention has no causal flag: it masks explicitly.
-            attnMask ??= arange(s, dtype: ScalarType.Int64, device: device).unsqueeze(0)
-                .le(arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(1)).unsqueeze(0).unsqueeze(0); // [1,1,T,S]
-            isCausal = false;
         }
 
         var ctx = new LayerContext(cos, sin, attnMask, isCausal, cache, past, eager);
