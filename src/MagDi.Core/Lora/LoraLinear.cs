@@ -1,3 +1,4 @@
+using MagDi.Modeling;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -79,7 +80,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        Tensor y = F.linear(x, _weight, _bias); // [..., out]
+        Tensor y = CpuGemv.Linear(x, _weight, _bias); // [..., out]
         if (!IsMerged)
         {
             Tensor a = x.to_type(ScalarType.Float32);

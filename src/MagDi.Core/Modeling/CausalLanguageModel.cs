@@ -369,6 +369,7 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
 
         using var scope = NewDisposeScope();
         long b = ids.shape[0], t = ids.shape[1];
+        using var decoding = CpuKernels.DecodingStep(t == 1 && !is_grad_enabled());  // the CPU kernels serve these steps only
         KvCache? cache = input.Cache;
         long past = cache?.Length ?? 0;
         long s = past + t;
@@ -455,7 +456,7 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     public Tensor ComputeLogits(Tensor hiddenStates)
     {
         ArgumentNullException.ThrowIfNull(hiddenStates);
-        return _lmHead is not null ? _lmHead.call(hiddenStates) : nn.functional.linear(hiddenStates, _model.EmbedTokens.weight!);
+        return CpuGemv.Linear(hiddenStates, _lmHead?.weight ?? _model.EmbedTokens.weight!, null);
     }
 
     /// <summary>Scores per layer up to which <see cref="AttentionImplementation.Auto"/> picks eager attention on the CPU (float32 copy: 32 MiB).</summary>

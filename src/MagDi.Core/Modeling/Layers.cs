@@ -24,6 +24,11 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
+        if (CpuRowKernels.TryRmsNorm(x, _weight, _eps) is { } y)
+        {
+            return y;
+        }
+
         using var scope = NewDisposeScope();
         Tensor x32 = x.to_type(ScalarType.Float32);
         Tensor normed = x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + _eps); // [.., d]
@@ -62,6 +67,11 @@ internal static class Rope
 
     public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
     {
+        if (CpuRowKernels.TryRope(x, cos, sin) is { } y)
+        {
+            return y;
+        }
+
         long half = x.shape[^1] / 2;
         using Tensor x1 = x.narrow(-1, 0, half);
         using Tensor x2 = x.narrow(-1, half, half);
@@ -150,9 +160,9 @@ internal sealed class Attention : nn.Module, IProjectionHost
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        Tensor q = _qProj.call(x).view(b, t, _heads, _headDim).transpose(1, 2);   // [B,H,T,hd]
-        Tensor k = _kProj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KvH,T,hd]
-        Tensor v = _vProj.call(x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KvH,T,hd]
+        Tensor q = CpuGemv.Project(_qProj, x).view(b, t, _heads, _headDim).transpose(1, 2);   // [B,H,T,hd]
+        Tensor k = CpuGemv.Project(_kProj, x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KvH,T,hd]
+        Tensor v = CpuGemv.Project(_vProj, x).view(b, t, _kvHeads, _headDim).transpose(1, 2); // [B,KvH,T,hd]
         q = Rope.Apply(q, ctx.Cos, ctx.Sin);
         k = Rope.Apply(k, ctx.Cos, ctx.Sin);
         if (ctx.Cache is { } cache)
@@ -161,7 +171,11 @@ internal sealed class Attention : nn.Module, IProjectionHost
         }
 
         Tensor y;
-        if (_kvHeads != _heads && t == 1 && !ctx.IsCausal)
+        if (t == 1 && CpuDecodeAttention.TryAttend(q, k, v, ctx.Mask) is { } decoded)
+        {
+            y = decoded;                                                                     // [B,H,1,hd]
+        }
+        else if (_kvHeads != _heads && t == 1 && !ctx.IsCausal)
         {
             // Decoding one token: fold each kv head's query group into the query axis instead of copying the cache H/KvH times.
             Tensor grouped = q.reshape(b, _kvHeads, _heads / _kvHeads, _headDim);            // [B,KvH,H/KvH,hd]
@@ -182,7 +196,7 @@ internal sealed class Attention : nn.Module, IProjectionHost
         }
 
         y = y.transpose(1, 2).reshape(b, t, _heads * _headDim);
-        return _oProj.call(y).MoveToOuterDisposeScope();
+        return CpuGemv.Project(_oProj, y).MoveToOuterDisposeScope();
     }
 }
 
@@ -221,7 +235,7 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionHost
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return _downProj.call(F.silu(_gateProj.call(x)) * _upProj.call(x)).MoveToOuterDisposeScope();
+        return CpuGemv.Project(_downProj, F.silu(CpuGemv.Project(_gateProj, x)) * CpuGemv.Project(_upProj, x)).MoveToOuterDisposeScope();
     }
 }
 
