@@ -156,32 +156,49 @@ foreach (var (batchSize, promptLength) in new[] { (1, 16), (8, 16), (1, 128) })
         var generator = new TextGenerator(model);
         int[][] prompts = [.. Enumerable.Range(0, batchSize).Select(b => Enumerable.Range(0, promptLength).Select(i => 100 + i + (7 * b)).ToArray())];
         var entry = new JsonObject();
-        // Best of 3 runs per mode, the modes interleaved so that a change in machine load touches both.
-        var runs = new Dictionary<bool, List<double>> { [true] = [], [false] = [] };
-        foreach (bool cache in new[] { true, false })
+        // Best of 3 runs per mode, the modes interleaved so that a change in machine load touches both. The third mode
+        // decodes with the cache but with MagDi's CPU decoding kernels switched off (libtorch ops only), to show their share.
+        string[] modes = ["kv_cache", "no_cache", "kv_cache_libtorch_only"];
+        var runs = modes.ToDictionary(m => m, _ => new List<double>());
+        GenerationResult Run(string mode, int tokens)
         {
-            generator.Generate(prompts, new GenerationOptions { MaxNewTokens = 4, EosTokenIds = [], UseCache = cache });
+            AppContext.SetSwitch("MagDi.DisableCpuKernels", mode == "kv_cache_libtorch_only");
+            try
+            {
+                return generator.Generate(prompts, new GenerationOptions { MaxNewTokens = tokens, EosTokenIds = [], UseCache = mode != "no_cache" });
+            }
+            finally
+            {
+                AppContext.SetSwitch("MagDi.DisableCpuKernels", false);
+            }
+        }
+
+        foreach (string mode in modes)
+        {
+            Run(mode, 4);
         }
 
         for (int run = 0; run < (quick ? 1 : 3); run++)
         {
-            foreach (bool cache in new[] { true, false })
+            foreach (string mode in modes)
             {
-                var options = new GenerationOptions { MaxNewTokens = quick ? 64 : 256, EosTokenIds = [], UseCache = cache };
-                GenerationResult result = generator.Generate(prompts, options);
+                GenerationResult result = Run(mode, quick ? 64 : 256);
                 double tps = result.GeneratedTokenCount / result.Elapsed.TotalSeconds;
-                runs[cache].Add(Math.Round(tps, 1));
-                Console.WriteLine($"generate {dt} batch={batchSize} prompt={promptLength} cache={cache}: {result.GeneratedTokenCount} tokens in {result.Elapsed.TotalSeconds:F2}s = {tps:F1} tok/s");
+                runs[mode].Add(Math.Round(tps, 1));
+                Console.WriteLine($"generate {dt} batch={batchSize} prompt={promptLength} {mode}: {result.GeneratedTokenCount} tokens in {result.Elapsed.TotalSeconds:F2}s = {tps:F1} tok/s");
             }
         }
 
-        entry["kv_cache_tokens_per_second"] = runs[true].Max();
-        entry["no_cache_tokens_per_second"] = runs[false].Max();
-        entry["kv_cache_runs"] = new JsonArray([.. runs[true].Select(v => JsonValue.Create(v))]);
-        entry["no_cache_runs"] = new JsonArray([.. runs[false].Select(v => JsonValue.Create(v))]);
+        foreach (string mode in modes)
+        {
+            entry[$"{mode}_tokens_per_second"] = runs[mode].Max();
+            entry[$"{mode}_runs"] = new JsonArray([.. runs[mode].Select(v => JsonValue.Create(v))]);
+        }
+
         entry["new_tokens"] = quick ? 64 : 256;
         entry["prompt_tokens"] = promptLength;
-        entry["speedup"] = Math.Round((double)entry["kv_cache_tokens_per_second"]! / (double)entry["no_cache_tokens_per_second"]!, 2);
+        entry["speedup"] = Math.Round(runs["kv_cache"].Max() / runs["no_cache"].Max(), 2);
+        entry["speedup_libtorch_only"] = Math.Round(runs["kv_cache_libtorch_only"].Max() / runs["no_cache"].Max(), 2);
         generation[dt.ToString()] = entry;
     }
 
