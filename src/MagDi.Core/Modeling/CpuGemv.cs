@@ -137,36 +137,17 @@ internal static unsafe class CpuGemv
     {
         float* w0 = w, w1 = w + k, w2 = w + (2 * k), w3 = w + (3 * k);
         int i = 0;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        if (Vector512.IsHardwareAccelerated)
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (; i + 8 <= k; i += 8)
         {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; i + 16 <= k; i += 16)
-            {
-                Vector512<float> xv = Vector512.Load(x + i);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Load(w0 + i), xv, a0);
-                a1 = Vector512.FusedMultiplyAdd(Vector512.Load(w1 + i), xv, a1);
-                a2 = Vector512.FusedMultiplyAdd(Vector512.Load(w2 + i), xv, a2);
-                a3 = Vector512.FusedMultiplyAdd(Vector512.Load(w3 + i), xv, a3);
-            }
-
-            (s0, s1, s2, s3) = (Vector512.Sum(a0), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
-        }
-        else
-        {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            for (; i + 8 <= k; i += 8)
-            {
-                Vector256<float> xv = Vector256.Load(x + i);
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i), xv, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i), xv, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i), xv, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i), xv, a3);
-            }
-
-            (s0, s1, s2, s3) = (Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
+            Vector256<float> xv = Vector256.Load(x + i);
+            a0 = Vector256.FusedMultiplyAdd(Vector256.Load(w0 + i), xv, a0);
+            a1 = Vector256.FusedMultiplyAdd(Vector256.Load(w1 + i), xv, a1);
+            a2 = Vector256.FusedMultiplyAdd(Vector256.Load(w2 + i), xv, a2);
+            a3 = Vector256.FusedMultiplyAdd(Vector256.Load(w3 + i), xv, a3);
         }
 
+        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
         for (; i < k; i++)
         {
             s0 += w0[i] * x[i];
@@ -208,40 +189,19 @@ internal static unsafe class CpuGemv
         uint* w0 = (uint*)w, w1 = (uint*)(w + k), w2 = (uint*)(w + (2 * k)), w3 = (uint*)(w + (3 * k));
         float* xe = x, xo = x + half;
         int i = 0;
-        float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        if (Vector512.IsHardwareAccelerated)
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<uint> high = Vector256.Create(0xFFFF0000u);
+        for (; i + 8 <= half; i += 8)
         {
-            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector512<uint> high = Vector512.Create(0xFFFF0000u);
-            for (; i + 16 <= half; i += 16)
-            {
-                Vector512<float> ev = Vector512.Load(xe + i), od = Vector512.Load(xo + i);
-                Vector512<uint> v0 = Vector512.Load(w0 + i), v1 = Vector512.Load(w1 + i), v2 = Vector512.Load(w2 + i), v3 = Vector512.Load(w3 + i);
-                a0 = Vector512.FusedMultiplyAdd((v0 << 16).AsSingle(), ev, Vector512.FusedMultiplyAdd((v0 & high).AsSingle(), od, a0));
-                a1 = Vector512.FusedMultiplyAdd((v1 << 16).AsSingle(), ev, Vector512.FusedMultiplyAdd((v1 & high).AsSingle(), od, a1));
-                a2 = Vector512.FusedMultiplyAdd((v2 << 16).AsSingle(), ev, Vector512.FusedMultiplyAdd((v2 & high).AsSingle(), od, a2));
-                a3 = Vector512.FusedMultiplyAdd((v3 << 16).AsSingle(), ev, Vector512.FusedMultiplyAdd((v3 & high).AsSingle(), od, a3));
-            }
-
-            (s0, s1, s2, s3) = (Vector512.Sum(a0), Vector512.Sum(a1), Vector512.Sum(a2), Vector512.Sum(a3));
-        }
-        else
-        {
-            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-            Vector256<uint> high = Vector256.Create(0xFFFF0000u);
-            for (; i + 8 <= half; i += 8)
-            {
-                Vector256<float> ev = Vector256.Load(xe + i), od = Vector256.Load(xo + i);
-                Vector256<uint> v0 = Vector256.Load(w0 + i), v1 = Vector256.Load(w1 + i), v2 = Vector256.Load(w2 + i), v3 = Vector256.Load(w3 + i);
-                a0 = Vector256.FusedMultiplyAdd((v0 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v0 & high).AsSingle(), od, a0));
-                a1 = Vector256.FusedMultiplyAdd((v1 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v1 & high).AsSingle(), od, a1));
-                a2 = Vector256.FusedMultiplyAdd((v2 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v2 & high).AsSingle(), od, a2));
-                a3 = Vector256.FusedMultiplyAdd((v3 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v3 & high).AsSingle(), od, a3));
-            }
-
-            (s0, s1, s2, s3) = (Vector256.Sum(a0), Vector256.Sum(a1), Vector256.Sum(a2), Vector256.Sum(a3));
+            Vector256<float> ev = Vector256.Load(xe + i), od = Vector256.Load(xo + i);
+            Vector256<uint> v0 = Vector256.Load(w0 + i), v1 = Vector256.Load(w1 + i), v2 = Vector256.Load(w2 + i), v3 = Vector256.Load(w3 + i);
+            a0 = Vector256.FusedMultiplyAdd((v0 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v0 & high).AsSingle(), od, a0));
+            a1 = Vector256.FusedMultiplyAdd((v1 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v1 & high).AsSingle(), od, a1));
+            a2 = Vector256.FusedMultiplyAdd((v2 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v2 & high).AsSingle(), od, a2));
+            a3 = Vector256.FusedMultiplyAdd((v3 << 16).AsSingle(), ev, Vector256.FusedMultiplyAdd((v3 & high).AsSingle(), od, a3));
         }
 
+        float s0 = Vector256.Sum(a0), s1 = Vector256.Sum(a1), s2 = Vector256.Sum(a2), s3 = Vector256.Sum(a3);
         for (; i < half; i++)
         {
             s0 += (BitConverter.UInt32BitsToSingle(w0[i] << 16) * xe[i]) + (BitConverter.UInt32BitsToSingle(w0[i] & 0xFFFF0000u) * xo[i]);
