@@ -43,6 +43,8 @@ internal static unsafe class CpuDecodeAttention
         using Tensor vBase = v.as_strided([(v.stride(0) * (batch - 1)) + (v.stride(1) * (kvHeads - 1)) + (s * hd)], [1], v.storage_offset());
         Tensor y = empty(q.shape, q.dtype, q.device);
         float scale = 1f / MathF.Sqrt(hd);
+        long kStride0 = k.stride(0), kStride1 = k.stride(1), vStride0 = v.stride(0), vStride1 = v.stride(1);
+        bool maskPerRow = mask is not null && mask.shape[0] == batch;
         float[] scores = new float[s];
         float[] acc = new float[hd];
         fixed (float* accp = acc)
@@ -55,8 +57,8 @@ internal static unsafe class CpuDecodeAttention
                 {
                     long kvh = h / (heads / kvHeads);
                     long qRow = ((b * heads) + h) * hd;
-                    long kRow0 = (b * k.stride(0)) + (kvh * k.stride(1)), vRow0 = (b * v.stride(0)) + (kvh * v.stride(1));
-                    long maskRow = mask is null ? 0 : (mask.shape[0] == 1 ? 0 : b) * s;
+                    long kRow0 = (b * kStride0) + (kvh * kStride1), vRow0 = (b * vStride0) + (kvh * vStride1);
+                    long maskRow = maskPerRow ? b * s : 0;
                     float max = float.NegativeInfinity;
                     for (long j = 0; j < s; j++)
                     {
@@ -66,21 +68,7 @@ internal static unsafe class CpuDecodeAttention
                             continue;
                         }
 
-                        long kRow = kRow0 + (j * hd);
-                        Vector256<float> dots = default;
-                        long i = 0;
-                        for (; i + 8 <= hd; i += 8)
-                        {
-                            dots = Vector256.FusedMultiplyAdd(CpuKernels.Load8(qp, qRow + i, bf16), CpuKernels.Load8(kp, kRow + i, bf16), dots);
-                        }
-
-                        float dot = Vector256.Sum(dots);
-                        for (; i < hd; i++)
-                        {
-                            dot += CpuKernels.Load(qp, qRow + i, bf16) * CpuKernels.Load(kp, kRow + i, bf16);
-                        }
-
-                        scores[j] = dot * scale;
+                        scores[j] = CpuKernels.Dot(qp, qRow, kp, kRow0 + (j * hd), hd, bf16) * scale;
                         max = MathF.Max(max, scores[j]);
                     }
 

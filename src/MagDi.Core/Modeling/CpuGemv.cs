@@ -23,7 +23,6 @@ internal static unsafe class CpuGemv
     /// </summary>
     internal const int MaxRows = 2;
 
-
     /// <summary><see cref="TryLinear"/>, or libtorch's linear when it does not apply.</summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
         TryLinear(x, weight, bias) ?? nn.functional.linear(x, weight, bias);
@@ -122,7 +121,7 @@ internal static unsafe class CpuGemv
                 for (int r = 0; r < rows; r++)
                 {
                     float* xr = xf + ((long)r * k);
-                    Store(r, j, bf16 ? Dot1BFloat16((ushort*)w + ((long)j * k), k, xr) : Dot1Single((float*)w + ((long)j * k), k, xr));
+                    Store(r, j, bf16 ? Dot1BFloat16((ushort*)w + ((long)j * k), k, xr) : CpuKernels.Dot(w, (long)j * k, (byte*)xr, 0, k, bf16: false));
                 }
             }
         }
@@ -160,25 +159,6 @@ internal static unsafe class CpuGemv
         }
 
         return new Vector4(s0, s1, s2, s3);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Dot1Single(float* w, int k, float* x)
-    {
-        Vector256<float> a = default;
-        int i = 0;
-        for (; i + 8 <= k; i += 8)
-        {
-            a = Vector256.FusedMultiplyAdd(Vector256.Load(w + i), Vector256.Load(x + i), a);
-        }
-
-        float s = Vector256.Sum(a);
-        for (; i < k; i++)
-        {
-            s += w[i] * x[i];
-        }
-
-        return s;
     }
 
     /// <summary>

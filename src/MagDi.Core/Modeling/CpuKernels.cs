@@ -118,6 +118,26 @@ internal static class CpuKernels
         return Vector256.ConditionalSelect(Vector256.Equals(v, v).AsUInt32(), rounded, nan);
     }
 
+    /// <summary>Σ a[ai + i] · b[bi + i] over i &lt; n, both float32 or both bfloat16, accumulated in float32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe float Dot(byte* a, long ai, byte* b, long bi, long n, bool bf16)
+    {
+        Vector256<float> sums = default;
+        long i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            sums = Vector256.FusedMultiplyAdd(Load8(a, ai + i, bf16), Load8(b, bi + i, bf16), sums);
+        }
+
+        float sum = Vector256.Sum(sums);
+        for (; i < n; i++)
+        {
+            sum += Load(a, ai + i, bf16) * Load(b, bi + i, bf16);
+        }
+
+        return sum;
+    }
+
     /// <summary>Stores eight floats at elements [i, i+8), rounded to bfloat16 when <paramref name="bf16"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static unsafe void Store8(byte* p, long i, Vector256<float> v, bool bf16)
