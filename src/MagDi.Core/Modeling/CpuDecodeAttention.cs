@@ -19,7 +19,7 @@ internal static unsafe class CpuDecodeAttention
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor? TryAttend(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
-        if (q.dim() != 4 || q.shape[2] != 1 || k.dim() != 4 || !k.shape.SequenceEqual(v.shape)
+        if (!CpuKernels.Active || q.dim() != 4 || q.shape[2] != 1 || k.dim() != 4 || !k.shape.SequenceEqual(v.shape)
             || k.shape[0] != q.shape[0] || k.shape[3] != q.shape[3] || k.shape[1] == 0 || q.shape[1] % k.shape[1] != 0
             || (long)k.shape[1] * k.shape[2] * k.shape[3] * q.shape[0] > CpuKernels.MaxElements * 8
             || !CpuKernels.Accept(q, k, v)

@@ -38,7 +38,7 @@ internal static unsafe class CpuGemv
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor? TryLinear(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (weight.dim() != 2 || x.dim() < 1 || !CpuKernels.Accept(weight, x, bias))
+        if (!CpuKernels.Active || weight.dim() != 2 || x.dim() < 1 || !CpuKernels.Accept(weight, x, bias))
         {
             return null;
         }

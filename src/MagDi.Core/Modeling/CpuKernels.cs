@@ -53,13 +53,19 @@ internal static class CpuKernels
     }
 
     /// <summary>
-    /// True when the kernels may run on these tensors: inside a <see cref="DecodingStep"/>, the switch is off, SIMD is
-    /// available, and every non-null tensor is on the CPU, has the first tensor's dtype (float32 or bfloat16) and needs
-    /// no gradient.
+    /// True inside a <see cref="DecodingStep"/> with SIMD available and the switch off. The kernels test this before
+    /// anything else, so the ops of every other forward (training included) pay no shape queries for them.
+    /// </summary>
+    internal static bool Active =>
+        _decoding && Vector256.IsHardwareAccelerated && !(AppContext.TryGetSwitch(DisableSwitch, out bool disabled) && disabled);
+
+    /// <summary>
+    /// True when the kernels may run on these tensors: <see cref="Active"/>, and every non-null tensor is on the CPU,
+    /// has the first tensor's dtype (float32 or bfloat16) and needs no gradient.
     /// </summary>
     internal static bool Accept(params ReadOnlySpan<Tensor?> tensors)
     {
-        if (!_decoding || !Vector256.IsHardwareAccelerated || (AppContext.TryGetSwitch(DisableSwitch, out bool disabled) && disabled))
+        if (!Active)
         {
             return false;
         }
