@@ -37,6 +37,13 @@ public sealed class ByteLevelBpeTrainerOptions
 
     /// <summary>A chat template to write into tokenizer_config.json, or null.</summary>
     public string? ChatTemplate { get; set; }
+
+    /// <summary>
+    /// Split numbers into single digits before the GPT-2 pattern (a <c>Digits</c> pre-tokenizer with <c>individual_digits</c>,
+    /// as Llama and Qwen tokenizers do), so no merge ever spans two digits and a model sees every number digit by digit.
+    /// Default false.
+    /// </summary>
+    public bool SplitDigits { get; set; }
 }
 
 /// <summary>
@@ -132,10 +139,13 @@ public sealed class ByteLevelBpeTrainer
             string value = text ?? string.Empty;
             foreach (string part in specialRegex is null ? [value] : specialRegex.Split(value))
             {
-                foreach (var m in CodePointRegex.Matches(ByteLevel.Gpt2Regex, part))
+                foreach (string piece in _options.SplitDigits ? SplitDigitPieces(part) : [part])
                 {
-                    string word = ByteLevel.Encode(part.AsSpan(m.Index, m.Length));
-                    wordCounts[word] = wordCounts.GetValueOrDefault(word) + 1;
+                    foreach (var m in CodePointRegex.Matches(ByteLevel.Gpt2Regex, piece))
+                    {
+                        string word = ByteLevel.Encode(piece.AsSpan(m.Index, m.Length));
+                        wordCounts[word] = wordCounts.GetValueOrDefault(word) + 1;
+                    }
                 }
             }
         }
@@ -284,6 +294,30 @@ public sealed class ByteLevelBpeTrainer
         return [.. result];
     }
 
+    /// <summary>The pieces of <paramref name="text"/> with every ASCII digit on its own, as the <c>Digits</c> pre-tokenizer splits.</summary>
+    private static IEnumerable<string> SplitDigitPieces(string text)
+    {
+        int start = 0;
+        for (int i = 0; i < text.Length; i++)
+        {
+            if (char.IsAsciiDigit(text[i]))
+            {
+                if (i > start)
+                {
+                    yield return text[start..i];
+                }
+
+                yield return text[i].ToString();
+                start = i + 1;
+            }
+        }
+
+        if (start < text.Length)
+        {
+            yield return text[start..];
+        }
+    }
+
     private static readonly JsonWriterOptions s_writerOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private static void WriteAtomically(string path, Action<Utf8JsonWriter> write)
@@ -296,6 +330,14 @@ public sealed class ByteLevelBpeTrainer
         }
 
         File.Move(temp, path, overwrite: true);
+    }
+
+    private static void WriteByteLevelPreTokenizer(Utf8JsonWriter w)
+    {
+        w.WriteString("type", "ByteLevel");
+        w.WriteBoolean("add_prefix_space", false);
+        w.WriteBoolean("trim_offsets", true);
+        w.WriteBoolean("use_regex", true);
     }
 
     private void WriteTokenizerJson(Utf8JsonWriter w, List<string> specials, List<string> tokens, List<(int A, int B)> merges)
@@ -322,10 +364,24 @@ public sealed class ByteLevelBpeTrainer
         w.WriteEndArray();
         w.WriteNull("normalizer");
         w.WriteStartObject("pre_tokenizer");
-        w.WriteString("type", "ByteLevel");
-        w.WriteBoolean("add_prefix_space", false);
-        w.WriteBoolean("trim_offsets", true);
-        w.WriteBoolean("use_regex", true);
+        if (_options.SplitDigits)
+        {
+            w.WriteString("type", "Sequence");
+            w.WriteStartArray("pretokenizers");
+            w.WriteStartObject();
+            w.WriteString("type", "Digits");
+            w.WriteBoolean("individual_digits", true);
+            w.WriteEndObject();
+            w.WriteStartObject();
+            WriteByteLevelPreTokenizer(w);
+            w.WriteEndObject();
+            w.WriteEndArray();
+        }
+        else
+        {
+            WriteByteLevelPreTokenizer(w);
+        }
+
         w.WriteEndObject();
 
         // Post-processor: BOS/EOS as configured, so Hugging Face tokenizers adds the same special tokens.

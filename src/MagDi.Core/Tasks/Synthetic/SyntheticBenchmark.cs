@@ -60,6 +60,17 @@ public sealed record SyntheticProblem(
 
     /// <summary>The gold step-by-step reasoning (without the final "So the answer is" sentence).</summary>
     public string GoldReasoning => SyntheticBenchmark.Explain(this, Steps.Select(s => (s, (int?)null)).ToList());
+
+    /// <summary>
+    /// The verb of each step as the question words it (<c>buys</c>, <c>gives away</c>, <c>doubles</c>, ...), so solvers can
+    /// refer to the events; empty when the problem was built without its text's verbs.
+    /// </summary>
+    public IReadOnlyList<string> StepVerbs { get; init; } = [];
+
+    /// <summary>The verb of step <paramref name="index"/> as the question words it, or a neutral one.</summary>
+    public string VerbOf(int index) => index >= 0 && index < StepVerbs.Count
+        ? StepVerbs[index]
+        : Steps[index].Operator switch { '+' => "gets", '-' => "gives away", _ => Steps[index].Operand == 2 ? "doubles" : "triples" };
 }
 
 /// <summary>Options of <see cref="SyntheticBenchmark.Generate"/>.</summary>
@@ -175,20 +186,25 @@ public static partial class SyntheticBenchmark
         string items = start.Groups["items"].Value;
         int value = int.Parse(start.Groups["n"].Value, CultureInfo.InvariantCulture);
         var steps = new List<ArithmeticStep>();
+        var verbs = new List<string>();
         foreach (Match m in StepPattern().Matches(text, start.Index + start.Length))
         {
             if (m.Groups["double"].Success)
             {
                 steps.Add(new ArithmeticStep('*', 2));
+                verbs.Add("doubles");
             }
             else if (m.Groups["triple"].Success)
             {
                 steps.Add(new ArithmeticStep('*', 3));
+                verbs.Add("triples");
             }
             else
             {
                 int n = int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
-                steps.Add(new ArithmeticStep(m.Groups["plus"].Success ? '+' : '-', n));
+                bool plus = m.Groups["plus"].Success;
+                steps.Add(new ArithmeticStep(plus ? '+' : '-', n));
+                verbs.Add(plus ? m.Groups["plus"].Value : m.Groups["minus"].Value);
             }
         }
 
@@ -201,11 +217,11 @@ public static partial class SyntheticBenchmark
         if (cmp.Success)
         {
             int threshold = int.Parse(cmp.Groups["n"].Value, CultureInfo.InvariantCulture);
-            return new SyntheticProblem(id, SyntheticFamily.Comparison, text, subject, items, value, steps, threshold);
+            return new SyntheticProblem(id, SyntheticFamily.Comparison, text, subject, items, value, steps, threshold) { StepVerbs = verbs };
         }
 
         return HowManyPattern().IsMatch(text)
-            ? new SyntheticProblem(id, SyntheticFamily.Arithmetic, text, subject, items, value, steps, null)
+            ? new SyntheticProblem(id, SyntheticFamily.Arithmetic, text, subject, items, value, steps, null) { StepVerbs = verbs }
             : null;
     }
 
@@ -255,13 +271,16 @@ public static partial class SyntheticBenchmark
         int stepCount = rng.Next(o.MinSteps, o.MaxSteps + 1);
         var steps = new List<ArithmeticStep>(stepCount);
         var sentences = new List<string> { $"{name} has {start} {items}." };
+        var verbs = new List<string>(stepCount);
         int value = start;
         for (int i = 0; i < stepCount; i++)
         {
             ArithmeticStep step = NextStep(rng, value, o);
             steps.Add(step);
             value = step.Apply(value);
-            sentences.Add(Describe(step, pronoun, i > 0, rng));
+            var (sentence, verb) = Describe(step, pronoun, i > 0, rng);
+            sentences.Add(sentence);
+            verbs.Add(verb);
         }
 
         int? threshold = null;
@@ -278,7 +297,7 @@ public static partial class SyntheticBenchmark
             sentences.Add($"Does {name} have more than {threshold} {items} now?");
         }
 
-        return new SyntheticProblem(id, family, string.Join(" ", sentences), name, items, start, steps, threshold);
+        return new SyntheticProblem(id, family, string.Join(" ", sentences), name, items, start, steps, threshold) { StepVerbs = verbs };
     }
 
     private static ArithmeticStep NextStep(Random rng, int value, SyntheticBenchmarkOptions o)
@@ -308,25 +327,21 @@ public static partial class SyntheticBenchmark
         return new ArithmeticStep('+', 1);
     }
 
-    private static string Describe(ArithmeticStep step, string pronoun, bool then, Random rng)
+    private static (string Sentence, string Verb) Describe(ArithmeticStep step, string pronoun, bool then, Random rng)
     {
         string p = then ? "Then " + pronoun.ToLowerInvariant() : pronoun;
         string n = step.Operand.ToString(CultureInfo.InvariantCulture);
+        string verb = step.Operator switch
+        {
+            '+' => rng.Next(3) switch { 0 => "buys", 1 => "finds", _ => "gets" },
+            '-' => rng.Next(3) switch { 0 => "gives away", 1 => "loses", _ => "sells" },
+            _ => step.Operand == 2 ? "doubles" : "triples",
+        };
         return step.Operator switch
         {
-            '+' => rng.Next(3) switch
-            {
-                0 => $"{p} buys {n} more.",
-                1 => $"{p} finds {n} more.",
-                _ => $"{p} gets {n} more.",
-            },
-            '-' => rng.Next(3) switch
-            {
-                0 => $"{p} gives away {n}.",
-                1 => $"{p} loses {n}.",
-                _ => $"{p} sells {n}.",
-            },
-            _ => step.Operand == 2 ? $"{p} doubles them." : $"{p} triples them.",
+            '+' => ($"{p} {verb} {n} more.", verb),
+            '-' => ($"{p} {verb} {n}.", verb),
+            _ => ($"{p} {verb} them.", verb),
         };
     }
 
