@@ -15,17 +15,16 @@ namespace MagDi.Graphs.Discussion;
 /// </summary>
 /// <remarks>
 /// It reads the question after the last <c>Question:</c> of the round's prompt. Synthetic-benchmark questions
-/// it solves through <see cref="SyntheticBenchmark.Parse"/>, correctly or with the slips of its
-/// <see cref="SimulatedTeacherProfile.TypicalMistakes"/>; other questions it answers from an oracle (question text to
-/// gold answer), with a plausible wrong answer when it errs. In later rounds it reads its own previous reply from
-/// the conversation and the groups ("There are N agents think the answer is X.") from the prompt, and changes
-/// its mind according to <see cref="SimulatedTeacherProfile.Stubbornness"/>. Replies depend only on the seed,
-/// the profile and the conversation, so the same discussion always produces the same MAG. Usage counts words.
+/// it solves through <see cref="SyntheticBenchmark.Parse"/>, correctly or with one of its
+/// <see cref="SimulatedTeacherProfile.Mistakes"/>, and writes the solution in its <see cref="SimulatedTeacherProfile.Style"/>;
+/// other questions it answers from an oracle (question text to gold answer), with a plausible wrong answer when it errs.
+/// In later rounds it reads the groups ("There are N agents think the answer is X.") from the prompt and changes its mind
+/// according to <see cref="SimulatedTeacherProfile.Stubbornness"/>: a changed answer is derived again in its own style and
+/// names the step the others contradicted; a kept answer is restated with a check or a rebuttal. Replies depend only on
+/// the seed, the profile and the conversation, so the same discussion always produces the same MAG. Usage counts words.
 /// </remarks>
 public sealed partial class SimulatedTeacher : IChatClient
 {
-    private const string ReviewedPrefix = "I reviewed the solutions of the other agents and agree with them. ";
-    private const string RecheckedPrefix = "I checked the steps again and agree with the other agents. ";
     private readonly IReadOnlyDictionary<string, string> _oracle;
     private readonly int _seed;
 
@@ -118,78 +117,124 @@ public sealed partial class SimulatedTeacher : IChatClient
     }
 
     /// <summary>The reply to a conversation: a pure function of the seed, the profile and the messages.</summary>
+    /// <remarks>
+    /// The teacher replays the discussion from its first prompt: its round-0 solution, then its decision in every later round
+    /// given the groups that round's prompt shows. So its state never depends on parsing its own earlier replies.
+    /// </remarks>
     internal string Reply(IReadOnlyList<ChatMessage> messages)
     {
-        int promptIndex = -1;
-        for (int i = messages.Count - 1; i >= 0; i--)
+        var rounds = new List<string>();
+        foreach (ChatMessage m in messages)
         {
-            if (messages[i].Role == ChatRole.User && messages[i].Text.Contains("Question:", StringComparison.Ordinal))
+            if (m.Role == ChatRole.User && m.Text.Contains("Question:", StringComparison.Ordinal))
             {
-                promptIndex = i;
-                break;
+                rounds.Add(m.Text);
             }
         }
 
-        if (promptIndex < 0)
+        if (rounds.Count == 0)
         {
             return "I could not find a question to answer.";
         }
 
-        string prompt = messages[promptIndex].Text;
-        string section = QuestionSection(prompt);
-        int round = messages.Take(promptIndex + 1).Count(m => m.Role == ChatRole.User && m.Text.Contains("Question:", StringComparison.Ordinal)) - 1;
+        string section = QuestionSection(rounds[^1]);
         var problem = SyntheticBenchmark.Parse(section);
         string? gold = problem?.GoldAnswer ?? OracleAnswer(section);
-
-        var solution = Solve(section, problem, gold);
-        var previous = messages.Take(promptIndex).LastOrDefault(m => m.Role == ChatRole.Assistant && ReadReply(m.Text) is not null);
-        if (previous is not null && ReadReply(previous.Text) is { } prev)
+        Turn turn = Solve(section, problem, gold);
+        for (int round = 1; round < rounds.Count; round++)
         {
-            solution = Discuss(section, round, problem, gold, prev, ReadGroups(prompt));
+            turn = Discuss(section, round, problem, gold, turn, ReadGroups(rounds[round]));
         }
 
-        var rng = Rng("format", section, round.ToString(CultureInfo.InvariantCulture), messages.Count.ToString(CultureInfo.InvariantCulture));
-        return FormatNoisy(solution, rng);
+        var rng = Rng("format", section, (rounds.Count - 1).ToString(CultureInfo.InvariantCulture), messages.Count.ToString(CultureInfo.InvariantCulture));
+        return FormatNoisy(turn, rng);
     }
 
-    private Solution Solve(string section, SyntheticProblem? problem, string? gold)
+    private Turn Solve(string section, SyntheticProblem? problem, string? gold)
     {
         var rng = Rng("solve", section);
-        bool right = rng.NextDouble() < Profile.Accuracy;
+        bool right = !Errs(section, rng);
         if (problem is not null)
         {
-            var (reasoning, answer) = right ? (problem.GoldReasoning, problem.GoldAnswer) : Slip(problem, rng);
-            return new Solution(reasoning, answer, Confidence(answer == problem.GoldAnswer, rng));
+            SyntheticDerivation d = right ? SyntheticDerivation.Correct(problem) : Mistaken(problem, rng);
+            string reasoning = TeacherWriter.Solve(Profile.Style, d, Rng("write", section, "0"));
+            return new Turn(d, reasoning, d.Answer, Confidence(d.IsCorrect, rng));
         }
 
         if (gold is null)
         {
-            return new Solution("I do not know enough about this question to answer it with certainty.", "unknown", 0.2);
+            return new Turn(null, "I do not know enough about this question to answer it with certainty.", "unknown", 0.2);
         }
 
         string chosen = right ? gold : PlausibleWrong(gold, section, rng);
-        return new Solution(
+        return new Turn(
+            null,
             $"Let me think step by step. I recall the relevant facts and reason from them to a conclusion. So the answer is {chosen}.",
             chosen,
             Confidence(chosen == gold, rng));
     }
 
-    private Solution Discuss(string section, int round, SyntheticProblem? problem, string? gold, Solution prev, List<(int Count, string Answer, string? Explanation)> groups)
+    /// <summary>
+    /// Whether the teacher errs on this question in round 0: a Gaussian copula of the question's difficulty (shared by every
+    /// teacher of the team) and the teacher's own draw, so the marginal error rate is exactly 1 - Accuracy while teachers tend
+    /// to fail on the same questions (<see cref="SimulatedTeacherProfile.ErrorCorrelation"/>).
+    /// </summary>
+    private bool Errs(string section, Random own)
     {
-        var rng = Rng("discuss", section, round.ToString(CultureInfo.InvariantCulture));
+        double rho = Profile.ErrorCorrelation;
+        double z = (Math.Sqrt(rho) * StandardNormal(SharedRng("difficulty", section))) + (Math.Sqrt(1 - rho) * StandardNormal(own));
+        return NormalCdf(z) > Profile.Accuracy;
+    }
+
+    /// <summary>
+    /// A wrong solution: half the time the question's "trap" (a mistake kind and step shared by the team, taken when this
+    /// teacher makes that kind of mistake at all), so wrong answers sometimes agree as with real models; otherwise one of
+    /// the teacher's own mistakes, drawn by its rates.
+    /// </summary>
+    private SyntheticDerivation Mistaken(SyntheticProblem problem, Random rng)
+    {
+        var trap = SharedRng("trap", problem.Text);
+        var kinds = Enum.GetValues<ReasoningMistake>();
+        ReasoningMistake trapKind = kinds[trap.Next(kinds.Length)];
+        if (rng.NextDouble() < 0.5 && Profile.Mistakes.GetValueOrDefault(trapKind) > 0)
+        {
+            return SyntheticDerivation.WithMistake(problem, trapKind, trap);
+        }
+
+        double total = Profile.Mistakes.Values.Where(w => w > 0).Sum();
+        double pick = rng.NextDouble() * total;
+        ReasoningMistake kind = Profile.Mistakes.First(kv => kv.Value > 0).Key;
+        foreach (var (k, w) in Profile.Mistakes.Where(kv => kv.Value > 0).OrderBy(kv => kv.Key))
+        {
+            kind = k;
+            pick -= w;
+            if (pick < 0)
+            {
+                break;
+            }
+        }
+
+        return SyntheticDerivation.WithMistake(problem, kind, rng);
+    }
+
+    private Turn Discuss(string section, int round, SyntheticProblem? problem, string? gold, Turn prev, List<(int Count, string Answer, string? Explanation)> groups)
+    {
+        string r = round.ToString(CultureInfo.InvariantCulture);
+        var rng = Rng("discuss", section, r);
         if (groups.Count == 0)
         {
             return prev;
         }
 
+        string? adopt = null;
         int own = groups.Where(g => Same(g.Answer, prev.Answer)).Sum(g => g.Count);
         int most = groups.Max(g => g.Count);
         var best = groups.Where(g => g.Count == most).ToList();
         if (best.Count == 1 && !Same(best[0].Answer, prev.Answer) && most > own)
         {
-            var majority = best[0];
+            // Persuasion: a majority moves the teacher, a correct one more easily (its explanation checks out).
             double p = 1 - Profile.Stubbornness;
-            if (gold is not null && Same(majority.Answer, gold))
+            if (gold is not null && Same(best[0].Answer, gold))
             {
                 p = 1 - (Profile.Stubbornness * 0.5);
             }
@@ -200,75 +245,44 @@ public sealed partial class SimulatedTeacher : IChatClient
 
             if (rng.NextDouble() < p)
             {
-                return Adopt(majority.Answer, majority.Explanation, problem, gold, rng);
+                adopt = best[0].Answer;
             }
         }
-        else if (gold is not null && !Same(prev.Answer, gold) && groups.FirstOrDefault(g => Same(g.Answer, gold)) is { Answer: not null } right
+        else if (gold is not null && !Same(prev.Answer, gold) && groups.Any(g => Same(g.Answer, gold))
             && rng.NextDouble() < Profile.Accuracy * (1 - Profile.Stubbornness) * 0.5)
         {
             // A minority has the right answer and a re-check confirms it.
-            return Adopt(right.Answer, right.Explanation, problem, gold, rng);
+            adopt = groups.First(g => Same(g.Answer, gold)).Answer;
+        }
+
+        Random write = Rng("write", section, r);
+        var others = groups.Select(g => g.Answer).ToList();
+        if (adopt is not null)
+        {
+            bool correct = gold is not null && Same(adopt, gold);
+            if (problem is not null && prev.Derivation is { } before)
+            {
+                if (SyntheticDerivation.Reaching(problem, adopt, rng) is { } after)
+                {
+                    return new Turn(after, TeacherWriter.Revise(Profile.Style, before, after, write), after.Answer, Confidence(after.IsCorrect, rng));
+                }
+            }
+            else if (problem is null)
+            {
+                return new Turn(
+                    null,
+                    $"Having compared the other agents' reasoning with mine, I now think the answer is {adopt}: their argument accounts for the facts I had overlooked.",
+                    adopt,
+                    Confidence(correct, rng));
+            }
         }
 
         bool unanimous = groups.Count == 1 && Same(groups[0].Answer, prev.Answer);
-        return prev with { Confidence = unanimous ? Math.Min(1.0, Math.Round(prev.Confidence + 0.05, 2)) : prev.Confidence };
-    }
-
-    private Solution Adopt(string answer, string? explanation, SyntheticProblem? problem, string? gold, Random rng)
-    {
-        bool correct = gold is not null && Same(answer, gold);
-        string reasoning = correct && problem is not null
-            ? RecheckedPrefix + problem.GoldReasoning
-            : ReviewedPrefix + StripPrefixes(explanation ?? $"Their reasoning leads to {answer}.");
-        return new Solution(reasoning, answer, Confidence(correct, rng));
-    }
-
-    private (string Reasoning, string Answer) Slip(SyntheticProblem problem, Random rng)
-    {
-        // Half of the slips are the question's "trap", shared by every teacher that has that kind of slip,
-        // so wrong answers sometimes agree (as with real models) and a wrong majority can form.
-        var trap = SharedRng("trap", problem.Text);
-        var trapMistake = (TeacherMistake)trap.Next(4);
-        if (rng.NextDouble() < 0.5 && Profile.TypicalMistakes.Contains(trapMistake))
-        {
-            rng = trap;
-        }
-
-        var mistake = rng == trap ? trapMistake : Profile.TypicalMistakes[rng.Next(Profile.TypicalMistakes.Count)];
-        if (mistake == TeacherMistake.SkippedStep && problem.Steps.Count < 2)
-        {
-            mistake = TeacherMistake.OffByOne;
-        }
-
-        int k = rng.Next(problem.Steps.Count);
-        var steps = new List<(ArithmeticStep Step, int? WrongResult)>();
-        int value = problem.Start;
-        for (int i = 0; i < problem.Steps.Count; i++)
-        {
-            var step = problem.Steps[i];
-            if (i == k && mistake == TeacherMistake.SkippedStep)
-            {
-                continue;
-            }
-
-            int right = step.Apply(value);
-            int? wrong = i != k ? null : mistake switch
-            {
-                TeacherMistake.OffByOne => right + (rng.Next(2) == 0 ? 1 : -1),
-                TeacherMistake.OffByTen => right + (right >= 10 && rng.Next(2) == 0 ? -10 : 10),
-                TeacherMistake.WrongOperation => step.Operator switch
-                {
-                    '+' => value - step.Operand,
-                    '-' => value + step.Operand,
-                    _ => value + step.Operand,
-                },
-                _ => null,
-            };
-            steps.Add((step, wrong));
-            value = wrong ?? right;
-        }
-
-        return (SyntheticBenchmark.Explain(problem, steps), SyntheticBenchmark.AnswerFor(problem, value));
+        double confidence = unanimous ? Math.Min(1.0, Math.Round(prev.Confidence + 0.05, 2)) : prev.Confidence;
+        string reasoning = prev.Derivation is { } d
+            ? TeacherWriter.Restate(Profile.Style, d, others, write)
+            : prev.Reasoning;
+        return prev with { Reasoning = reasoning, Confidence = confidence };
     }
 
     private double Confidence(bool correct, Random rng)
@@ -358,27 +372,7 @@ public sealed partial class SimulatedTeacher : IChatClient
         return groups;
     }
 
-    private static Solution? ReadReply(string text)
-    {
-        var obj = LenientJson.FindObject(text, o => o.ContainsKey("answer") && o.ContainsKey("reasoning"));
-        if (obj is null)
-        {
-            return null;
-        }
-
-        string? answer = obj["answer"] switch { string s => s, LenientJson.Number n => n.Text, _ => null };
-        if (answer is null || obj["reasoning"] is not string reasoning)
-        {
-            return null;
-        }
-
-        object? c = obj.GetValueOrDefault("confidence_level");
-        string cText = c switch { LenientJson.Number n => n.Text, string s => s, _ => "0.5" };
-        double confidence = double.TryParse(cText, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v : 0.5;
-        return new Solution(reasoning, answer, confidence);
-    }
-
-    private static string Format(Solution s)
+    private static string Format(Turn s)
     {
         string json = JsonSerializer.Serialize(new Dictionary<string, object>
         {
@@ -389,7 +383,7 @@ public sealed partial class SimulatedTeacher : IChatClient
         return json;
     }
 
-    private string FormatNoisy(Solution s, Random rng)
+    private string FormatNoisy(Turn s, Random rng)
     {
         double roll = rng.NextDouble();
         if (roll < Profile.MalformedRate)
@@ -439,26 +433,6 @@ public sealed partial class SimulatedTeacher : IChatClient
 
     private static bool Same(string a, string b) => string.Equals(a.Trim(), b.Trim(), StringComparison.OrdinalIgnoreCase);
 
-    private static string StripPrefixes(string reasoning)
-    {
-        string r = reasoning;
-        bool changed = true;
-        while (changed)
-        {
-            changed = false;
-            foreach (string prefix in new[] { ReviewedPrefix, RecheckedPrefix })
-            {
-                if (r.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    r = r[prefix.Length..];
-                    changed = true;
-                }
-            }
-        }
-
-        return r;
-    }
-
     private static int CountWords(string? text) =>
         string.IsNullOrEmpty(text) ? 0 : text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
 
@@ -471,5 +445,24 @@ public sealed partial class SimulatedTeacher : IChatClient
     [GeneratedRegex(@"^\((?<l>[A-Z0-9])\) ", RegexOptions.Multiline)]
     private static partial Regex ChoiceLabel();
 
-    private sealed record Solution(string Reasoning, string Answer, double Confidence);
+    /// <summary>A standard normal draw (Box-Muller).</summary>
+    private static double StandardNormal(Random rng)
+    {
+        double u1 = 1.0 - rng.NextDouble(); // (0, 1]
+        double u2 = rng.NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+
+    /// <summary>The standard normal CDF, through erf (Abramowitz and Stegun 7.1.26, absolute error below 1.5e-7).</summary>
+    internal static double NormalCdf(double z)
+    {
+        double x = Math.Abs(z) / Math.Sqrt(2.0);
+        double t = 1.0 / (1.0 + (0.3275911 * x));
+        double poly = ((((((((1.061405429 * t) - 1.453152027) * t) + 1.421413741) * t) - 0.284496736) * t) + 0.254829592) * t;
+        double y = 1.0 - (poly * Math.Exp(-x * x));
+        return z >= 0 ? 0.5 * (1.0 + y) : 0.5 * (1.0 - y);
+    }
+
+    /// <summary>A teacher's state after a round: the numbers behind its solution (synthetic problems), its text, answer and confidence.</summary>
+    private sealed record Turn(SyntheticDerivation? Derivation, string Reasoning, string Answer, double Confidence);
 }

@@ -1,36 +1,52 @@
+using MagDi.Tasks.Synthetic;
+
 namespace MagDi.Graphs.Discussion;
 
-/// <summary>The kinds of arithmetic slip a simulated teacher makes on synthetic problems.</summary>
-public enum TeacherMistake
+/// <summary>How a simulated teacher writes its solutions of synthetic problems.</summary>
+public enum TeacherStyle
 {
-    /// <summary>One step's result is off by one.</summary>
-    OffByOne,
+    /// <summary>Short labelled equations, one per event, in the question's order ("After buying 5: 12 + 5 = 17.").</summary>
+    Equations,
 
-    /// <summary>One step's result is off by ten (a carry error).</summary>
-    OffByTen,
+    /// <summary>Verbose prose with the operations in words ("so the total becomes 12 plus 5, which is 17").</summary>
+    Narrative,
 
-    /// <summary>One addition is done as a subtraction or the other way round.</summary>
-    WrongOperation,
-
-    /// <summary>One step of the problem is left out.</summary>
-    SkippedStep,
+    /// <summary>Gains and losses summed first, then combined; doublings split the work into segments ("Gains: 5 + 8 = 13.").</summary>
+    Grouped,
 }
 
 /// <summary>
-/// The skills of a <see cref="SimulatedTeacher"/>: how often it is right, which slips it makes, how its
-/// confidence relates to being right, how readily it changes its mind, and how messy its replies are.
+/// The skills and habits of a <see cref="SimulatedTeacher"/>: how often it is right, how it writes, which mistakes it makes,
+/// how its confidence relates to being right, how readily it changes its mind, and how messy its replies are.
 /// </summary>
+/// <remarks>
+/// The defaults (<see cref="Defaults"/>) are three teachers that differ the way GPT-4, Claude 2 and Bard differ in the
+/// ReConcile transcripts the paper distils: different accuracy, wording and step order, different characteristic mistakes,
+/// and confidence that is informative but overconfident to different degrees.
+/// </remarks>
 public sealed record SimulatedTeacherProfile
 {
     /// <summary>The teacher's name (also the model id it reports).</summary>
     public required string Name { get; init; }
 
-    /// <summary>Probability of solving a question correctly in round 0. Default 0.8.</summary>
+    /// <summary>Probability of a correct round-0 answer. Default 0.8.</summary>
     public double Accuracy { get; init; } = 0.8;
 
-    /// <summary>The slips it makes on synthetic problems when it is wrong, drawn uniformly. Default all kinds.</summary>
-    public IReadOnlyList<TeacherMistake> TypicalMistakes { get; init; } =
-        [TeacherMistake.OffByOne, TeacherMistake.OffByTen, TeacherMistake.WrongOperation, TeacherMistake.SkippedStep];
+    /// <summary>How it writes solutions of synthetic problems. Default <see cref="TeacherStyle.Equations"/>.</summary>
+    public TeacherStyle Style { get; init; } = TeacherStyle.Equations;
+
+    /// <summary>
+    /// The mistakes it makes when it is wrong, with their relative rates (weights need not sum to 1). Default: every kind
+    /// equally often.
+    /// </summary>
+    public IReadOnlyDictionary<ReasoningMistake, double> Mistakes { get; init; } =
+        Enum.GetValues<ReasoningMistake>().ToDictionary(m => m, _ => 1.0);
+
+    /// <summary>
+    /// How strongly its errors follow a question's shared difficulty, in [0, 1): 0 makes its errors independent of the other
+    /// teachers', larger values make teachers fail together on the same questions, as LLMs do. Default 0.4.
+    /// </summary>
+    public double ErrorCorrelation { get; init; } = 0.4;
 
     /// <summary>Mean confidence it reports when right. Default 0.92.</summary>
     public double ConfidenceWhenCorrect { get; init; } = 0.92;
@@ -53,41 +69,72 @@ public sealed record SimulatedTeacherProfile
     /// <summary>Share of replies that are not JSON at all (which a runner must re-ask). Default 0.02.</summary>
     public double MalformedRate { get; init; } = 0.02;
 
-    /// <summary>A strong, well calibrated and fairly stubborn teacher (accuracy 0.9).</summary>
+    /// <summary>
+    /// The strongest teacher, after GPT-4: concise labelled equations, rare arithmetic slips and skipped steps, well
+    /// calibrated and fairly stubborn (accuracy 0.88).
+    /// </summary>
     public static SimulatedTeacherProfile Strong(string name = "gpt4") => new()
     {
         Name = name,
-        Accuracy = 0.9,
+        Accuracy = 0.88,
+        Style = TeacherStyle.Equations,
+        Mistakes = new Dictionary<ReasoningMistake, double>
+        {
+            [ReasoningMistake.OffByOne] = 0.5,
+            [ReasoningMistake.SkippedStep] = 0.3,
+            [ReasoningMistake.MisreadQuantity] = 0.2,
+        },
         ConfidenceWhenCorrect = 0.95,
-        ConfidenceWhenWrong = 0.7,
+        ConfidenceWhenWrong = 0.72,
+        ConfidenceSpread = 0.05,
         Stubbornness = 0.6,
-        TypicalMistakes = [TeacherMistake.OffByOne, TeacherMistake.SkippedStep],
         FormatNoiseRate = 0.1,
         MalformedRate = 0.01,
     };
 
-    /// <summary>A good, somewhat overconfident teacher that is open to persuasion (accuracy 0.85).</summary>
+    /// <summary>
+    /// A good teacher after Claude 2: verbose prose, misreads quantities and confuses operations, somewhat overconfident and
+    /// open to persuasion (accuracy 0.82).
+    /// </summary>
     public static SimulatedTeacherProfile Average(string name = "claude") => new()
     {
         Name = name,
-        Accuracy = 0.85,
+        Accuracy = 0.82,
+        Style = TeacherStyle.Narrative,
+        Mistakes = new Dictionary<ReasoningMistake, double>
+        {
+            [ReasoningMistake.MisreadQuantity] = 0.4,
+            [ReasoningMistake.WrongOperation] = 0.3,
+            [ReasoningMistake.OffByTen] = 0.3,
+        },
         ConfidenceWhenCorrect = 0.9,
         ConfidenceWhenWrong = 0.82,
+        ConfidenceSpread = 0.06,
         Stubbornness = 0.35,
-        TypicalMistakes = [TeacherMistake.OffByTen, TeacherMistake.WrongOperation, TeacherMistake.OffByOne],
         FormatNoiseRate = 0.2,
         MalformedRate = 0.02,
     };
 
-    /// <summary>A weaker, overconfident teacher that follows the majority readily (accuracy 0.78).</summary>
+    /// <summary>
+    /// The weakest teacher, after Bard: sums gains and losses first, skips steps and confuses operations, overconfident and
+    /// quick to follow the majority (accuracy 0.74).
+    /// </summary>
     public static SimulatedTeacherProfile Weak(string name = "bard") => new()
     {
         Name = name,
-        Accuracy = 0.78,
-        ConfidenceWhenCorrect = 0.88,
-        ConfidenceWhenWrong = 0.85,
+        Accuracy = 0.74,
+        Style = TeacherStyle.Grouped,
+        Mistakes = new Dictionary<ReasoningMistake, double>
+        {
+            [ReasoningMistake.SkippedStep] = 0.3,
+            [ReasoningMistake.WrongOperation] = 0.3,
+            [ReasoningMistake.OffByTen] = 0.2,
+            [ReasoningMistake.OffByOne] = 0.2,
+        },
+        ConfidenceWhenCorrect = 0.9,
+        ConfidenceWhenWrong = 0.87,
+        ConfidenceSpread = 0.07,
         Stubbornness = 0.15,
-        TypicalMistakes = [TeacherMistake.WrongOperation, TeacherMistake.SkippedStep, TeacherMistake.OffByOne, TeacherMistake.OffByTen],
         FormatNoiseRate = 0.3,
         MalformedRate = 0.04,
     };
@@ -99,12 +146,21 @@ public sealed record SimulatedTeacherProfile
     {
         if (string.IsNullOrWhiteSpace(Name)) yield return "Name is required";
         if (Accuracy is < 0 or > 1) yield return $"Accuracy must be in [0,1] (was {Accuracy})";
+        if (!Enum.IsDefined(Style)) yield return $"Style '{Style}' is not a TeacherStyle";
+        if (ErrorCorrelation is < 0 or >= 1) yield return $"ErrorCorrelation must be in [0,1) (was {ErrorCorrelation})";
         if (Stubbornness is < 0 or > 1) yield return $"Stubbornness must be in [0,1] (was {Stubbornness})";
         if (FormatNoiseRate is < 0 or > 1) yield return $"FormatNoiseRate must be in [0,1] (was {FormatNoiseRate})";
         if (MalformedRate is < 0 or > 1) yield return $"MalformedRate must be in [0,1] (was {MalformedRate})";
         if (ConfidenceWhenCorrect is < 0 or > 1) yield return $"ConfidenceWhenCorrect must be in [0,1] (was {ConfidenceWhenCorrect})";
         if (ConfidenceWhenWrong is < 0 or > 1) yield return $"ConfidenceWhenWrong must be in [0,1] (was {ConfidenceWhenWrong})";
         if (ConfidenceSpread < 0) yield return $"ConfidenceSpread must not be negative (was {ConfidenceSpread})";
-        if (TypicalMistakes is null || TypicalMistakes.Count == 0) yield return "TypicalMistakes needs at least one kind";
+        if (Mistakes is null || Mistakes.Count == 0 || !Mistakes.Values.Any(w => w > 0))
+        {
+            yield return "Mistakes needs at least one kind with a positive rate";
+        }
+        else if (Mistakes.Any(kv => !Enum.IsDefined(kv.Key) || !(kv.Value >= 0) || double.IsInfinity(kv.Value)))
+        {
+            yield return "Mistakes rates must be finite and not negative, for defined ReasoningMistake kinds";
+        }
     }
 }

@@ -1,0 +1,306 @@
+using System.Globalization;
+using MagDi.Tasks.Synthetic;
+
+namespace MagDi.Graphs.Discussion;
+
+/// <summary>
+/// Writes a simulated teacher's reasoning for a <see cref="SyntheticDerivation"/> in its <see cref="TeacherStyle"/>: the
+/// first solution, a revision that repairs the step other agents contradicted, and a restatement that defends a kept answer.
+/// Wording is drawn from the given random source, so two solutions by one teacher differ the way two samples of an LLM do,
+/// while its structure (step order, equations or words, verbosity) stays its own.
+/// </summary>
+internal static class TeacherWriter
+{
+    /// <summary>A full solution.</summary>
+    public static string Solve(TeacherStyle style, SyntheticDerivation d, Random rng) => style switch
+    {
+        TeacherStyle.Narrative => Narrative(d, rng),
+        TeacherStyle.Grouped => Grouped(d, rng),
+        _ => Equations(d, rng),
+    };
+
+    /// <summary>
+    /// A changed answer: which step of the previous solution was wrong (as the other agents' answers showed), then the new
+    /// solution derived again in the teacher's own style.
+    /// </summary>
+    public static string Revise(TeacherStyle style, SyntheticDerivation previous, SyntheticDerivation revised, Random rng)
+    {
+        string repair = Repair(style, previous, revised, rng);
+        return repair + " " + Solve(style, revised, rng);
+    }
+
+    /// <summary>
+    /// A kept answer: the solution written again, with one refinement (a check, a rebuttal of a disagreeing answer, or
+    /// agreement with the others).
+    /// </summary>
+    public static string Restate(TeacherStyle style, SyntheticDerivation d, IReadOnlyList<string> otherAnswers, Random rng)
+    {
+        string solution = Solve(style, d, rng);
+        string? other = otherAnswers.FirstOrDefault(a => !string.Equals(a.Trim(), d.Answer, StringComparison.OrdinalIgnoreCase));
+        string refinement;
+        if (other is not null && SyntheticDerivation.Reaching(d.Problem, other, rng) is { } theirs && theirs.FirstDifference(d) is int k)
+        {
+            refinement = Rebuttal(style, d, theirs, k, other);
+        }
+        else if (other is null && rng.Next(2) == 0)
+        {
+            refinement = style switch
+            {
+                TeacherStyle.Narrative => Pick(rng, "I agree with the other agents; every step checks out.", "All of us reached the same result, and I agree with it."),
+                TeacherStyle.Grouped => Pick(rng, "I agree: same total as the others.", "Everyone got the same total; I agree."),
+                _ => Pick(rng, "I agree with the other solutions.", "The other solutions match mine; I agree."),
+            };
+        }
+        else
+        {
+            refinement = Check(style, d, rng);
+        }
+
+        return rng.Next(3) == 0 ? refinement + " " + solution : solution + " " + refinement;
+    }
+
+    private static string Equations(SyntheticDerivation d, Random rng)
+    {
+        SyntheticProblem p = d.Problem;
+        var parts = new List<string>
+        {
+            Pick(rng, $"Start: {N(d.Start)} {p.Items}.", $"Initial amount: {N(d.Start)} {p.Items}.", $"{p.Subject} starts with {N(d.Start)} {p.Items}."),
+        };
+        foreach (DerivationStep s in d.Steps.Where(s => !s.Skipped))
+        {
+            string eq = Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
+            string gerund = Gerund(p.VerbOf(s.Index));
+            parts.Add(s.Used.Operator == '*' || s.Stated.Operator == '*'
+                ? Pick(rng, $"After {gerund}: {eq}.", $"{Capitalize(gerund)}: {eq}.")
+                : Pick(rng, $"After {gerund} {N(s.Used.Operand)}: {eq}.", $"{Capitalize(gerund)} {N(s.Used.Operand)}: {eq}."));
+        }
+
+        parts.Add(Conclusion(TeacherStyle.Equations, d, rng));
+        return string.Join(" ", parts);
+    }
+
+    private static string Narrative(SyntheticDerivation d, Random rng)
+    {
+        SyntheticProblem p = d.Problem;
+        var parts = new List<string>
+        {
+            Pick(rng, "Let's work through this step by step.", $"Let me trace the {p.Items} one event at a time.", "I'll follow each change in order."),
+            Pick(rng, $"{p.Subject} begins with {N(d.Start)} {p.Items}.", $"Initially, {p.Subject} has {N(d.Start)} {p.Items}."),
+        };
+        bool first = true;
+        foreach (DerivationStep s in d.Steps.Where(s => !s.Skipped))
+        {
+            string then = first ? Pick(rng, "First", "To start") : Pick(rng, "Then", "Next", "After that");
+            first = false;
+            string verb = p.VerbOf(s.Index);
+            string a = N(s.Before), b = N(s.Used.Operand), c = N(s.After);
+            parts.Add(s.Used.Operator switch
+            {
+                '+' when s.Stated.Operator == '*' => $"{then}, {p.Subject} {verb} the amount, so we add {b} to {a}, which is {c}.",
+                '+' => Pick(rng,
+                    $"{then}, {p.Subject} {verb} {b} more, so the total becomes {a} plus {b}, which is {c}.",
+                    $"{then}, {p.Subject} {verb} {b}, bringing the count from {a} up to {a} plus {b}, that is {c}."),
+                '-' => Pick(rng,
+                    $"{then}, {p.Subject} {verb} {b}, leaving {a} minus {b}, which is {c}.",
+                    $"{then}, {p.Subject} {verb} {b}, so {a} minus {b} leaves {c}."),
+                _ => Pick(rng,
+                    $"{then}, the amount {(s.Used.Operand == 2 ? "doubles" : "triples")}: {a} times {b} is {c}.",
+                    $"{then}, {p.Subject} {verb} them, giving {a} times {b}, which equals {c}."),
+            });
+        }
+
+        parts.Add(Conclusion(TeacherStyle.Narrative, d, rng));
+        return string.Join(" ", parts);
+    }
+
+    private static string Grouped(SyntheticDerivation d, Random rng)
+    {
+        SyntheticProblem p = d.Problem;
+        var parts = new List<string> { Pick(rng, $"{p.Subject} starts with {N(d.Start)}.", $"Start = {N(d.Start)}.") };
+        string gainsLabel = Pick(rng, "Gains", "Added");
+        string lossesLabel = Pick(rng, "Losses", "Removed");
+        var active = d.Steps.Where(s => !s.Skipped).ToList();
+        int i = 0;
+        while (i < active.Count)
+        {
+            if (active[i].Used.Operator == '*')
+            {
+                DerivationStep m = active[i];
+                parts.Add($"{(m.Used.Operand == 2 ? "Doubled" : "Tripled")}: {Eq(m.Before, '*', m.Used.Operand, m.After)}.");
+                i++;
+                continue;
+            }
+
+            // One segment of additions and subtractions, up to the next multiplication.
+            var segment = new List<DerivationStep>();
+            while (i < active.Count && active[i].Used.Operator != '*')
+            {
+                segment.Add(active[i++]);
+            }
+
+            int before = segment[0].Before, after = segment[^1].After;
+            var gains = segment.Where(s => s.Used.Operator == '+').ToList();
+            var losses = segment.Where(s => s.Used.Operator == '-').ToList();
+            if (segment.Count == 1)
+            {
+                DerivationStep s = segment[0];
+                parts.Add($"{(s.Used.Operator == '+' ? gainsLabel : lossesLabel)}: {N(s.Used.Operand)}. {Eq(before, s.Used.Operator, s.Used.Operand, after)}.");
+                continue;
+            }
+
+            // A slip in a step shows in the sum of its group when the group has several numbers, else in the net equation.
+            int gainSlip = gains.Count > 1 ? gains.Sum(s => s.Slip) : 0;
+            int lossSlip = losses.Count > 1 ? -losses.Sum(s => s.Slip) : 0;
+            int gainTotal = gains.Sum(s => s.Used.Operand) + gainSlip;
+            int lossTotal = losses.Sum(s => s.Used.Operand) + lossSlip;
+            if (gains.Count > 0)
+            {
+                parts.Add(gains.Count == 1 ? $"{gainsLabel}: {N(gainTotal)}." : $"{gainsLabel}: {string.Join(" + ", gains.Select(s => N(s.Used.Operand)))} = {N(gainTotal)}.");
+            }
+
+            if (losses.Count > 0)
+            {
+                parts.Add(losses.Count == 1 ? $"{lossesLabel}: {N(lossTotal)}." : $"{lossesLabel}: {string.Join(" + ", losses.Select(s => N(s.Used.Operand)))} = {N(lossTotal)}.");
+            }
+
+            string net = gains.Count == 0 ? $"{N(before)} - {N(lossTotal)} = {N(after)}"
+                : losses.Count == 0 ? $"{N(before)} + {N(gainTotal)} = {N(after)}"
+                : $"{N(before)} + {N(gainTotal)} - {N(lossTotal)} = {N(after)}";
+            parts.Add(Pick(rng, $"Net: {net}.", $"So {net}."));
+        }
+
+        parts.Add(Conclusion(TeacherStyle.Grouped, d, rng));
+        return string.Join(" ", parts);
+    }
+
+    private static string Conclusion(TeacherStyle style, SyntheticDerivation d, Random rng)
+    {
+        SyntheticProblem p = d.Problem;
+        string f = N(d.Final);
+        if (p.Family == SyntheticFamily.Comparison)
+        {
+            string t = N(p.Threshold!.Value);
+            bool more = d.Final > p.Threshold.Value;
+            return style switch
+            {
+                TeacherStyle.Narrative => more
+                    ? $"That leaves {p.Subject} with {f} {p.Items}, which is more than {t}."
+                    : $"That leaves {p.Subject} with {f} {p.Items}, which is not more than {t}.",
+                TeacherStyle.Grouped => more ? $"{f} > {t}." : $"{f} <= {t}.",
+                _ => more ? $"Compare: {f} is more than {t}." : $"Compare: {f} is not more than {t}.",
+            };
+        }
+
+        return style switch
+        {
+            TeacherStyle.Narrative => Pick(rng, $"That means {p.Subject} ends up with {f} {p.Items}.", $"So in the end there are {f} {p.Items}."),
+            TeacherStyle.Grouped => Pick(rng, $"Total: {f} {p.Items}.", $"Answer: {f}."),
+            _ => Pick(rng, $"Final count: {f} {p.Items}.", $"{p.Subject} has {f} {p.Items} now.", $"Result: {f}."),
+        };
+    }
+
+    /// <summary>The sentence that names the step of <paramref name="previous"/> that <paramref name="revised"/> changes.</summary>
+    private static string Repair(TeacherStyle style, SyntheticDerivation previous, SyntheticDerivation revised, Random rng)
+    {
+        int k = previous.FirstDifference(revised) ?? (revised.Steps.Count - 1);
+        string what = Describe(previous, revised, k);
+        return style switch
+        {
+            TeacherStyle.Narrative => Pick(rng,
+                $"Looking at the other solutions, I see where I went wrong: {what}",
+                $"After comparing with the other agents, I found my error: {what}"),
+            TeacherStyle.Grouped => Pick(rng, $"Rechecked: {what}", $"Fixing my count: {what}"),
+            _ => Pick(rng, $"Correction: {what}", $"I revise my answer. {Capitalize(what)}"),
+        };
+    }
+
+    private static string Describe(SyntheticDerivation from, SyntheticDerivation to, int k)
+    {
+        SyntheticProblem p = from.Problem;
+        if (k < 0)
+        {
+            return $"{p.Subject} starts with {N(to.Start)} {p.Items}, not {N(from.Start)}.";
+        }
+
+        DerivationStep a = from.Steps[k], b = to.Steps[k];
+        string verb = p.VerbOf(k);
+        string stated = p.Steps[k].Operator == '*' ? verb : $"{verb} {N(p.Steps[k].Operand)}";
+        if (a.Skipped && !b.Skipped)
+        {
+            return $"I left out that {p.Subject} {stated}; that step gives {Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}.";
+        }
+
+        if (b.Skipped && !a.Skipped)
+        {
+            return $"the step where {p.Subject} {stated} should not change the count, so I drop {Eq(a.Before, a.Used.Operator, a.Used.Operand, a.After)}.";
+        }
+
+        if (a.Used.Operand != b.Used.Operand && a.Used.Operator == b.Used.Operator)
+        {
+            return $"the question says {N(b.Used.Operand)}, not {N(a.Used.Operand)}, so that step is {Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}.";
+        }
+
+        if (a.Used.Operator != b.Used.Operator)
+        {
+            return $"when {p.Subject} {stated}, the step is {Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}, not {Eq(a.Before, a.Used.Operator, a.Used.Operand, a.After)}.";
+        }
+
+        return $"{Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}, not {N(a.After)}.";
+    }
+
+    private static string Rebuttal(TeacherStyle style, SyntheticDerivation mine, SyntheticDerivation theirs, int k, string other)
+    {
+        SyntheticProblem p = mine.Problem;
+        string step = k < 0
+            ? $"{p.Subject} starts with {N(mine.Start)}"
+            : mine.Steps[k].Skipped ? $"the step where {p.Subject} {p.VerbOf(k)} does not count"
+            : theirs.Steps[k].Skipped ? $"the step where {p.Subject} {p.VerbOf(k)} must be counted"
+            : Eq(mine.Steps[k].Before, mine.Steps[k].Used.Operator, mine.Steps[k].Used.Operand, mine.Steps[k].After);
+        return style switch
+        {
+            TeacherStyle.Narrative => $"I disagree with the answer {other}: as far as I can tell, {step}, so I keep {mine.Answer}.",
+            TeacherStyle.Grouped => $"Not {other}: {step}.",
+            _ => $"The answer {other} does not hold: {step}.",
+        };
+    }
+
+    private static string Check(TeacherStyle style, SyntheticDerivation d, Random rng)
+    {
+        DerivationStep? last = d.Steps.LastOrDefault(s => !s.Skipped);
+        string? inverse = last is null ? null : last.Used.Operator switch
+        {
+            '+' => $"{N(last.After)} - {N(last.Used.Operand)} = {N(last.After - last.Used.Operand)}",
+            '-' => $"{N(last.After)} + {N(last.Used.Operand)} = {N(last.After + last.Used.Operand)}",
+            _ => last.After % last.Used.Operand == 0 ? $"{N(last.After)} / {N(last.Used.Operand)} = {N(last.After / last.Used.Operand)}" : null,
+        };
+        return style switch
+        {
+            TeacherStyle.Narrative => inverse is null
+                ? Pick(rng, $"I double-checked each step and I still get {N(d.Final)}.", "Going over the events again gives the same result.")
+                : $"To double-check, undoing the last step gives {inverse}, which matches the step before, so I still get {N(d.Final)}.",
+            TeacherStyle.Grouped => Pick(rng, $"Recount confirms {N(d.Final)}.", $"Same result as before: {N(d.Final)}."),
+            _ => inverse is null ? $"Check: the result is still {N(d.Final)}." : $"Check: {inverse}.",
+        };
+    }
+
+    private static string Gerund(string verb) => verb switch
+    {
+        "buys" => "buying",
+        "finds" => "finding",
+        "gets" => "getting",
+        "gives away" => "giving away",
+        "loses" => "losing",
+        "sells" => "selling",
+        "doubles" => "doubling",
+        "triples" => "tripling",
+        _ => verb,
+    };
+
+    private static string Eq(int a, char op, int b, int c) => $"{N(a)} {op} {N(b)} = {N(c)}";
+
+    private static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Capitalize(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
+
+    private static string Pick(Random rng, params string[] options) => options[rng.Next(options.Length)];
+}
