@@ -172,15 +172,26 @@ public sealed class MagDiTrainerBuilder
         return this;
     }
 
-    /// <summary>Validates everything and creates the trainer.</summary>
-    /// <exception cref="ArgumentException">One or more settings are missing or invalid; the message lists them all.</exception>
-    public MagDiTrainer Build()
+    /// <summary>The options <see cref="Build"/> would use: the starting options with every <see cref="Configure"/> applied in order.</summary>
+    internal MagDiTrainingOptions ResolveOptions()
     {
         MagDiTrainingOptions options = _options.Clone();
         foreach (var configure in _configure)
         {
             configure(options);
         }
+
+        return options;
+    }
+
+    /// <summary>The training MAGs added so far.</summary>
+    internal IReadOnlyList<InteractionGraph> TrainingGraphs => _training;
+
+    /// <summary>Validates everything and creates the trainer.</summary>
+    /// <exception cref="ArgumentException">One or more settings are missing or invalid; the message lists them all.</exception>
+    public MagDiTrainer Build()
+    {
+        MagDiTrainingOptions options = ResolveOptions();
 
         var problems = new List<string>(options.GetProblems());
         if (_model is null || _tokenizer is null)

@@ -1,0 +1,429 @@
+using MagDi.Graphs;
+using MagDi.Modeling;
+using MagDi.Tasks;
+using MagDi.Tokenization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MagDi.Training.Experiments;
+
+/// <summary>One row of an experiment as configured (resolved into trainer options when the experiment is built).</summary>
+internal sealed record ExperimentRowDefinition(string Name, string Description, ExperimentRowKind Kind, Action<MagDiTrainerBuilder>? Configure)
+{
+    public bool Trains => Kind != ExperimentRowKind.NoTeacher;
+}
+
+/// <summary>
+/// Composes a <see cref="MagDiExperiment"/>. Each <c>Use…</c>/<c>With…</c>/<c>Add…</c> returns the builder; <see cref="Build"/>
+/// validates everything and throws one <see cref="OptionsValidationException"/> listing every problem.
+/// </summary>
+public sealed class MagDiExperimentBuilder
+{
+    private readonly List<InteractionGraph> _training = [];
+    private readonly List<Question> _test = [];
+    private readonly List<InteractionGraph> _teacherDiscussions = [];
+    private readonly List<int> _seeds = [];
+    private readonly List<ExperimentRowDefinition> _rows = [];
+    private readonly List<Action<MagDiTrainerBuilder>> _trainer = [];
+    private string? _baseDirectory;
+    private string _device = "auto";
+    private string? _dtype;
+    private EvaluationOptions _evaluation = new();
+    private string? _output;
+    private ILogger? _logger;
+    private IProgress<ExperimentProgress>? _progress;
+
+    internal MagDiExperimentBuilder()
+    {
+    }
+
+    /// <summary>
+    /// The base student every row starts from: a Hugging Face checkpoint folder (config.json, safetensors weights and tokenizer
+    /// files). It is loaded afresh for every (row, seed) run, so no run sees another's weights.
+    /// </summary>
+    /// <param name="directory">The checkpoint folder.</param>
+    /// <param name="device"><c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
+    /// <param name="dtype"><c>f32</c>, <c>bf16</c> or <c>f16</c> (CUDA); null uses the checkpoint's own floats as float32.</param>
+    public MagDiExperimentBuilder UseBaseModel(string directory, string device = "auto", string? dtype = null)
+    {
+        _baseDirectory = directory;
+        _device = device;
+        _dtype = dtype;
+        return this;
+    }
+
+    /// <summary>Adds training MAGs (shared by every trained row).</summary>
+    public MagDiExperimentBuilder WithTrainingGraphs(IEnumerable<InteractionGraph> graphs)
+    {
+        ArgumentNullException.ThrowIfNull(graphs);
+        _training.AddRange(graphs);
+        return this;
+    }
+
+    /// <summary>Adds held-out test questions (with gold answers); every row is evaluated zero-shot on all of them.</summary>
+    public MagDiExperimentBuilder WithTestQuestions(IEnumerable<Question> questions)
+    {
+        ArgumentNullException.ThrowIfNull(questions);
+        _test.AddRange(questions);
+        return this;
+    }
+
+    /// <summary>
+    /// The teachers' own discussions of the test questions (MAGs): their team accuracy and the tokens they wrote are reported
+    /// next to the students', as in the paper's efficiency comparison.
+    /// </summary>
+    public MagDiExperimentBuilder WithTeacherDiscussions(IEnumerable<InteractionGraph> testGraphs)
+    {
+        ArgumentNullException.ThrowIfNull(testGraphs);
+        _teacherDiscussions.AddRange(testGraphs);
+        return this;
+    }
+
+    /// <summary>The seeds; every trained row runs once per seed (data order, adapter initialisation, dropout, sampling).</summary>
+    public MagDiExperimentBuilder WithSeeds(params int[] seeds)
+    {
+        ArgumentNullException.ThrowIfNull(seeds);
+        _seeds.Clear();
+        _seeds.AddRange(seeds);
+        return this;
+    }
+
+    /// <summary><paramref name="count"/> consecutive seeds starting at <paramref name="first"/>.</summary>
+    public MagDiExperimentBuilder WithSeedCount(int count, int first = 1)
+    {
+        _seeds.Clear();
+        for (int i = 0; i < count; i++)
+        {
+            _seeds.Add(first + i); // a count below 1 leaves no seed, which Build reports
+        }
+
+        return this;
+    }
+
+    /// <summary>The row of the base student itself, zero-shot (the paper's "No Teacher").</summary>
+    public MagDiExperimentBuilder AddNoTeacherRow() =>
+        AddDefinition(new ExperimentRowDefinition("No teacher", "the base student, zero-shot", ExperimentRowKind.NoTeacher, null));
+
+    /// <summary>
+    /// One single-teacher row per teacher (the paper's SiT): that teacher's correct round-0 chains. With no names, one row for
+    /// every agent of the training MAGs, in order of first appearance.
+    /// </summary>
+    public MagDiExperimentBuilder AddSingleTeacherRows(params string[] teachers)
+    {
+        ArgumentNullException.ThrowIfNull(teachers);
+        if (teachers.Length == 0)
+        {
+            // Every teacher of the training MAGs, which may be added later: expanded in Build, at this position.
+            return AddDefinition(new ExperimentRowDefinition(string.Empty, string.Empty, ExperimentRowKind.SingleTeacher, null));
+        }
+
+        foreach (string teacher in teachers)
+        {
+            AddDefinition(SingleTeacherRow(teacher));
+        }
+
+        return this;
+    }
+
+    /// <summary>Levels 1 to 4 of MAGDi (round-0 correct chains; all correct chains; + margin loss; + GCN loss).</summary>
+    public MagDiExperimentBuilder AddLevelRows()
+    {
+        AddDefinition(new ExperimentRowDefinition("Level 1", "all teachers, round-0 correct chains", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.RoundZero)));
+        AddDefinition(new ExperimentRowDefinition("Level 2", "correct chains of all rounds", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.CorrectNodes)));
+        AddDefinition(new ExperimentRowDefinition("Level 3", "+ incorrect chains (margin-ranking loss)", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.AllNodes)));
+        return AddDefinition(new ExperimentRowDefinition("Level 4 (MAGDi)", "+ interaction structure (GCN node loss)", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.Structure)));
+    }
+
+    /// <summary>A row of your own: <paramref name="configure"/> sets up its trainer (level, teacher, loss weights, ...) after the shared settings.</summary>
+    public MagDiExperimentBuilder AddRow(string name, string description, Action<MagDiTrainerBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return AddDefinition(new ExperimentRowDefinition(name, description ?? string.Empty, ExperimentRowKind.Custom, configure));
+    }
+
+    /// <summary>
+    /// Settings every trained row shares (the budget: schedule, batch, learning rate, LoRA or full fine-tuning, ...), applied
+    /// before each row's own settings. The experiment sets the student, the training MAGs, the seed and the output folder.
+    /// </summary>
+    public MagDiExperimentBuilder ConfigureTrainer(Action<MagDiTrainerBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        _trainer.Add(configure);
+        return this;
+    }
+
+    /// <summary>How students answer at test time (default: greedy, up to 300 new tokens).</summary>
+    public MagDiExperimentBuilder WithEvaluation(EvaluationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _evaluation = options;
+        return this;
+    }
+
+    /// <summary>The folder that receives every run, <c>table.md</c> and <c>results.json</c>. Restarting with the same folder reuses finished runs.</summary>
+    public MagDiExperimentBuilder WithOutputDirectory(string directory)
+    {
+        _output = directory;
+        return this;
+    }
+
+    /// <summary>Logs through a logger created from <paramref name="loggerFactory"/>.</summary>
+    public MagDiExperimentBuilder UseLogger(ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        _logger = loggerFactory.CreateLogger<MagDiExperiment>();
+        return this;
+    }
+
+    /// <summary>Logs through <paramref name="logger"/>.</summary>
+    public MagDiExperimentBuilder UseLogger(ILogger logger)
+    {
+        _logger = logger;
+        return this;
+    }
+
+    /// <summary>Reports training steps, evaluation batches and finished runs.</summary>
+    public MagDiExperimentBuilder UseProgress(IProgress<ExperimentProgress> progress)
+    {
+        _progress = progress;
+        return this;
+    }
+
+    /// <summary>Validates everything and creates the experiment.</summary>
+    /// <exception cref="OptionsValidationException">Something is missing or invalid; every failure is listed.</exception>
+    public MagDiExperiment Build()
+    {
+        var failures = new List<string>();
+        var rows = new List<ExperimentRowDefinition>();
+        foreach (var row in _rows)
+        {
+            if (row.Kind == ExperimentRowKind.SingleTeacher && row.Configure is null)
+            {
+                var agents = _training.SelectMany(g => g.Agents).Distinct(StringComparer.Ordinal).ToList();
+                rows.AddRange(agents.Select(SingleTeacherRow));
+                if (agents.Count == 0)
+                {
+                    failures.Add("Single-teacher rows for every teacher need training MAGs to take the teachers from (WithTrainingGraphs).");
+                }
+            }
+            else
+            {
+                rows.Add(row);
+            }
+        }
+
+        if (_seeds.Count == 0)
+        {
+            failures.Add("At least one seed is required (WithSeeds or WithSeedCount with a count of 1 or more).");
+        }
+        else if (_seeds.Distinct().Count() != _seeds.Count)
+        {
+            failures.Add($"Seeds must be distinct (got {string.Join(", ", _seeds)}).");
+        }
+
+        if (rows.Count == 0)
+        {
+            failures.Add("At least one row is required (AddNoTeacherRow, AddSingleTeacherRows, AddLevelRows or AddRow).");
+        }
+
+        foreach (var name in rows.GroupBy(r => r.Name, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Key))
+        {
+            failures.Add($"Row names must be distinct; '{name}' is used more than once.");
+        }
+
+        foreach (var row in rows.Where(r => string.IsNullOrWhiteSpace(r.Name)))
+        {
+            failures.Add($"Every row needs a name (a row described as '{row.Description}' has none).");
+        }
+
+        if (string.IsNullOrWhiteSpace(_output))
+        {
+            failures.Add("An output folder is required (WithOutputDirectory).");
+        }
+
+        CheckTest(failures);
+        ModelConfig? config = CheckBaseModel(failures, out ITextTokenizer? tokenizer);
+        if (rows.Any(r => r.Trains) && _training.Count == 0)
+        {
+            failures.Add("Trained rows need training MAGs (WithTrainingGraphs).");
+        }
+
+        var resolved = new Dictionary<string, MagDiTrainingOptions>(StringComparer.Ordinal);
+        foreach (var row in rows.Where(r => r.Trains && !string.IsNullOrWhiteSpace(r.Name)))
+        {
+            MagDiTrainingOptions? options = ResolveRow(row, failures);
+            if (options is not null)
+            {
+                resolved[row.Name] = options;
+            }
+        }
+
+        try
+        {
+            _evaluation.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            failures.Add(ex.Message);
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new OptionsValidationException("MagDiExperiment", typeof(MagDiExperimentBuilder), failures);
+        }
+
+        return new MagDiExperiment(new ExperimentSetup(
+            Path.GetFullPath(_output!),
+            Path.GetFullPath(_baseDirectory!),
+            _device,
+            _dtype,
+            config!,
+            tokenizer!,
+            [.. _training],
+            [.. _test],
+            [.. _teacherDiscussions],
+            [.. _seeds],
+            rows,
+            [.. _trainer],
+            resolved,
+            _evaluation,
+            _logger,
+            _progress));
+    }
+
+    private void CheckTest(List<string> failures)
+    {
+        if (_test.Count == 0)
+        {
+            failures.Add("Test questions are required (WithTestQuestions).");
+            return;
+        }
+
+        foreach (var id in _test.GroupBy(q => q.Id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => g.Key).Take(5))
+        {
+            failures.Add($"Test question ids must be distinct; '{id}' appears more than once.");
+        }
+
+        foreach (string task in _test.Select(q => q.Task).Concat(_training.Select(g => g.Task)).Distinct(StringComparer.OrdinalIgnoreCase))
+        {
+            if (!ReasoningTasks.TryGet(task, out _))
+            {
+                failures.Add($"The task '{task}' is not known; register it with ReasoningTasks.Register.");
+            }
+        }
+
+        var testIds = _test.Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var g in _teacherDiscussions.Where(g => !testIds.Contains(g.Id)).Take(3))
+        {
+            failures.Add($"Teacher discussion '{g.Id}' is not one of the test questions (ids must match).");
+        }
+    }
+
+    private ModelConfig? CheckBaseModel(List<string> failures, out ITextTokenizer? tokenizer)
+    {
+        tokenizer = null;
+        if (string.IsNullOrWhiteSpace(_baseDirectory))
+        {
+            failures.Add("A base student is required (UseBaseModel with a Hugging Face checkpoint folder).");
+            return null;
+        }
+
+        if (!Directory.Exists(_baseDirectory))
+        {
+            failures.Add($"The base student folder '{_baseDirectory}' does not exist.");
+            return null;
+        }
+
+        ModelConfig config;
+        try
+        {
+            config = ModelConfig.Load(Path.Combine(_baseDirectory, "config.json"));
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or FormatException or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            failures.Add($"The base student's config.json cannot be read: {ex.Message}");
+            return null;
+        }
+
+        try
+        {
+            tokenizer = TokenizerLoader.Load(_baseDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or ArgumentException or FormatException or NotSupportedException or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            failures.Add($"The base student's tokenizer cannot be loaded from '{_baseDirectory}': {ex.Message}");
+            return config;
+        }
+
+        if (tokenizer.VocabularySize > config.VocabSize)
+        {
+            failures.Add($"The base student's tokenizer has {tokenizer.VocabularySize} tokens but its config.json vocab_size is {config.VocabSize}: " +
+                "the tokenizer and the weights do not belong together.");
+        }
+
+        foreach (var (name, id) in new[] { ("bos", tokenizer.Special.BosId), ("eos", tokenizer.Special.EosId), ("pad", tokenizer.Special.PadId) })
+        {
+            if (id is int value && (value < 0 || value >= config.VocabSize))
+            {
+                failures.Add($"The base student's tokenizer has {name} id {value}, outside its vocab_size of {config.VocabSize}.");
+            }
+        }
+
+        if (tokenizer.Special.EosId is null)
+        {
+            failures.Add("The base student's tokenizer has no EOS token; MAGDi targets end with EOS.");
+        }
+
+        return config;
+    }
+
+    /// <summary>The trainer options a row resolves to, with the data checks the trainer would only make at run time.</summary>
+    private MagDiTrainingOptions? ResolveRow(ExperimentRowDefinition row, List<string> failures)
+    {
+        var probe = MagDiTrainer.CreateBuilder();
+        foreach (var configure in _trainer)
+        {
+            configure(probe);
+        }
+
+        row.Configure?.Invoke(probe);
+        probe.WithOutputDirectory(Path.Combine(_output ?? ".", "probe"));
+        MagDiTrainingOptions options = probe.ResolveOptions();
+        foreach (string problem in options.GetProblems())
+        {
+            failures.Add($"Row '{row.Name}': {problem}");
+        }
+
+        if (_training.Count == 0)
+        {
+            return options;
+        }
+
+        if (options.SingleTeacher is { } teacher && !_training.Any(g => g.Agents.Contains(teacher, StringComparer.OrdinalIgnoreCase)))
+        {
+            failures.Add($"Row '{row.Name}': no training MAG has the teacher '{teacher}' (teachers: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct(StringComparer.Ordinal))}).");
+            return null;
+        }
+
+        if (!_training.Any(g => g.Nodes.Any(n => n.IsValid && TrainingSet.Selects(options, n))))
+        {
+            failures.Add($"Row '{row.Name}': the training MAGs have no node this row trains on (level {options.Level}" +
+                (options.SingleTeacher is null ? ")." : $", teacher '{options.SingleTeacher}')."));
+            return null;
+        }
+
+        return options;
+    }
+
+    private MagDiExperimentBuilder AddDefinition(ExperimentRowDefinition row)
+    {
+        _rows.Add(row);
+        return this;
+    }
+
+    private static ExperimentRowDefinition SingleTeacherRow(string teacher) => new(
+        $"SiT ({teacher})",
+        $"{teacher} alone, its correct round-0 chains",
+        ExperimentRowKind.SingleTeacher,
+        b => b.WithLevel(DistillationLevel.RoundZero).WithSingleTeacher(teacher));
+}

@@ -1,0 +1,189 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using MagDi.Graphs;
+using MagDi.Graphs.Discussion;
+using MagDi.Graphs.IO;
+using MagDi.Tasks;
+using MagDi.Tasks.Synthetic;
+using Microsoft.Extensions.Logging;
+
+namespace MagDi.Training.Experiments;
+
+/// <summary>Settings of <see cref="SyntheticExperiment.PrepareAsync"/>.</summary>
+public sealed class SyntheticExperimentOptions
+{
+    /// <summary>Seed of the benchmark and of the simulated teachers. Default 7.</summary>
+    public int Seed { get; set; } = 7;
+
+    /// <summary>Training questions the teachers discuss (one MAG each). Default 600.</summary>
+    public int TrainingQuestions { get; set; } = 600;
+
+    /// <summary>Held-out test questions. Default 300.</summary>
+    public int TestQuestions { get; set; } = 300;
+
+    /// <summary>
+    /// The benchmark's range: by default 2 to 4 steps, quantities up to 30, values up to 99, doublings allowed: more steps and
+    /// larger numbers than the base student's pretraining corpus (<see cref="SyntheticBaseModelOptions.Corpus"/>).
+    /// </summary>
+    public SyntheticBenchmarkOptions Benchmark { get; set; } = new() { MinSteps = 2, MaxSteps = 4, MaxOperand = 30, MaxValue = 99, AllowMultiplication = true };
+
+    /// <summary>Discussion rounds after round 0 (ReConcile and the paper: 3).</summary>
+    public int DiscussionRounds { get; set; } = 3;
+
+    /// <summary>The base student's recipe.</summary>
+    public SyntheticBaseModelOptions BaseModel { get; set; } = new();
+
+    internal IReadOnlyList<string> GetProblems()
+    {
+        var problems = new List<string>();
+        if (TrainingQuestions < 1) problems.Add($"TrainingQuestions must be at least 1 (was {TrainingQuestions}).");
+        if (TestQuestions < 1) problems.Add($"TestQuestions must be at least 1 (was {TestQuestions}).");
+        if (DiscussionRounds is < 0 or > 10) problems.Add($"DiscussionRounds must be in [0, 10] (was {DiscussionRounds}).");
+        if ((long)TrainingQuestions + TestQuestions > 1_000_000) problems.Add("TrainingQuestions + TestQuestions must be at most 1000000.");
+        return problems;
+    }
+}
+
+/// <summary>What <see cref="SyntheticExperiment.PrepareAsync"/> made.</summary>
+/// <param name="BaseModelDirectory">The pretrained base student (a Hugging Face checkpoint folder).</param>
+/// <param name="TrainingGraphs">MAGs of the training questions.</param>
+/// <param name="TestQuestions">The held-out questions.</param>
+/// <param name="TestGraphs">The teachers' discussions of the held-out questions (for their accuracy and token cost only; never trained on).</param>
+/// <param name="TrainingMagsPath">The training MAG corpus (MagDi JSON Lines).</param>
+/// <param name="TestMagsPath">The test discussions (MagDi JSON Lines).</param>
+public sealed record SyntheticExperimentData(
+    string BaseModelDirectory,
+    IReadOnlyList<InteractionGraph> TrainingGraphs,
+    IReadOnlyList<Question> TestQuestions,
+    IReadOnlyList<InteractionGraph> TestGraphs,
+    string TrainingMagsPath,
+    string TestMagsPath);
+
+/// <summary>What the synthetic set-up is doing.</summary>
+/// <param name="Stage"><c>pretraining</c>, <c>discussing-train</c> or <c>discussing-test</c>.</param>
+/// <param name="Done">Steps or questions done.</param>
+/// <param name="Total">Steps or questions in all.</param>
+/// <param name="Loss">The pretraining loss, while pretraining.</param>
+public sealed record SyntheticSetupProgress(string Stage, int Done, int Total, double? Loss);
+
+/// <summary>
+/// The offline MAGDi experiment: a synthetic benchmark, a base student pretrained on textbook solutions of easier problems
+/// (<see cref="SyntheticBaseModel"/>), and three simulated teachers with their own styles, mistakes and confidence
+/// (<see cref="SimulatedTeacherProfile.Defaults"/>) discussing every question through the real ReConcile
+/// <see cref="DiscussionRunner"/>. Everything is cached under the output folder by a fingerprint of the settings, so a
+/// restarted experiment reuses it.
+/// </summary>
+public static class SyntheticExperiment
+{
+    /// <summary>Builds (or reuses) the base student and the MAG corpora.</summary>
+    /// <exception cref="ArgumentException">The options are invalid (every problem listed).</exception>
+    public static async Task<SyntheticExperimentData> PrepareAsync(
+        string outputDirectory,
+        SyntheticExperimentOptions options,
+        IProgress<SyntheticSetupProgress>? progress = null,
+        ILoggerFactory? loggerFactory = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(outputDirectory);
+        ArgumentNullException.ThrowIfNull(options);
+        var problems = options.GetProblems();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid synthetic experiment options: " + string.Join(" ", problems), nameof(options));
+        }
+
+        SyntheticTasks.EnsureRegistered();
+        string root = Path.GetFullPath(outputDirectory);
+        Directory.CreateDirectory(root);
+        ILogger? logger = loggerFactory?.CreateLogger(typeof(SyntheticExperiment).FullName!);
+        string baseDirectory = await SyntheticBaseModel.EnsureAsync(
+            Path.Combine(root, "base"),
+            options.BaseModel,
+            progress is null ? null : new InlineProgress<TrainingProgress>(p => progress.Report(
+                new SyntheticSetupProgress("pretraining", p.Step, p.TotalSteps, p.Metrics.TryGetValue(Losses.LossReport.Keys.Nll, out double l) ? l : null))),
+            logger,
+            cancellationToken).ConfigureAwait(false);
+
+        var benchmark = new SyntheticBenchmarkOptions
+        {
+            Seed = options.Seed,
+            MinSteps = options.Benchmark.MinSteps,
+            MaxSteps = options.Benchmark.MaxSteps,
+            MaxOperand = options.Benchmark.MaxOperand,
+            MaxValue = options.Benchmark.MaxValue,
+            AllowMultiplication = options.Benchmark.AllowMultiplication,
+        };
+        var (train, test) = SyntheticBenchmark.GenerateSplits(SyntheticFamily.Arithmetic, options.TrainingQuestions, options.TestQuestions, benchmark);
+        var trainQuestions = train.Select(p => p.ToQuestion()).ToList();
+        var testQuestions = test.Select(p => p.ToQuestion()).ToList();
+
+        string data = Path.Combine(root, "data-" + Fingerprint(options));
+        Directory.CreateDirectory(data);
+        var runner = new DiscussionRunner(
+            SimulatedTeacher.CreateTeam(options.Seed),
+            new DiscussionOptions { MaxRounds = options.DiscussionRounds, MaxConcurrentQuestions = 1 },
+            loggerFactory?.CreateLogger<DiscussionRunner>());
+        string trainPath = Path.Combine(data, "mags.jsonl");
+        string testPath = Path.Combine(data, "test-mags.jsonl");
+        var trainGraphs = await DiscussAsync(runner, trainQuestions, trainPath, "discussing-train", progress, cancellationToken).ConfigureAwait(false);
+        var testGraphs = await DiscussAsync(runner, testQuestions, testPath, "discussing-test", progress, cancellationToken).ConfigureAwait(false);
+        return new SyntheticExperimentData(baseDirectory, trainGraphs, testQuestions, testGraphs, trainPath, testPath);
+    }
+
+    /// <summary>
+    /// The experiment of the paper on prepared synthetic data: No teacher, SiT for each teacher and Levels 1 to 4, every
+    /// student a LoRA adapter (q_proj, v_proj) on the base, the teachers' own discussion as the efficiency reference.
+    /// Add the budget with <see cref="MagDiExperimentBuilder.ConfigureTrainer"/>, the seeds and the output folder.
+    /// </summary>
+    public static MagDiExperimentBuilder CreateBuilder(SyntheticExperimentData data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return MagDiExperiment.CreateBuilder()
+            .UseBaseModel(data.BaseModelDirectory, device: "cpu", dtype: "f32")
+            .WithTrainingGraphs(data.TrainingGraphs)
+            .WithTestQuestions(data.TestQuestions)
+            .WithTeacherDiscussions(data.TestGraphs)
+            .AddNoTeacherRow()
+            .AddSingleTeacherRows()
+            .AddLevelRows();
+    }
+
+    private static async Task<List<InteractionGraph>> DiscussAsync(
+        DiscussionRunner runner, List<Question> questions, string path, string stage, IProgress<SyntheticSetupProgress>? progress, CancellationToken ct)
+    {
+        DiscussionRunSummary summary = await runner.RunAsync(
+            questions,
+            path,
+            progress is null ? null : new InlineProgress<DiscussionProgress>(p => progress.Report(new SyntheticSetupProgress(stage, p.Completed + p.Skipped, p.Total, null))),
+            ct).ConfigureAwait(false);
+        if (summary.FailedQuestionIds.Count > 0)
+        {
+            throw new InvalidOperationException($"The simulated discussion failed on {summary.FailedQuestionIds.Count} question(s): {string.Join(", ", summary.FailedQuestionIds.Take(5))}.");
+        }
+
+        MagReadResult read = await MagFile.ReadAsync(path, cancellationToken: ct).ConfigureAwait(false);
+        var byId = read.Graphs.ToDictionary(g => g.Id, StringComparer.Ordinal);
+        return questions.Select(q => byId[q.Id]).ToList();
+    }
+
+    private static string Fingerprint(SyntheticExperimentOptions options)
+    {
+        string json = JsonSerializer.Serialize(new
+        {
+            version = 1,
+            options.Seed,
+            options.TrainingQuestions,
+            options.TestQuestions,
+            options.Benchmark,
+            options.DiscussionRounds,
+            teachers = SimulatedTeacherProfile.Defaults,
+        });
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(json)))[..12];
+    }
+
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}
