@@ -21,16 +21,16 @@ Console.CancelKeyPress += (_, e) =>
 
 try
 {
-    QuickstartReport report = await new QuickstartRunner(options).RunAsync(cts.Token);
-    return report.Rows.Skip(1).Max(r => r.Accuracy) > report.Rows[0].Accuracy ? 0 : 1;
+    await new QuickstartRunner(options).RunAsync(cts.Token);
+    return 0;
 }
 catch (OperationCanceledException)
 {
-    AnsiConsole.MarkupLine("[yellow]Cancelled.[/]");
+    AnsiConsole.MarkupLine("[yellow]Cancelled; finished runs are kept and reused by the next run with the same --out.[/]");
     return 130;
 }
-catch (ArgumentException ex)
+catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or IOException)
 {
-    Console.Error.WriteLine(ex.Message);
+    Console.Error.WriteLine($"error: {ex.Message}");
     return 2;
 }

@@ -1,0 +1,67 @@
+using MagDi.Training.Experiments;
+using ScottPlot;
+
+namespace MagDi.Samples;
+
+/// <summary>plot.png of an experiment: each row's mean accuracy with its 95 % interval as a whisker, and every seed as a dot.</summary>
+internal static class ExperimentPlot
+{
+    public static void Save(ExperimentReport report, string path)
+    {
+        var plot = new Plot();
+        plot.Title($"Held-out zero-shot accuracy: {report.Seeds.Count} seed(s), {report.TestQuestions} questions, 95 % intervals");
+        plot.YLabel("accuracy (%)");
+        var bars = report.Rows.Select((r, i) => new Bar
+        {
+            Position = i,
+            Value = 100 * r.Accuracy.Mean,
+            Error = 100 * (r.Accuracy.High - r.Accuracy.Low) / 2, // the interval is symmetric (mean ± t·SE)
+            Label = (100 * r.Accuracy.Mean).ToString("F1", System.Globalization.CultureInfo.InvariantCulture),
+            FillColor = r.Kind switch
+            {
+                ExperimentRowKind.NoTeacher => Colors.Gray,
+                ExperimentRowKind.SingleTeacher => Colors.SteelBlue,
+                ExperimentRowKind.Level => Colors.DarkOrange,
+                _ => Colors.SeaGreen,
+            },
+        }).ToArray();
+        var barPlot = plot.Add.Bars(bars);
+        barPlot.ValueLabelStyle.FontSize = 11;
+        for (int i = 0; i < report.Rows.Count; i++)
+        {
+            var seeds = report.Rows[i].PerSeed;
+            double[] xs = seeds.Select((_, k) => i - 0.15 + (0.3 * (k + 1) / (seeds.Count + 1))).ToArray();
+            var markers = plot.Add.Markers(xs, seeds.Select(v => 100 * v).ToArray());
+            markers.Color = Colors.Black;
+            markers.MarkerSize = 5;
+        }
+
+        if (report.Teachers is { } teachers)
+        {
+            var line = plot.Add.HorizontalLine(100 * teachers.Accuracy);
+            line.LinePattern = LinePattern.Dashed;
+            line.Color = Colors.DarkRed;
+            line.Text = $"teachers (ReConcile) {100 * teachers.Accuracy:F1}";
+            line.LabelOppositeAxis = true;
+        }
+
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            Enumerable.Range(0, report.Rows.Count).Select(i => (double)i).ToArray(), report.Rows.Select(r => r.Name).ToArray());
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 20;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.UpperLeft;
+        plot.Axes.Bottom.MinimumSize = 80;
+        double top = Math.Max(report.Rows.Max(r => r.Accuracy.High), report.Teachers?.Accuracy ?? 0);
+        plot.Axes.SetLimitsY(0, Math.Max(10, 100 * top * 1.12));
+        // Written beside the target and renamed over it, so an interrupted run never leaves half a PNG.
+        string temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.magdi-tmp.png");
+        try
+        {
+            plot.SavePng(temp, 1200, 560);
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+}
