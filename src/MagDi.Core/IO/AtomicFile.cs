@@ -303,11 +303,13 @@ public static partial class AtomicFile
     /// Test seam: in the calling flow (and tasks it starts), every stream of this class fails with "No space left on
     /// device" once <paramref name="bytes"/> bytes have been written in total, as a full disk does.
     /// </summary>
-    internal static IDisposable LimitBytesForTesting(long bytes)
+    /// <returns>The simulated disk; dispose it to end the limit.</returns>
+    internal static SimulatedDisk LimitBytesForTesting(long bytes)
     {
         var previous = s_quota.Value;
-        s_quota.Value = new DiskQuota(bytes);
-        return new Restore(() => s_quota.Value = previous);
+        var quota = new DiskQuota(bytes);
+        s_quota.Value = quota;
+        return new SimulatedDisk(quota, () => s_quota.Value = previous);
     }
 
     private static Stream Wrap(FileStream file) => s_quota.Value is { } quota ? new QuotaStream(file, quota) : file;
@@ -436,16 +438,41 @@ public static partial class AtomicFile
     [GeneratedRegex(@"^\.tmp-checkpoint-[0-9]+-[0-9a-f]{32}$", RegexOptions.CultureInvariant)]
     private static partial Regex LegacyCheckpointPattern();
 
-    private sealed class Restore(Action restore) : IDisposable
+    /// <summary>A simulated full disk in one test flow (see <see cref="LimitBytesForTesting"/>).</summary>
+    internal sealed class SimulatedDisk : IDisposable
     {
-        public void Dispose() => restore();
+        private readonly DiskQuota _quota;
+        private readonly Action _restore;
+
+        internal SimulatedDisk(DiskQuota quota, Action restore)
+        {
+            _quota = quota;
+            _restore = restore;
+        }
+
+        /// <summary>The bytes written through this class so far.</summary>
+        public long Written => _quota.Written;
+
+        public void Dispose() => _restore();
     }
 
     /// <summary>Bytes left before the simulated disk is full, shared by every stream of one test flow.</summary>
-    private sealed class DiskQuota(long bytes)
+    internal sealed class DiskQuota(long bytes)
     {
         private readonly Lock _gate = new();
+        private readonly long _size = bytes;
         private long _remaining = bytes;
+
+        public long Written
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return _size - _remaining;
+                }
+            }
+        }
 
         /// <summary>How many of <paramref name="count"/> bytes still fit (all of them, or fewer when the disk fills up).</summary>
         public int Take(int count)
