@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using System.Text.RegularExpressions;
 
@@ -50,10 +51,10 @@ public static partial class AtomicFile
 
             File.Move(temp, target, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             TryDelete(temp);
-            throw;
+            throw Explain(e, path, temp, target);
         }
     }
 
@@ -83,10 +84,10 @@ public static partial class AtomicFile
             cancellationToken.ThrowIfCancellationRequested();
             File.Move(temp, target, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             TryDelete(temp);
-            throw;
+            throw Explain(e, path, temp, target);
         }
     }
 
@@ -166,6 +167,11 @@ public static partial class AtomicFile
             {
                 MergeInto(temp, target);
             }
+        }
+        catch (IOException e) when (e.GetType() == typeof(IOException) && e.Message.Contains(temp, StringComparison.Ordinal))
+        {
+            // Name the folder the user asked for, not its temporary stand-in.
+            throw new IOException(e.Message.Replace(temp, target, StringComparison.Ordinal), e);
         }
         finally
         {
@@ -310,6 +316,20 @@ public static partial class AtomicFile
         var quota = new DiskQuota(bytes);
         s_quota.Value = quota;
         return new SimulatedDisk(quota, () => s_quota.Value = previous);
+    }
+
+    /// <summary>
+    /// A plain <see cref="IOException"/> (a full disk, a refused rename) names the temporary file; the user needs the file
+    /// they asked for. Other exceptions, thrown by the caller's writer, pass unchanged.
+    /// </summary>
+    private static IOException Explain(Exception e, string path, string temp, string target)
+    {
+        if (e.GetType() != typeof(IOException) || e.Message.StartsWith("Could not write ", StringComparison.Ordinal))
+        {
+            ExceptionDispatchInfo.Throw(e);
+        }
+
+        return new IOException($"Could not write '{path}': {e.Message.Replace(temp, target, StringComparison.Ordinal)}", e);
     }
 
     private static Stream Wrap(FileStream file) => s_quota.Value is { } quota ? new QuotaStream(file, quota) : file;
