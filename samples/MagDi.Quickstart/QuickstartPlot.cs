@@ -37,7 +37,11 @@ internal static class QuickstartPlot
         accuracy.Axes.Margins(bottom: 0);
         accuracy.Axes.SetLimitsY(0, Math.Max(10, 100 * rows.Max(r => r.Accuracy) * 1.15));
 
-        multiplot.SavePng(path, 1400, 550);
+        using var surface = SkiaSharp.SKSurface.Create(new SkiaSharp.SKImageInfo(1400, 550));
+        multiplot.Render(surface);
+        using SkiaSharp.SKImage snapshot = surface.Snapshot();
+        using SkiaSharp.SKData png = snapshot.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        MagDi.IO.AtomicFile.WriteAllBytes(path, png.ToArray());
     }
 
     /// <summary>Moving average over 10 steps so the curves are readable.</summary>

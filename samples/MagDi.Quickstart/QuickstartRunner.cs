@@ -5,6 +5,7 @@ using System.Text.Json;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
 using MagDi.Graphs.IO;
+using MagDi.IO;
 using MagDi.Losses;
 using MagDi.Modeling;
 using MagDi.Runtime;
@@ -111,6 +112,7 @@ public sealed class QuickstartRunner
         SyntheticTasks.EnsureRegistered();
         string outDir = Path.GetFullPath(_options.OutputDirectory);
         Directory.CreateDirectory(outDir);
+        AtomicFile.DeleteLeftovers(outDir); // what a killed run left: only MagDi's own temporary names
         var files = new List<string>();
 
         _console.Write(new Rule("[bold]MagDi quickstart[/]").LeftJustified());
@@ -122,7 +124,7 @@ public sealed class QuickstartRunner
         PrintStatistics(stats);
         InteractionGraph showcase = trainGraphs.FirstOrDefault(g => g.InteractionRounds > 0 && g.Nodes.Any(n => !n.IsCorrect)) ?? trainGraphs[0];
         string svgPath = Path.Combine(outDir, "mag.svg");
-        await File.WriteAllTextAsync(svgPath, MagSvgRenderer.Render(showcase), cancellationToken);
+        await AtomicFile.WriteAllTextAsync(svgPath, MagSvgRenderer.Render(showcase), cancellationToken);
         files.Add(svgPath);
         _console.MarkupLine($"Rendered MAG [blue]{Markup.Escape(showcase.Id)}[/] to mag.svg");
 
@@ -171,7 +173,7 @@ public sealed class QuickstartRunner
         string table = ToMarkdown(rows, stats, strongest);
         PrintTable(rows);
         string tablePath = Path.Combine(outDir, "table.md");
-        await File.WriteAllTextAsync(tablePath, table, cancellationToken);
+        await AtomicFile.WriteAllTextAsync(tablePath, table, cancellationToken);
         files.Add(tablePath);
 
         string plotPath = Path.Combine(outDir, "plot.png");
@@ -180,7 +182,7 @@ public sealed class QuickstartRunner
 
         wall.Stop();
         string jsonPath = Path.Combine(outDir, "results.json");
-        await File.WriteAllTextAsync(jsonPath, ToJson(rows, stats, strongest, mode, wall.Elapsed), cancellationToken);
+        await AtomicFile.WriteAllTextAsync(jsonPath, ToJson(rows, stats, strongest, mode, wall.Elapsed), cancellationToken);
         files.Add(jsonPath);
 
         QuickstartRow untrained = rows[0];
@@ -229,20 +231,33 @@ public sealed class QuickstartRunner
         _console.MarkupLine($"Synthetic benchmark: {train.Count} training and {test.Count} held-out questions " +
             $"({string.Join(", ", test.GroupBy(q => q.Task).Select(g => $"{g.Key}: {g.Count()}"))}).");
 
+        // The runner appends to (and resumes) a corpus; the quickstart always starts fresh, so the discussion goes into a
+        // temporary folder and its two files replace the previous run's only when it is complete.
         string magPath = Path.Combine(outDir, "mags.jsonl");
-        File.Delete(magPath); // the runner resumes an existing corpus; the quickstart always starts fresh
-        File.Delete(Path.ChangeExtension(magPath, ".usage.jsonl"));
+        string usagePath = Path.ChangeExtension(magPath, ".usage.jsonl");
         var runner = new DiscussionRunner(
             SimulatedTeacher.CreateTeam(_options.Seed, SimulatedTeacher.OracleFor(train)),
             new DiscussionOptions { MaxRounds = 3, MaxConcurrentQuestions = 1 });
         DiscussionRunSummary summary = null!;
-        await _console.Progress().AutoClear(false).Columns(ProgressColumns()).StartAsync(async ctx =>
+        string discussion = Path.Combine(outDir, "." + Path.GetFileName(magPath) + "." + Guid.NewGuid().ToString("N") + ".magdi-tmp");
+        Directory.CreateDirectory(discussion);
+        try
         {
-            ProgressTask task = ctx.AddTask("ReConcile discussion (3 simulated teachers)", maxValue: train.Count);
-            var progress = new SyncProgress<DiscussionProgress>(p => task.Value = p.Completed + p.Skipped + p.Failed);
-            summary = await runner.RunAsync(train, magPath, progress, ct);
-            task.Value = task.MaxValue;
-        });
+            await _console.Progress().AutoClear(false).Columns(ProgressColumns()).StartAsync(async ctx =>
+            {
+                ProgressTask task = ctx.AddTask("ReConcile discussion (3 simulated teachers)", maxValue: train.Count);
+                var progress = new SyncProgress<DiscussionProgress>(p => task.Value = p.Completed + p.Skipped + p.Failed);
+                summary = await runner.RunAsync(train, Path.Combine(discussion, Path.GetFileName(magPath)), progress, ct);
+                task.Value = task.MaxValue;
+            });
+            File.Move(Path.Combine(discussion, Path.GetFileName(usagePath)), usagePath, overwrite: true);
+            File.Move(Path.Combine(discussion, Path.GetFileName(magPath)), magPath, overwrite: true);
+        }
+        finally
+        {
+            Directory.Delete(discussion, recursive: true);
+        }
+
         files.Add(magPath);
         MagReadResult mags = await MagFile.ReadAsync(magPath, cancellationToken: ct);
         _console.MarkupLine($"Wrote {summary.Written} MAGs to mags.jsonl (team answer correct on {summary.TeamCorrect}, failed {summary.FailedQuestionIds.Count}).");
