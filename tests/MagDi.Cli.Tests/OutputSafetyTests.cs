@@ -235,7 +235,7 @@ public sealed class OutputSafetyTests(CliFixture fixture, ITestOutputHelper log)
             string filler = Path.Combine(mount, "filler");
             int steps = 2;
             int full = 0;
-            foreach (double fraction in new[] { 0.0, 0.1, 0.4, 1.5 })
+            foreach (double fraction in new[] { 0.05, 0.4 })
             {
                 Tmpfs.FillLeaving(filler, (long)(fraction * perRun));
                 steps++;
@@ -251,7 +251,7 @@ public sealed class OutputSafetyTests(CliFixture fixture, ITestOutputHelper log)
                 CheckOutputs(outDir, allowLeftovers: false);
             }
 
-            Assert.True(full >= 3, $"only {full} of 4 runs met the full disk");
+            Assert.Equal(2, full);
             File.Delete(filler);
             var last = await CliFixture.Run([.. train, "--max-steps", (steps + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             Assert.True(last.Code == 0, last.Err);
@@ -289,7 +289,7 @@ public sealed class OutputSafetyTests(CliFixture fixture, ITestOutputHelper log)
 
         int leftoversSeen = 0;
         var stopwatch = Stopwatch.StartNew();
-        for (int kill = 0; kill < 6 && stopwatch.Elapsed < TimeSpan.FromSeconds(40); kill++)
+        for (int kill = 0; kill < 5 && stopwatch.Elapsed < TimeSpan.FromSeconds(30); kill++)
         {
             steps += 2;
             TimeSpan delay = span * random.NextDouble();

@@ -130,7 +130,7 @@ public sealed class OutputSafetyTests : IDisposable
         AssertComplete();
         int maxSteps = 2;
         int failures = 0;
-        foreach (double fraction in new[] { 0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 0.95, 0.995 })
+        foreach (double fraction in new[] { 0.0, 0.1, 0.35, 0.7, 0.95 })
         {
             maxSteps++;
             using (AtomicFile.LimitBytesForTesting((long)(fraction * written)))
@@ -149,7 +149,7 @@ public sealed class OutputSafetyTests : IDisposable
             AssertComplete();
         }
 
-        Assert.True(failures >= 7, $"only {failures} of 8 runs hit the full disk");
+        Assert.True(failures >= 4, $"only {failures} of 5 runs hit the full disk");
         TrainingResult last = await Builder(maxSteps + 1, saveEvery: 1, resume: true).Build().TrainAsync();
         Assert.Equal(maxSteps + 1, last.Steps);
         AssertComplete();
