@@ -132,7 +132,10 @@ public static partial class AtomicFile
     /// </summary>
     /// <param name="directory">The folder to create or replace.</param>
     /// <param name="write">Writes every file of the new version into the folder it is given.</param>
-    /// <exception cref="IOException">Writing failed or <paramref name="directory"/> is a file; the old folder is untouched.</exception>
+    /// <exception cref="IOException">
+    /// Writing failed or <paramref name="directory"/> is a file. The old folder is untouched, except in a shared folder
+    /// where the new files renamed in before the failure stay.
+    /// </exception>
     public static void WriteDirectory(string directory, Action<string> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
