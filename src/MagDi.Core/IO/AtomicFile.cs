@@ -162,7 +162,10 @@ public static partial class AtomicFile
             bool owned = Directory.EnumerateFileSystemEntries(target)
                 .Select(Path.GetFileName)
                 .All(name => produced.Contains(name!) || IsLeftoverName(name!));
-            if (owned)
+            // Never swap away the folder the process runs in (SavePretrained(".")): its working directory would vanish.
+            string cwd = Path.TrimEndingDirectorySeparator(Environment.CurrentDirectory) + Path.DirectorySeparatorChar;
+            bool holdsCwd = cwd.StartsWith(target + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+            if (owned && !holdsCwd)
             {
                 Swap(temp, target);
             }

@@ -380,3 +380,45 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Equal(swapped ? "a" : "b", File.ReadAllText(PathOf("b/x")));
     }
 }
+
+/// <summary>Changes the process's working directory, so it runs alone (no other test may resolve a relative path meanwhile).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class WorkingDirectoryGroup
+{
+    public const string Name = "working directory";
+}
+
+[Collection(WorkingDirectoryGroup.Name)]
+public sealed class AtomicFileWorkingDirectoryTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "magdi-atomic-cwd-" + Guid.NewGuid().ToString("N"));
+
+    public AtomicFileWorkingDirectoryTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string PathOf(string name) => Path.Combine(_dir, name);
+
+    private string[] Listing() => Directory.EnumerateFileSystemEntries(_dir, "*", SearchOption.AllDirectories)
+        .Select(p => Path.GetRelativePath(_dir, p)).Order(StringComparer.Ordinal).ToArray();
+
+    [Fact]
+    public void WriteDirectory_TheWorkingDirectory_IsWrittenFileByFile_SoTheProcessKeepsIt()
+    {
+        Directory.CreateDirectory(PathOf("here"));
+        File.WriteAllText(PathOf("here/config.json"), "old");
+        string previous = Environment.CurrentDirectory;
+        Environment.CurrentDirectory = PathOf("here");
+        try
+        {
+            AtomicFile.WriteDirectory(".", temp => File.WriteAllText(Path.Combine(temp, "config.json"), "new"));
+
+            Assert.Equal("new", File.ReadAllText("config.json"));
+            Assert.Equal(["here", Path.Combine("here", "config.json")], Listing());
+        }
+        finally
+        {
+            Environment.CurrentDirectory = previous;
+        }
+    }
+}
