@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using MagDi.Graphs;
+using MagDi.IO;
 using MagDi.Runtime;
 using MagDi.Samples;
 using MagDi.Tasks.Synthetic;
@@ -79,6 +80,7 @@ public sealed class QuickstartRunner
         torch.set_num_threads(_options.Threads ?? 1);
         string outDir = Path.GetFullPath(_options.OutputDirectory);
         Directory.CreateDirectory(outDir);
+        AtomicFile.DeleteLeftovers(outDir); // what a killed run left: only MagDi's own temporary names
         var files = new List<string>();
 
         _console.Write(new Rule("[bold]MagDi quickstart[/]").LeftJustified());
@@ -93,7 +95,7 @@ public sealed class QuickstartRunner
         ExperimentConsole.WriteCorpus(_console, data.TrainingGraphs);
         InteractionGraph showcase = data.TrainingGraphs.FirstOrDefault(g => g.InteractionRounds > 0 && g.Nodes.Any(n => !n.IsCorrect)) ?? data.TrainingGraphs[0];
         string svgPath = Path.Combine(outDir, "mag.svg");
-        await WriteAtomicAsync(svgPath, MagSvgRenderer.Render(showcase), cancellationToken);
+        await AtomicFile.WriteAllTextAsync(svgPath, MagSvgRenderer.Render(showcase), cancellationToken);
         files.Add(svgPath);
         _console.MarkupLine(Markup.Escape($"Rendered MAG {showcase.Id} to mag.svg."));
 
@@ -175,20 +177,6 @@ public sealed class QuickstartRunner
             $"Benchmark: {q.TrainingQuestions} training and {q.TestQuestions} test questions of {q.Benchmark.MinSteps}-{q.Benchmark.MaxSteps} steps (values up to {q.Benchmark.MaxValue}); " +
             $"three simulated teachers ({string.Join(", ", MagDi.Graphs.Discussion.SimulatedTeacherProfile.Defaults.Select(p => $"{p.Name}: {p.Style}"))}) discussed each.")));
         return data;
-    }
-
-    private static async Task WriteAtomicAsync(string path, string content, CancellationToken ct)
-    {
-        string temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.magdi-tmp");
-        try
-        {
-            await File.WriteAllTextAsync(temp, content, ct);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
     }
 
     /// <summary>Reports synchronously on the caller's thread.</summary>

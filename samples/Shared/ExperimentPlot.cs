@@ -53,15 +53,7 @@ internal static class ExperimentPlot
         double top = Math.Max(report.Rows.Max(r => r.Accuracy.High), report.Teachers?.Accuracy ?? 0);
         plot.Axes.SetLimitsY(0, Math.Max(10, 100 * top * 1.12));
         // Written beside the target and renamed over it, so an interrupted run never leaves half a PNG.
-        string temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.magdi-tmp.png");
-        try
-        {
-            plot.SavePng(temp, 1200, 560);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
+        using ScottPlot.Image image = plot.GetImage(1200, 560);
+        MagDi.IO.AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png));
     }
 }

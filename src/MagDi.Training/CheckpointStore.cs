@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using MagDi.IO;
 using MagDi.SafeTensors;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -35,12 +37,18 @@ internal sealed class TrainerState
 
 /// <summary>
 /// Writes and reads checkpoints: trainable weights (adapter or full model, plus the scorer and GCN heads), optimizer
-/// state, RNG state and loop position. A checkpoint is written into a temporary folder and renamed into place, so a crash
-/// never leaves a half-written checkpoint; only the newest <c>keep</c> are kept.
+/// state, RNG state and loop position. A checkpoint is written into a temporary folder and takes its place in one step
+/// (<see cref="AtomicFile.WriteDirectory"/>), so a kill or a full disk never leaves a half-written checkpoint. Every
+/// checkpoint MagDi writes carries a marker file (<see cref="Marker"/>); pruning keeps the newest <c>keep</c> of those
+/// and never touches a folder without the marker, whatever its name.
 /// </summary>
-internal static class CheckpointStore
+internal static partial class CheckpointStore
 {
     private const string Prefix = "checkpoint-";
+
+    /// <summary>The file that marks a folder as a checkpoint MagDi wrote (and so may prune).</summary>
+    internal const string Marker = ".magdi-checkpoint";
+
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     public static string Save(
@@ -50,42 +58,40 @@ internal static class CheckpointStore
         OptimizerHelper optimizer,
         int keep)
     {
-        Directory.CreateDirectory(outputDirectory);
         string final = Path.Combine(outputDirectory, Prefix + state.Step.ToString("D6", CultureInfo.InvariantCulture));
-        string temp = Path.Combine(outputDirectory, $".tmp-{Prefix}{state.Step}-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(temp);
-
-        // The CPU copies of the weights live only until they are written.
-        using (NewDisposeScope())
+        AtomicFile.WriteDirectory(final, temp =>
         {
-            SafeTensorsFile.Save(
-                Path.Combine(temp, "trainable.safetensors"),
-                trainable.Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Parameter.detach().cpu())));
-        }
+            // The CPU copies of the weights live only until they are written.
+            using (NewDisposeScope())
+            {
+                SafeTensorsFile.Save(
+                    Path.Combine(temp, "trainable.safetensors"),
+                    trainable.Select(p => new KeyValuePair<string, Tensor>(p.Name, p.Parameter.detach().cpu())));
+            }
 
-        using (var stream = File.Create(Path.Combine(temp, "optimizer.bin")))
-        using (var writer = new BinaryWriter(stream))
-        {
-            optimizer.save_state_dict(writer);
-        }
+            AtomicFile.Write(Path.Combine(temp, "optimizer.bin"), stream =>
+            {
+                using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+                optimizer.save_state_dict(writer);
+            });
 
-        using (Tensor rng = random.get_rng_state())
-        {
-            File.WriteAllBytes(Path.Combine(temp, "rng_state.bin"), rng.data<byte>().ToArray());
-        }
+            using (Tensor rng = random.get_rng_state())
+            {
+                AtomicFile.WriteAllBytes(Path.Combine(temp, "rng_state.bin"), rng.data<byte>().ToArray());
+            }
 
-        File.WriteAllText(Path.Combine(temp, "trainer_state.json"), JsonSerializer.Serialize(state, Json));
+            AtomicFile.WriteAllText(Path.Combine(temp, "trainer_state.json"), JsonSerializer.Serialize(state, Json));
+            AtomicFile.WriteAllText(Path.Combine(temp, Marker), "A checkpoint written by MagDi; MagDi may delete this folder when it prunes old checkpoints.\n");
+        });
 
-        if (Directory.Exists(final))
-        {
-            Directory.Delete(final, recursive: true);
-        }
-
-        Directory.Move(temp, final);
         Prune(outputDirectory, keep);
         return final;
     }
 
+    /// <summary>
+    /// The newest checkpoint to resume from: a <c>checkpoint-NNNNNN</c> folder with <c>trainer_state.json</c>, by step.
+    /// Checkpoints of MagDi versions before the marker are resumed from too (reading deletes nothing).
+    /// </summary>
     public static string? Latest(string outputDirectory)
     {
         if (!Directory.Exists(outputDirectory))
@@ -93,9 +99,9 @@ internal static class CheckpointStore
             return null;
         }
 
-        return Directory.GetDirectories(outputDirectory, Prefix + "*")
-            .Where(d => File.Exists(Path.Combine(d, "trainer_state.json")))
-            .OrderBy(d => d, StringComparer.Ordinal)
+        return Checkpoints(outputDirectory)
+            .Where(c => File.Exists(Path.Combine(c.Path, "trainer_state.json")))
+            .Select(c => c.Path)
             .LastOrDefault();
     }
 
@@ -145,12 +151,28 @@ internal static class CheckpointStore
         return state;
     }
 
-    private static void Prune(string outputDirectory, int keep)
+    /// <summary>
+    /// Deletes all but the newest <paramref name="keep"/> checkpoints that carry <see cref="Marker"/>. Folders without it
+    /// (a user's <c>checkpoint-0-mine/</c>, or checkpoints of MagDi versions before the marker) are never deleted.
+    /// </summary>
+    internal static void Prune(string outputDirectory, int keep)
     {
-        var all = Directory.GetDirectories(outputDirectory, Prefix + "*").OrderBy(d => d, StringComparer.Ordinal).ToList();
-        foreach (string old in all.Take(Math.Max(0, all.Count - keep)))
+        var marked = Checkpoints(outputDirectory).Where(c => File.Exists(Path.Combine(c.Path, Marker))).ToList();
+        foreach (var (path, _) in marked.Take(Math.Max(0, marked.Count - keep)))
         {
-            Directory.Delete(old, recursive: true);
+            AtomicFile.DeleteDirectory(path);
         }
     }
+
+    /// <summary>Folders named exactly <c>checkpoint-&lt;step&gt;</c>, oldest first by step.</summary>
+    private static IEnumerable<(string Path, long Step)> Checkpoints(string outputDirectory) =>
+        Directory.EnumerateDirectories(outputDirectory, Prefix + "*")
+            .Select(d => (Path: d, Match: CheckpointName().Match(System.IO.Path.GetFileName(d))))
+            .Where(c => c.Match.Success && long.TryParse(c.Match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+            .Select(c => (c.Path, Step: long.Parse(c.Match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture)))
+            .OrderBy(c => c.Step)
+            .ThenBy(c => c.Path, StringComparer.Ordinal);
+
+    [GeneratedRegex("^checkpoint-([0-9]{1,18})$", RegexOptions.CultureInvariant)]
+    private static partial Regex CheckpointName();
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using MagDi.Generation;
+using MagDi.IO;
 using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
@@ -122,11 +123,17 @@ public sealed class MagDiEvaluator
         return Task.Factory.StartNew(() => Evaluate(list, progress, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
     }
 
-    /// <summary>Writes <c>predictions.jsonl</c> (readable by <see cref="Scoring"/>) and <c>metrics.json</c> into <paramref name="directory"/>.</summary>
+    /// <summary>
+    /// Writes <c>predictions.jsonl</c> (readable by <see cref="Scoring"/>) and <c>metrics.json</c> into
+    /// <paramref name="directory"/>, each atomically (<see cref="AtomicFile"/>), after removing temporary files a killed
+    /// run left there.
+    /// </summary>
     public static async Task WriteAsync(EvaluationResult result, string directory, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(result);
         Directory.CreateDirectory(directory);
+        AtomicFile.DeleteLeftovers(directory, "predictions.jsonl");
+        AtomicFile.DeleteLeftovers(directory, "metrics.json");
         await Scoring.WritePredictionsAsync(
             Path.Combine(directory, "predictions.jsonl"),
             result.Questions.Select(q => new Prediction(q.Id, q.Output, q.Answer)),
@@ -140,7 +147,7 @@ public sealed class MagDiEvaluator
             ["average_generated_tokens"] = result.AverageGeneratedTokens,
             ["duration_seconds"] = result.Duration.TotalSeconds,
         };
-        await File.WriteAllTextAsync(
+        await AtomicFile.WriteAllTextAsync(
             Path.Combine(directory, "metrics.json"),
             JsonSerializer.Serialize(metrics, Indented),
             cancellationToken).ConfigureAwait(false);

@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using MagDi.Graphs;
+using MagDi.IO;
 using MagDi.Losses;
 using MagDi.Lora;
 using MagDi.Modeling;
@@ -89,6 +91,12 @@ public sealed partial class MagDiTrainer
         MagDiTrainingOptions o = Options;
         string output = Path.GetFullPath(o.OutputDirectory!);
         Directory.CreateDirectory(output);
+        // What a killed run left behind: only entries with MagDi's unique temporary names (see AtomicFile).
+        int leftovers = AtomicFile.DeleteLeftovers(output);
+        if (leftovers > 0)
+        {
+            LogLeftovers(leftovers, output);
+        }
 
         CheckTokenizerMatchesModel();
         int maxLength = o.MaxSequenceLength ?? _model.Config.MaxPositionEmbeddings;
@@ -148,11 +156,17 @@ public sealed partial class MagDiTrainer
             LogResumed(latest, state.Step);
         }
 
+        // metrics.jsonl holds exactly the steps of the checkpoint this run starts from (none on a fresh start): lines of
+        // steps after it, duplicates and a torn last line from a killed run are dropped by rewriting it from the
+        // checkpoint's own history. Each later step is appended in one write.
         string metricsPath = Path.Combine(output, "metrics.jsonl");
-        if (state.Step == 0 && File.Exists(metricsPath))
+        AtomicFile.Write(metricsPath, stream =>
         {
-            File.Delete(metricsPath);
-        }
+            foreach (Dictionary<string, double> line in state.History)
+            {
+                stream.Write(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(line) + "\n"));
+            }
+        });
 
         var stopwatch = Stopwatch.StartNew();
         long tokensThisRun = 0;
@@ -256,7 +270,7 @@ public sealed partial class MagDiTrainer
 
             history.Add(metrics);
             lastMetrics = metrics;
-            File.AppendAllText(metricsPath, JsonSerializer.Serialize(metrics) + "\n");
+            AtomicFile.AppendLine(metricsPath, JsonSerializer.Serialize(metrics));
             ReportProgress(state, metrics, lr, stopwatch.Elapsed, stepsThisRun, totalSteps, tokensThisRun);
 
             if (o.SaveEverySteps > 0 && state.Step % o.SaveEverySteps == 0 && state.Step < totalSteps)
@@ -532,6 +546,9 @@ public sealed partial class MagDiTrainer
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Resumed from {Checkpoint} at step {Step}")]
     private partial void LogResumed(string checkpoint, int step);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Removed {Count} temporary file(s) or folder(s) a killed run left in {Directory}")]
+    private partial void LogLeftovers(int count, string directory);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Training {Status} after {Steps} steps ({TokensPerSecond:F0} tokens/s)")]
     private partial void LogFinished(string status, int steps, double tokensPerSecond);

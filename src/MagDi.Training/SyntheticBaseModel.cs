@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MagDi.IO;
 using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
@@ -147,8 +148,11 @@ public static partial class SyntheticBaseModel
             return target;
         }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-        string temp = target + ".building-" + Guid.NewGuid().ToString("N")[..8];
+        string parent = Path.GetDirectoryName(target)!;
+        Directory.CreateDirectory(parent);
+        AtomicFile.DeleteLeftovers(parent, Path.GetFileName(target)); // a build that was killed: only MagDi's own temporary folders
+        // Built under one of MagDi's temporary names, renamed into place when finished.
+        string temp = Path.Combine(parent, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.magdi-tmp");
         Directory.CreateDirectory(temp);
         try
         {
@@ -225,7 +229,7 @@ public static partial class SyntheticBaseModel
 
         // recipe.json last: its presence marks a finished base.
         string recipe = JsonSerializer.Serialize(new { recipe = RecipeVersion, fingerprint = options.Fingerprint(), options }, RecipeJson);
-        await File.WriteAllTextAsync(Path.Combine(directory, "recipe.json"), recipe, ct).ConfigureAwait(false);
+        await AtomicFile.WriteAllTextAsync(Path.Combine(directory, "recipe.json"), recipe, ct).ConfigureAwait(false);
     }
 
     private static void TryDelete(string directory)

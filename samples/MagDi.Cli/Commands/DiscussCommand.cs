@@ -91,7 +91,12 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
                 }
             }
 
-            return ValidationResult.Success();
+            // The corpus and its usage log are appended to: neither may be the questions file.
+            var check = OutputPaths.CheckNotAnInput("--out", Out, ("--questions", Questions));
+            return check.Successful
+                ? OutputPaths.CheckNotAnInput(
+                    "--out (its usage log)", Path.Combine(Path.GetDirectoryName(Path.GetFullPath(Out))!, Path.GetFileNameWithoutExtension(Out) + ".usage.jsonl"), ("--questions", Questions))
+                : check;
         }
     }
 

@@ -103,9 +103,24 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
                 return ValidationResult.Error("--task, --test and --predictions are required (or --model, --task and --test to evaluate a student).");
             }
 
-            return ReasoningTasks.TryGet(Task, out _)
-                ? ValidationResult.Success()
-                : ValidationResult.Error($"Unknown task '{Task}'. Known tasks: {string.Join(", ", ReasoningTasks.KnownNames)}.");
+            if (!ReasoningTasks.TryGet(Task, out _))
+            {
+                return ValidationResult.Error($"Unknown task '{Task}'. Known tasks: {string.Join(", ", ReasoningTasks.KnownNames)}.");
+            }
+
+            if (Out is not null)
+            {
+                foreach (string written in new[] { "predictions.jsonl", "metrics.json" })
+                {
+                    var check = OutputPaths.CheckNotAnInput("--out", Path.Combine(Out, written), ("--test", Test), ("--predictions", Predictions));
+                    if (!check.Successful)
+                    {
+                        return check;
+                    }
+                }
+            }
+
+            return ValidationResult.Success();
         }
     }
 

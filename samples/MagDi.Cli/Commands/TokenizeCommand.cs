@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Text;
 using MagDi.Cli.Infrastructure;
+using MagDi.IO;
 using MagDi.Tokenization;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -56,9 +57,12 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
                 return ValidationResult.Error("Give exactly one of --text and --in.");
             }
 
-            return Input is not null && !File.Exists(Input)
-                ? ValidationResult.Error($"--in: file '{Input}' does not exist.")
-                : ValidationResult.Success();
+            if (Input is not null && !File.Exists(Input))
+            {
+                return ValidationResult.Error($"--in: file '{Input}' does not exist.");
+            }
+
+            return Output is null ? ValidationResult.Success() : OutputPaths.CheckNotAnInput("--out", Output, ("--in", Input), ("--tokenizer", Tokenizer));
         }
     }
 
@@ -66,64 +70,50 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         ITextTokenizer tokenizer = TokenizerLoader.Load(settings.Tokenizer!);
-        TextWriter writer = output.Out;
-        StreamWriter? file = null;
-        string? temp = null;
-        if (settings.Output is not null)
+        if (settings.Output is null)
         {
-            // Write next to the target and rename at the end, so a failed run leaves no half-written file.
-            temp = settings.Output + ".tmp";
-            file = new StreamWriter(temp, append: false, new UTF8Encoding(false));
-            writer = file;
+            await TokenizeAsync(tokenizer, settings, output.Out, cancellationToken);
+            return ExitCodes.Success;
         }
 
-        try
+        // The output appears only once it is complete (AtomicFile): a failure or a kill leaves the old file, and the
+        // temporary file has a unique name, so it can never be the input.
+        AtomicFile.DeleteLeftovers(Path.GetDirectoryName(Path.GetFullPath(settings.Output))!, Path.GetFileName(settings.Output));
+        int lines = 0;
+        await AtomicFile.WriteAsync(settings.Output, async (stream, ct) =>
         {
-            if (settings.Input is not null)
+            var writer = new StreamWriter(stream, new UTF8Encoding(false), bufferSize: 1 << 16, leaveOpen: true);
+            await using (writer)
             {
-                using var reader = new StreamReader(settings.Input, Encoding.UTF8);
-                int lines;
-                try
-                {
-                    lines = await TokenizerJsonLines.TokenizeAsync(tokenizer, reader, writer, settings.AddSpecialTokens, cancellationToken);
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new InvalidDataException($"{settings.Input}: {e.Message}", e);
-                }
-
-                if (file is not null)
-                {
-                    await output.Error.WriteLineAsync($"Tokenized {lines} line(s) into {settings.Output}.");
-                }
+                lines = await TokenizeAsync(tokenizer, settings, writer, ct);
             }
-            else
-            {
-                var ids = tokenizer.Encode(settings.Text!, settings.AddSpecialTokens);
-                await writer.WriteLineAsync(settings.Json ? TokenizerJsonLines.FormatIds(ids) : string.Join(' ', ids));
-            }
-
-            if (file is not null)
-            {
-                await file.DisposeAsync();
-                file = null;
-                File.Move(temp!, settings.Output!, overwrite: true);
-                temp = null;
-            }
-        }
-        finally
+        }, cancellationToken);
+        if (settings.Input is not null)
         {
-            if (file is not null)
-            {
-                await file.DisposeAsync();
-            }
-
-            if (temp is not null && File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
+            await output.Error.WriteLineAsync($"Tokenized {lines} line(s) into {settings.Output}.");
         }
 
         return ExitCodes.Success;
+    }
+
+    /// <summary>Writes the ids of <c>--text</c> or of every line of <c>--in</c>; returns the number of lines of <c>--in</c>.</summary>
+    private static async Task<int> TokenizeAsync(ITextTokenizer tokenizer, Settings settings, TextWriter writer, CancellationToken cancellationToken)
+    {
+        if (settings.Input is null)
+        {
+            var ids = tokenizer.Encode(settings.Text!, settings.AddSpecialTokens);
+            await writer.WriteLineAsync(settings.Json ? TokenizerJsonLines.FormatIds(ids) : string.Join(' ', ids));
+            return 0;
+        }
+
+        using var reader = new StreamReader(settings.Input, Encoding.UTF8);
+        try
+        {
+            return await TokenizerJsonLines.TokenizeAsync(tokenizer, reader, writer, settings.AddSpecialTokens, cancellationToken);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException($"{settings.Input}: {e.Message}", e);
+        }
     }
 }

@@ -103,6 +103,11 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         [Description("Seed of data order, pairing, LoRA init and dropout (default 42).")]
         public int? Seed { get; set; }
 
+        /// <summary>Checkpoint interval.</summary>
+        [CommandOption("--save-every <N>")]
+        [Description("Also write a checkpoint every N optimizer steps (default: only at the end and on Ctrl-C), so a kill loses at most N steps. The newest 2 are kept.")]
+        public int? SaveEvery { get; set; }
+
         /// <summary>Resume.</summary>
         [CommandOption("--resume")]
         [Description("Continue from the newest checkpoint in --out.")]
@@ -136,6 +141,21 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 if (files.GroupBy(f => Path.GetFullPath(f)).FirstOrDefault(g => g.Count() > 1) is { } twice)
                 {
                     return ValidationResult.Error($"{option}: file '{twice.First()}' is given more than once.");
+                }
+            }
+
+            if (SaveEvery is < 1)
+            {
+                return ValidationResult.Error($"--save-every must be at least 1 (got {SaveEvery}).");
+            }
+
+            // What train writes into --out may not be one of its inputs.
+            foreach (string written in new[] { "metrics.jsonl", "loss-curve.png" })
+            {
+                var check = OutputPaths.CheckNotAnInput("--out", Path.Combine(Out, written), [.. Mags.Select(f => ("--mags", (string?)f)), .. ValidationMags.Select(f => ("--validation-mags", (string?)f))]);
+                if (!check.Successful)
+                {
+                    return check;
                 }
             }
 
@@ -199,6 +219,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         if (settings.Seed is int seed) builder.WithSeed(seed);
         if (settings.Resume) builder.ResumeFromLatestCheckpoint();
         if (settings.EvalEvery is int every) builder.Configure(o => o.EvalEverySteps = every);
+        if (settings.SaveEvery is int saveEvery) builder.Configure(o => o.SaveEverySteps = saveEvery);
 
         TrainingResult result;
         if (settings.Json)

@@ -3,7 +3,7 @@ namespace MagDi.Cli.Infrastructure;
 /// <summary>Draws the loss terms of a training history as a PNG with ScottPlot.</summary>
 internal static class LossCurve
 {
-    /// <summary>Writes one line per loss term (loss/total, loss/nll, loss/margin, loss/node) over the steps; returns the path.</summary>
+    /// <summary>Writes one line per loss term (loss/total, loss/nll, loss/margin, loss/node) over the steps, atomically; returns the path.</summary>
     public static string Write(IReadOnlyList<IReadOnlyDictionary<string, double>> history, string path, int width = 900, int height = 500)
     {
         var plot = new ScottPlot.Plot();
@@ -31,8 +31,8 @@ internal static class LossCurve
         plot.XLabel("step");
         plot.YLabel("loss");
         plot.ShowLegend(ScottPlot.Edge.Right); // outside the data area, so no curve hides behind it
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        plot.SavePng(path, width, height);
+        using ScottPlot.Image image = plot.GetImage(width, height);
+        MagDi.IO.AtomicFile.WriteAllBytes(path, image.GetImageBytes(ScottPlot.ImageFormat.Png));
         return path;
     }
 }

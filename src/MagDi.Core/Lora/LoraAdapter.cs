@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MagDi.IO;
 using MagDi.Modeling;
 using MagDi.SafeTensors;
 using TorchSharp;
@@ -133,13 +134,16 @@ public sealed class LoraAdapter
             new KeyValuePair<string, Tensor>($"{PeftPrefix}{l.Path}.lora_B.weight", l.Layer.LoraB),
         });
 
-    /// <summary>Writes <c>adapter_config.json</c> and <c>adapter_model.safetensors</c> (f32) in the PEFT layout.</summary>
+    /// <summary>
+    /// Writes <c>adapter_config.json</c> and <c>adapter_model.safetensors</c> (f32) in the PEFT layout, as one unit
+    /// (<see cref="AtomicFile.WriteDirectory"/>): a kill or a full disk at any moment leaves the old adapter or the new
+    /// one, and other files in the folder are kept.
+    /// </summary>
     /// <param name="directory">Target folder (created when missing).</param>
     /// <param name="baseModelNameOrPath">Recorded as <c>base_model_name_or_path</c>.</param>
     public void Save(string directory, string? baseModelNameOrPath = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        Directory.CreateDirectory(directory);
         var config = new JsonObject
         {
             ["peft_type"] = "LORA",
@@ -162,8 +166,11 @@ public sealed class LoraAdapter
             ["alpha_pattern"] = new JsonObject(),
             ["revision"] = null,
         };
-        File.WriteAllText(Path.Combine(directory, "adapter_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        SafeTensorsFile.Save(Path.Combine(directory, "adapter_model.safetensors"), PeftStateDict(), new Dictionary<string, string> { ["format"] = "pt" });
+        AtomicFile.WriteDirectory(directory, temp =>
+        {
+            SafeTensorsFile.Save(Path.Combine(temp, "adapter_model.safetensors"), PeftStateDict(), new Dictionary<string, string> { ["format"] = "pt" });
+            AtomicFile.WriteAllText(Path.Combine(temp, "adapter_config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        });
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MagDi.IO;
 using MagDi.Runtime;
 using MagDi.SafeTensors;
 using TorchSharp;
@@ -332,7 +333,9 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     }
 
     /// <summary>
-    /// Saves <c>config.json</c> and <c>model.safetensors</c> in the Hugging Face layout (Python <c>transformers</c> loads it).
+    /// Saves <c>config.json</c> and <c>model.safetensors</c> in the Hugging Face layout (Python <c>transformers</c> loads it),
+    /// as one unit (<see cref="AtomicFile.WriteDirectory"/>): a kill or a full disk leaves the old checkpoint or the new
+    /// one, and other files in the folder (a tokenizer, for example) are kept.
     /// LoRA adapter weights are not part of the base checkpoint; merge them first for a merged export
     /// (see <c>LoraAdapter.MergeAndSave</c>).
     /// </summary>
@@ -343,14 +346,16 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     internal void SavePretrained(string directory, ScalarType? dtype, IEnumerable<KeyValuePair<string, Tensor>> stateDict)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        Directory.CreateDirectory(directory);
         ScalarType type = dtype ?? DType;
         CheckDType(type);
         ModelConfig config = Config.Clone();
         config.TorchDtype = type switch { ScalarType.BFloat16 => "bfloat16", ScalarType.Float16 => "float16", _ => "float32" };
-        config.Save(Path.Combine(directory, "config.json"));
         var tensors = stateDict.Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.dtype == type ? kv.Value : kv.Value.detach().to_type(type)));
-        SafeTensorsFile.Save(Path.Combine(directory, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+        AtomicFile.WriteDirectory(directory, temp =>
+        {
+            SafeTensorsFile.Save(Path.Combine(temp, "model.safetensors"), tensors, new Dictionary<string, string> { ["format"] = "pt" });
+            config.Save(Path.Combine(temp, "config.json"));
+        });
     }
 
     /// <summary>The base model's tensors under their Hugging Face keys (adapter weights excluded).</summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using MagDi.IO;
 
 namespace MagDi.Modeling;
 
@@ -243,12 +244,12 @@ public sealed class ModelConfig
         return config;
     }
 
-    /// <summary>Writes the configuration as a Hugging Face <c>config.json</c>.</summary>
+    /// <summary>Writes the configuration as a Hugging Face <c>config.json</c> (atomically, see <see cref="AtomicFile"/>).</summary>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Architectures ??= [ModelType switch { "mistral" => "MistralForCausalLM", "qwen2" => "Qwen2ForCausalLM", _ => "LlamaForCausalLM" }];
-        File.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
+        AtomicFile.WriteAllText(path, JsonSerializer.Serialize(this, JsonOptions));
     }
 
     /// <summary>A deep copy.</summary>

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MagDi.IO;
 using MagDi.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -241,7 +242,8 @@ public sealed class SafeTensorsFile : IDisposable
 
     /// <summary>
     /// Writes tensors to a safetensors file. Tensors are written in the given order with their own dtype;
-    /// non-contiguous or non-CPU tensors are copied to a contiguous CPU tensor one at a time.
+    /// non-contiguous or non-CPU tensors are copied to a contiguous CPU tensor one at a time. The file is written through
+    /// <see cref="AtomicFile"/>: a kill or a full disk leaves the old file or the new one, never a truncated one.
     /// </summary>
     /// <exception cref="ArgumentException">A name is repeated or a dtype is not supported.</exception>
     public static void Save(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, IReadOnlyDictionary<string, string>? metadata = null)
@@ -283,14 +285,12 @@ public sealed class SafeTensorsFile : IDisposable
         }
 
         byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
-        int padded = (json.Length + 7) / 8 * 8;
-        string? dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
-        if (dir is not null)
-        {
-            Directory.CreateDirectory(dir);
-        }
+        AtomicFile.Write(path, stream => WriteBody(stream, json, list));
+    }
 
-        using var stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16);
+    private static void WriteBody(Stream stream, byte[] json, List<KeyValuePair<string, Tensor>> list)
+    {
+        int padded = (json.Length + 7) / 8 * 8;
         Span<byte> lenBytes = stackalloc byte[8];
         BitConverter.TryWriteBytes(lenBytes, (long)padded);
         stream.Write(lenBytes);

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using MagDi.IO;
 
 namespace MagDi.Tokenization;
 
@@ -98,7 +99,7 @@ public sealed class ByteLevelBpeTrainer
 
     /// <summary>Trains on <paramref name="corpus"/>, writes tokenizer.json and tokenizer_config.json into <paramref name="outputDirectory"/>, and loads them back.</summary>
     /// <param name="corpus">The training texts (special tokens written in them are not learned from).</param>
-    /// <param name="outputDirectory">The folder to write (created if needed; existing files are replaced).</param>
+    /// <param name="outputDirectory">The folder to write (created if needed; the two files are replaced, other files are kept).</param>
     /// <param name="cancellationToken">Cancels training.</param>
     /// <returns>The trained tokenizer, as <see cref="TokenizerLoader.Load(string)"/> reads it from the written files.</returns>
     public ITextTokenizer Train(IEnumerable<string> corpus, string outputDirectory, CancellationToken cancellationToken = default)
@@ -107,9 +108,13 @@ public sealed class ByteLevelBpeTrainer
         ArgumentException.ThrowIfNullOrWhiteSpace(outputDirectory);
         var specials = SpecialTokenList();
         var (tokens, merges) = Learn(corpus, specials, cancellationToken);
-        Directory.CreateDirectory(outputDirectory);
-        WriteAtomically(Path.Combine(outputDirectory, "tokenizer.json"), w => WriteTokenizerJson(w, specials, tokens, merges));
-        WriteAtomically(Path.Combine(outputDirectory, "tokenizer_config.json"), w => WriteConfig(w, specials));
+        // Both files as one unit: a kill never leaves a new tokenizer.json next to an old tokenizer_config.json in a
+        // folder of their own (in a shared checkpoint folder each file is still replaced atomically).
+        AtomicFile.WriteDirectory(outputDirectory, temp =>
+        {
+            WriteJson(Path.Combine(temp, "tokenizer.json"), w => WriteTokenizerJson(w, specials, tokens, merges));
+            WriteJson(Path.Combine(temp, "tokenizer_config.json"), w => WriteConfig(w, specials));
+        });
         return TokenizerLoader.Load(outputDirectory);
     }
 
@@ -320,17 +325,12 @@ public sealed class ByteLevelBpeTrainer
 
     private static readonly JsonWriterOptions s_writerOptions = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    private static void WriteAtomically(string path, Action<Utf8JsonWriter> write)
-    {
-        string temp = path + ".tmp";
-        using (var stream = File.Create(temp))
-        using (var writer = new Utf8JsonWriter(stream, s_writerOptions))
+    private static void WriteJson(string path, Action<Utf8JsonWriter> write) =>
+        AtomicFile.Write(path, stream =>
         {
+            using var writer = new Utf8JsonWriter(stream, s_writerOptions);
             write(writer);
-        }
-
-        File.Move(temp, path, overwrite: true);
-    }
+        });
 
     private static void WriteByteLevelPreTokenizer(Utf8JsonWriter w)
     {

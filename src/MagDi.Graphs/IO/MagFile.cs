@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using MagDi.IO;
 using MagDi.Tasks;
 
 namespace MagDi.Graphs.IO;
@@ -131,31 +132,32 @@ public static class MagFile
         }
     }
 
-    /// <summary>Writes graphs to a JSON Lines file (replacing it).</summary>
+    /// <summary>Writes graphs to a JSON Lines file, replacing it atomically (see <see cref="AtomicFile"/>).</summary>
     /// <param name="path">The file.</param>
     /// <param name="graphs">The graphs.</param>
     /// <param name="cancellationToken">Cancels writing.</param>
     /// <returns>The number written.</returns>
     public static async Task<int> WriteJsonlAsync(string path, IEnumerable<InteractionGraph> graphs, CancellationToken cancellationToken = default)
     {
-        var stream = File.Create(path);
-        await using (stream.ConfigureAwait(false))
-        {
-            return await MagJsonl.WriteAsync(stream, graphs, cancellationToken).ConfigureAwait(false);
-        }
+        int count = 0;
+        await AtomicFile.WriteAsync(path, async (stream, ct) => count = await MagJsonl.WriteAsync(stream, graphs, ct).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
+        return count;
     }
 
-    /// <summary>Writes graphs to a JSON Lines file (replacing it), streaming.</summary>
+    /// <summary>
+    /// Writes graphs to a JSON Lines file, streaming, and replaces it atomically (see <see cref="AtomicFile"/>): the
+    /// target is untouched until every graph is written, and a failure midway leaves it as it was.
+    /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="graphs">The graphs.</param>
     /// <param name="cancellationToken">Cancels writing.</param>
     /// <returns>The number written.</returns>
     public static async Task<int> WriteJsonlAsync(string path, IAsyncEnumerable<InteractionGraph> graphs, CancellationToken cancellationToken = default)
     {
-        var stream = File.Create(path);
-        await using (stream.ConfigureAwait(false))
-        {
-            return await MagJsonl.WriteAsync(stream, graphs, cancellationToken).ConfigureAwait(false);
-        }
+        int count = 0;
+        await AtomicFile.WriteAsync(path, async (stream, ct) => count = await MagJsonl.WriteAsync(stream, graphs, ct).ConfigureAwait(false), cancellationToken)
+            .ConfigureAwait(false);
+        return count;
     }
 }

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
+using MagDi.IO;
 using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
@@ -99,6 +100,7 @@ public sealed partial class MagDiExperiment
         TorchRuntime.EnsureInitialized();
         var wall = Stopwatch.StartNew();
         Directory.CreateDirectory(_setup.OutputDirectory);
+        AtomicFile.DeleteLeftovers(_setup.OutputDirectory);
         string data = DataFingerprint();
         var units = _setup.Seeds.SelectMany(seed => _setup.Rows.Select(row => (Row: row, Seed: seed))).ToList();
         var results = new Dictionary<(string Row, int Seed), UnitResult>();
@@ -111,10 +113,10 @@ public sealed partial class MagDiExperiment
         ExperimentReport report = Summarize(results, wall);
         var files = new List<string>();
         string table = Path.Combine(_setup.OutputDirectory, "table.md");
-        await WriteAtomicAsync(table, report.TableMarkdown, cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteAllTextAsync(table, report.TableMarkdown, cancellationToken).ConfigureAwait(false);
         files.Add(table);
         string json = Path.Combine(_setup.OutputDirectory, "results.json");
-        await WriteAtomicAsync(json, ExperimentReportWriter.Json(report, _setup), cancellationToken).ConfigureAwait(false);
+        await AtomicFile.WriteAllTextAsync(json, ExperimentReportWriter.Json(report, _setup), cancellationToken).ConfigureAwait(false);
         files.Add(json);
         wall.Stop();
         return report with { Files = files, Duration = wall.Elapsed };
@@ -212,7 +214,7 @@ public sealed partial class MagDiExperiment
             FinalNll = finalNll,
             Questions = questions,
         };
-        await WriteAtomicAsync(resultPath, JsonSerializer.Serialize(unit, Json), ct).ConfigureAwait(false);
+        await AtomicFile.WriteAllTextAsync(resultPath, JsonSerializer.Serialize(unit, Json), ct).ConfigureAwait(false);
         LogFinished(row.Name, seed, unit.Accuracy);
         Report(row, seed, index, count, ExperimentStage.Finished, null, questions.Count, unit.Accuracy, reused: false);
         return unit;
@@ -451,27 +453,6 @@ public sealed partial class MagDiExperiment
         }
 
         return slug.Length == 0 ? "row" : slug;
-    }
-
-    private static async Task WriteAtomicAsync(string path, string content, CancellationToken ct)
-    {
-        string temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.magdi-tmp");
-        try
-        {
-            await using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                byte[] bytes = Encoding.UTF8.GetBytes(content);
-                await stream.WriteAsync(bytes, ct).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Reusing the finished run of {Row} (seed {Seed}) from {Path}")]

@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using MagDi.Cli.Infrastructure;
 using MagDi.Graphs.IO;
+using MagDi.IO;
 using MagDi.Tasks;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -19,28 +20,26 @@ public sealed class MagsConvertCommand(CliOutput output) : AsyncCommand<MagsConv
         public string? Output { get; set; }
 
         /// <inheritdoc />
-        public override ValidationResult Validate() =>
-            string.IsNullOrWhiteSpace(Output) ? ValidationResult.Error("--out is required.") : base.Validate();
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Output))
+            {
+                return ValidationResult.Error("--out is required.");
+            }
+
+            ValidationResult result = base.Validate();
+            return result.Successful ? OutputPaths.CheckNotAnInput("--out", Output, ("--in", Input)) : result;
+        }
     }
 
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var report = new ReadReport();
-        var temp = settings.Output + ".tmp";
-        int count;
-        try
-        {
-            count = await MagFile.WriteJsonlAsync(temp, MagFile.StreamAsync(settings.Input!, settings.ToReadOptions(), report, cancellationToken), cancellationToken);
-            File.Move(temp, settings.Output!, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp))
-            {
-                File.Delete(temp);
-            }
-        }
+        // Written to a unique temporary name and renamed into place only when complete (MagFile uses AtomicFile), so a
+        // bad record, a full disk or a kill leaves the old output, and no input can share the temporary name.
+        AtomicFile.DeleteLeftovers(Path.GetDirectoryName(Path.GetFullPath(settings.Output!))!, Path.GetFileName(settings.Output!));
+        int count = await MagFile.WriteJsonlAsync(settings.Output!, MagFile.StreamAsync(settings.Input!, settings.ToReadOptions(), report, cancellationToken), cancellationToken);
 
         SkipReport.Write(report, output.Error);
         await output.Out.WriteLineAsync($"Converted {count} graph(s) to {settings.Output}.");

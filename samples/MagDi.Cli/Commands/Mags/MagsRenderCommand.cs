@@ -3,6 +3,7 @@ using System.Globalization;
 using MagDi.Cli.Infrastructure;
 using MagDi.Graphs;
 using MagDi.Graphs.IO;
+using MagDi.IO;
 using MagDi.Tasks;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -43,7 +44,13 @@ public sealed class MagsRenderCommand(CliOutput output) : AsyncCommand<MagsRende
                 return ValidationResult.Error("Give exactly one of --index and --id.");
             }
 
-            return Index < 0 ? ValidationResult.Error("--index must be 0 or more.") : base.Validate();
+            if (Index < 0)
+            {
+                return ValidationResult.Error("--index must be 0 or more.");
+            }
+
+            ValidationResult result = base.Validate();
+            return result.Successful ? OutputPaths.CheckNotAnInput("--out", Output, ("--in", Input)) : result;
         }
     }
 
@@ -71,7 +78,7 @@ public sealed class MagsRenderCommand(CliOutput output) : AsyncCommand<MagsRende
             throw new ArgumentException($"{settings.Input}: no graph with {what}.");
         }
 
-        await File.WriteAllTextAsync(settings.Output!, MagSvgRenderer.Render(found), cancellationToken);
+        await AtomicFile.WriteAllTextAsync(settings.Output!, MagSvgRenderer.Render(found), cancellationToken);
         await output.Out.WriteLineAsync($"Rendered {found.Id} (G{found.InteractionRounds}, {found.Nodes.Count} nodes) to {settings.Output}.");
         return ExitCodes.Success;
     }

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using MagDi.Cli.Infrastructure;
 using MagDi.Graphs;
 using MagDi.Graphs.IO;
+using MagDi.IO;
 using MagDi.Tasks;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -33,7 +34,13 @@ public sealed class MagsReportCommand(CliOutput output) : AsyncCommand<MagsRepor
                 return ValidationResult.Error("--out is required.");
             }
 
-            return Examples < 0 ? ValidationResult.Error("--examples must be 0 or more.") : base.Validate();
+            if (Examples < 0)
+            {
+                return ValidationResult.Error("--examples must be 0 or more.");
+            }
+
+            ValidationResult result = base.Validate();
+            return result.Successful ? OutputPaths.CheckNotAnInput("--out", Output, ("--in", Input)) : result;
         }
     }
 
@@ -56,7 +63,7 @@ public sealed class MagsReportCommand(CliOutput output) : AsyncCommand<MagsRepor
         SkipReport.Write(report, output.Error);
         var examples = MagHtmlReport.PickExamples(candidates, settings.Examples);
         var html = MagHtmlReport.Render(builder.Build(), examples, $"MAG report: {Path.GetFileName(settings.Input)}");
-        await File.WriteAllTextAsync(settings.Output!, html, cancellationToken);
+        await AtomicFile.WriteAllTextAsync(settings.Output!, html, cancellationToken);
         await output.Out.WriteLineAsync($"Wrote {settings.Output} ({examples.Count} graph(s) drawn).");
         return ExitCodes.Success;
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MagDi.IO;
 
 namespace MagDi.Tasks;
 
@@ -192,7 +193,7 @@ public static class Scoring
     }
 
     /// <summary>Writes predictions as JSON Lines in the format <see cref="ReadPredictionsAsync"/> reads (<c>id</c>, <c>prediction</c>, <c>answer</c>; null fields omitted).</summary>
-    /// <param name="path">The file (replaced).</param>
+    /// <param name="path">The file (replaced atomically, see <see cref="MagDi.IO.AtomicFile"/>).</param>
     /// <param name="predictions">The predictions.</param>
     /// <param name="cancellationToken">Cancels writing.</param>
     /// <returns>The number of predictions written.</returns>
@@ -200,10 +201,9 @@ public static class Scoring
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(predictions);
-        var stream = File.Create(path);
-        await using (stream.ConfigureAwait(false))
+        var count = 0;
+        await AtomicFile.WriteAsync(path, async (stream, ct) =>
         {
-            var count = 0;
             var newline = "\n"u8.ToArray();
             foreach (var p in predictions)
             {
@@ -229,13 +229,11 @@ public static class Scoring
                     writer.WriteEndObject();
                 }
 
-                await stream.WriteAsync(newline, cancellationToken).ConfigureAwait(false);
+                await stream.WriteAsync(newline, ct).ConfigureAwait(false);
                 count++;
             }
-
-            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return count;
-        }
+        }, cancellationToken).ConfigureAwait(false);
+        return count;
     }
 
     /// <summary>Scores a predictions file against a benchmark file.</summary>
