@@ -81,16 +81,8 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
         {
             if (settings.Input is not null)
             {
-                using var reader = new StreamReader(settings.Input, Encoding.UTF8);
-                int lines;
-                try
-                {
-                    lines = await TokenizerJsonLines.TokenizeAsync(tokenizer, reader, writer, settings.AddSpecialTokens, cancellationToken);
-                }
-                catch (InvalidDataException e)
-                {
-                    throw new InvalidDataException($"{settings.Input}: {e.Message}", e);
-                }
+                // Reads raw bytes line by line: invalid UTF-8 or a non-regular file is an error naming the file and line.
+                int lines = await TokenizerJsonLines.TokenizeFileAsync(tokenizer, settings.Input, writer, settings.AddSpecialTokens, cancellationToken);
 
                 if (file is not null)
                 {
