@@ -110,9 +110,9 @@ internal static partial class CheckpointStore
         IReadOnlyList<(string Name, Parameter Parameter)> trainable,
         OptimizerHelper optimizer)
     {
-        string statePath = Path.Combine(checkpoint, "trainer_state.json");
-        TrainerState state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(statePath), Json)
-            ?? throw new InvalidDataException($"'{statePath}' is empty.");
+        // Every file is checked before TorchSharp or libtorch sees it; errors name the file (CheckpointFiles).
+        TrainerState state = CheckpointFiles.ReadTrainerState(Path.Combine(checkpoint, "trainer_state.json"));
+        byte[] rng = CheckpointFiles.ReadRngState(Path.Combine(checkpoint, "rng_state.bin"));
 
         string weights = Path.Combine(checkpoint, "trainable.safetensors");
         using (SafeTensorsFile file = SafeTensorsFile.Open(weights))
@@ -136,13 +136,7 @@ internal static partial class CheckpointStore
             }
         }
 
-        using (var stream = File.OpenRead(Path.Combine(checkpoint, "optimizer.bin")))
-        using (var reader = new BinaryReader(stream))
-        {
-            optimizer.load_state_dict(reader);
-        }
-
-        byte[] rng = File.ReadAllBytes(Path.Combine(checkpoint, "rng_state.bin"));
+        CheckpointFiles.LoadOptimizer(Path.Combine(checkpoint, "optimizer.bin"), optimizer);
         using (Tensor rngState = tensor(rng, dtype: ScalarType.Byte))
         {
             random.set_rng_state(rngState);

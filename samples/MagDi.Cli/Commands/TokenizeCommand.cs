@@ -106,14 +106,7 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
             return 0;
         }
 
-        using var reader = new StreamReader(settings.Input, Encoding.UTF8);
-        try
-        {
-            return await TokenizerJsonLines.TokenizeAsync(tokenizer, reader, writer, settings.AddSpecialTokens, cancellationToken);
-        }
-        catch (InvalidDataException e)
-        {
-            throw new InvalidDataException($"{settings.Input}: {e.Message}", e);
-        }
+        // Reads raw bytes line by line: invalid UTF-8 or a non-regular file is an error naming the file and line.
+        return await TokenizerJsonLines.TokenizeFileAsync(tokenizer, settings.Input, writer, settings.AddSpecialTokens, cancellationToken);
     }
 }

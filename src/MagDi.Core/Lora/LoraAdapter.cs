@@ -197,8 +197,21 @@ public sealed class LoraAdapter
         }
 
         LoraOptions options = ReadConfig(configPath);
-        LoraAdapter adapter = Apply(model, options);
         using SafeTensorsFile file = SafeTensorsFile.Open(weightsPath);
+
+        // The rank sizes every LoRA matrix: compare it with the weights before allocating any (r could be 2^31 - 1).
+        var ranks = file.Tensors.Values.Where(t => t.Name.EndsWith(".lora_A.weight", StringComparison.Ordinal) && t.Shape.Count == 2).ToList();
+        if (ranks.Count == 0)
+        {
+            throw new InvalidDataException($"'{weightsPath}' holds no LoRA weights (no '*.lora_A.weight' matrix).");
+        }
+
+        if (ranks.FirstOrDefault(t => t.Shape[0] != options.Rank) is { } other)
+        {
+            throw new InvalidDataException($"'{configPath}': field 'r' is {options.Rank} but '{weightsPath}' tensor '{other.Name}' has rank {other.Shape[0]}.");
+        }
+
+        LoraAdapter adapter = Apply(model, options);
         var expected = adapter.PeftStateDict().ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         var missing = expected.Keys.Where(k => !file.Tensors.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
         var unexpected = file.Tensors.Keys.Where(k => !expected.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
@@ -219,15 +232,30 @@ public sealed class LoraAdapter
 
     private static LoraOptions ReadConfig(string path)
     {
-        JsonObject root;
+        // A regular file, strict UTF-8, strings checked for unpaired surrogate escapes, syntax errors with line and field.
+        byte[] bytes = InputFile.ReadAllBytes(path, JsonFile.MaxConfigBytes);
+        using (JsonDocument checkedJson = JsonFile.Parse($"'{path}'", bytes))
+        {
+            if (checkedJson.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"'{path}': the root must be a JSON object.");
+            }
+        }
+
+        JsonObject root = JsonNode.Parse(bytes.AsSpan().StartsWith("\uFEFF"u8) ? bytes.AsSpan(3) : bytes)!.AsObject();
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new InvalidDataException($"'{path}': JSON null.");
+            return ReadOptions(path, root);
         }
-        catch (JsonException ex)
+        catch (ArgumentException ex)
         {
-            throw new InvalidDataException($"'{path}': invalid JSON: {ex.Message}", ex);
+            // JsonObject throws this for a property that appears twice.
+            throw new InvalidDataException($"'{path}': {ex.Message}", ex);
         }
+    }
+
+    private static LoraOptions ReadOptions(string path, JsonObject root)
+    {
 
         string? Str(string field) => root[field] is JsonValue v && v.TryGetValue(out string? s) ? s : null;
         bool Flag(string field) => root[field] is JsonValue v && v.TryGetValue(out bool b) && b;

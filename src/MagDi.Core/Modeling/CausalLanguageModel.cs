@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using MagDi.IO;
 using MagDi.Runtime;
@@ -217,6 +218,9 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
 
         ModelConfig config = ModelConfig.Load(configPath);
         Dictionary<string, string> weightMap = ResolveWeightFiles(directory);
+        // Everything config.json implies is compared with the weights' headers before a byte is allocated: a config
+        // can claim a million layers or a vocabulary of 2^31 - 1 (issue 15).
+        CheckWeightsBeforeAllocating(directory, configPath, config, weightMap, options);
         TorchRuntime.EnsureInitialized();
         CausalLanguageModel model;
         // Strict loading overwrites every parameter, so skip initialisation; lenient loading keeps it for missing keys.
@@ -235,6 +239,79 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         return model;
     }
 
+    private static void CheckWeightsBeforeAllocating(string directory, string configPath, ModelConfig config, Dictionary<string, string> weightMap, ModelLoadOptions options)
+    {
+        var stored = new Dictionary<string, (string File, SafeTensorInfo Info)>(StringComparer.Ordinal);
+        foreach (var group in weightMap.GroupBy(kv => kv.Value, kv => kv.Key))
+        {
+            if (!File.Exists(group.Key))
+            {
+                throw new FileNotFoundException($"Checkpoint shard '{group.Key}' listed in the index does not exist.", group.Key);
+            }
+
+            using SafeTensorsFile file = SafeTensorsFile.Open(group.Key);
+            foreach (string name in group)
+            {
+                if (!file.Tensors.TryGetValue(name, out SafeTensorInfo? info))
+                {
+                    throw new InvalidDataException($"'{group.Key}' does not contain '{name}' although the index says so.");
+                }
+
+                stored[name] = (group.Key, info);
+            }
+        }
+
+        if (options.Strict)
+        {
+            // Layers counted by the one norm every layer has (other keys, such as rotary_emb.inv_freq, may be extra).
+            int storedLayers = stored.Keys
+                .Select(k => k.StartsWith("model.layers.", StringComparison.Ordinal) && k.EndsWith(".input_layernorm.weight", StringComparison.Ordinal)
+                    && int.TryParse(k.AsSpan(13, k.Length - 13 - 23), NumberStyles.None, CultureInfo.InvariantCulture, out int i) ? i + 1 : 0)
+                .DefaultIfEmpty(0).Max();
+            if (storedLayers != config.NumHiddenLayers)
+            {
+                throw new InvalidDataException($"'{configPath}': field 'num_hidden_layers' is {config.NumHiddenLayers} but the weights in '{directory}' hold {storedLayers} layer(s).");
+            }
+        }
+
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var (name, shape) in config.ExpectedTensorShapes())
+        {
+            expected.Add(name);
+            if (!stored.TryGetValue(name, out var found))
+            {
+                missing.Add(name);
+            }
+            else if (!found.Info.Shape.SequenceEqual(shape))
+            {
+                throw new InvalidDataException(
+                    $"'{found.File}': tensor '{name}' has shape [{string.Join(", ", found.Info.Shape)}] but config.json ('{configPath}': {config.FieldsShaping(name)}) describes [{string.Join(", ", shape)}].");
+            }
+        }
+
+        if (options.Strict)
+        {
+            var unexpected = stored.Keys.Where(k => !expected.Contains(k) && !(config.TieWordEmbeddings && k == "lm_head.weight"))
+                .OrderBy(k => k, StringComparer.Ordinal).ToList();
+            if (missing.Count > 0 || unexpected.Count > 0)
+            {
+                throw new CheckpointKeyMismatchException(directory, [.. missing.Order(StringComparer.Ordinal)], unexpected);
+            }
+        }
+
+        // Lenient loading initialises what the checkpoint lacks, so the file does not bound the size: the machine must.
+        long bytesPerParameter = (options.DType ?? ScalarType.Float32) switch { ScalarType.Float32 => 4, _ => 2 };
+        long available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        long parameters = config.ParameterCount();
+        if ((options.Device is null || options.Device.type == DeviceType.CPU) && available > 0 && parameters > available / bytesPerParameter)
+        {
+            throw new InvalidDataException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{configPath}': config.json describes {parameters:N0} parameters ({parameters * (double)bytesPerParameter / (1L << 30):0.#} GiB), more than the {available / (double)(1L << 30):0.#} GiB of memory available."));
+        }
+    }
+
     private static Dictionary<string, string> ResolveWeightFiles(string directory)
     {
         string single = Path.Combine(directory, "model.safetensors");
@@ -242,14 +319,11 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         if (File.Exists(index))
         {
-            JsonElement root;
-            try
+            using JsonDocument doc = JsonFile.Parse(index, JsonFile.MaxConfigBytes);
+            JsonElement root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
             {
-                root = JsonDocument.Parse(File.ReadAllText(index)).RootElement;
-            }
-            catch (JsonException ex)
-            {
-                throw new InvalidDataException($"'{index}': invalid JSON: {ex.Message}", ex);
+                throw new InvalidDataException($"'{index}': the root must be a JSON object.");
             }
 
             if (!root.TryGetProperty("weight_map", out JsonElement wm) || wm.ValueKind != JsonValueKind.Object)

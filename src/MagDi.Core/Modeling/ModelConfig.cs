@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using MagDi.IO;
@@ -129,16 +130,104 @@ public sealed class ModelConfig
     /// <summary>Sets <c>eos_token_id</c> to a single id.</summary>
     public void SetEosTokenId(int id) => EosTokenIdRaw = JsonSerializer.SerializeToElement(id);
 
-    /// <summary>Number of parameters of the model this config describes (the tied head counted once).</summary>
+    /// <summary>The largest <c>vocab_size</c> accepted: 2^24 = 16,777,216 (the same limit as token ids in tokenizer files).</summary>
+    internal const int MaxVocabSize = 1 << 24;
+
+    /// <summary>The largest <c>hidden_size</c> accepted: 65,536.</summary>
+    internal const int MaxHiddenSize = 1 << 16;
+
+    /// <summary>The largest <c>intermediate_size</c> accepted: 1,048,576.</summary>
+    internal const int MaxIntermediateSize = 1 << 20;
+
+    /// <summary>The largest <c>num_hidden_layers</c> accepted: 1,024.</summary>
+    internal const int MaxLayers = 1024;
+
+    /// <summary>The most attention heads (and key/value heads) accepted: 1,024.</summary>
+    internal const int MaxHeads = 1024;
+
+    /// <summary>The largest <c>head_dim</c> accepted: 8,192.</summary>
+    internal const int MaxHeadDim = 8192;
+
+    /// <summary>The largest <c>max_position_embeddings</c> accepted: 2^24.</summary>
+    internal const int MaxPositions = 1 << 24;
+
+    /// <summary>The largest model accepted: 2^41 (about 2.2 trillion) parameters.</summary>
+    internal const long MaxParameters = 1L << 41;
+
+    /// <summary>The fields a <c>config.json</c> must give: there is no sensible default for them.</summary>
+    private static readonly string[] RequiredFields = ["model_type", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"];
+
+    /// <summary>Number of parameters of the model this config describes (the tied head counted once); saturates at <see cref="long.MaxValue"/>.</summary>
     public long ParameterCount()
     {
-        long d = HiddenSize, hd = EffectiveHeadDim, h = NumAttentionHeads, kv = KeyValueHeads, ff = IntermediateSize;
-        long attn = (d * h * hd) + (2 * d * kv * hd) + (h * hd * d) + (QkvBias ? (h + 2 * kv) * hd : 0) + (OutputBias ? d : 0);
-        long mlp = (3 * d * ff) + (MlpBias == true ? 2 * ff + d : 0);
-        long layer = attn + mlp + 2 * d;
-        long embed = (long)VocabSize * d;
-        return embed + (NumHiddenLayers * layer) + d + (TieWordEmbeddings ? 0 : embed);
+        // Int128: a hostile config (every size 2^31 - 1) must give a huge count, not a wrapped one.
+        Int128 d = HiddenSize, hd = EffectiveHeadDim, h = NumAttentionHeads, kv = KeyValueHeads, ff = IntermediateSize;
+        Int128 attn = (d * h * hd) + (2 * d * kv * hd) + (h * hd * d) + (QkvBias ? (h + 2 * kv) * hd : 0) + (OutputBias ? d : 0);
+        Int128 mlp = (3 * d * ff) + (MlpBias == true ? 2 * ff + d : 0);
+        Int128 layer = attn + mlp + 2 * d;
+        Int128 embed = VocabSize * d;
+        Int128 total = embed + (NumHiddenLayers * layer) + d + (TieWordEmbeddings ? 0 : embed);
+        return total > long.MaxValue ? long.MaxValue : (long)total;
     }
+
+    /// <summary>
+    /// The name and shape of every parameter of the model this config describes, in Hugging Face naming, without
+    /// allocating the model: what a checkpoint's tensors are compared with before loading.
+    /// </summary>
+    internal IEnumerable<(string Name, long[] Shape)> ExpectedTensorShapes()
+    {
+        long d = HiddenSize, q = (long)NumAttentionHeads * EffectiveHeadDim, k = (long)KeyValueHeads * EffectiveHeadDim, ff = IntermediateSize;
+        yield return ("model.embed_tokens.weight", [VocabSize, d]);
+        for (int i = 0; i < NumHiddenLayers; i++)
+        {
+            string l = $"model.layers.{i}.";
+            yield return (l + "input_layernorm.weight", [d]);
+            yield return (l + "post_attention_layernorm.weight", [d]);
+            yield return (l + "self_attn.q_proj.weight", [q, d]);
+            yield return (l + "self_attn.k_proj.weight", [k, d]);
+            yield return (l + "self_attn.v_proj.weight", [k, d]);
+            yield return (l + "self_attn.o_proj.weight", [d, q]);
+            if (QkvBias)
+            {
+                yield return (l + "self_attn.q_proj.bias", [q]);
+                yield return (l + "self_attn.k_proj.bias", [k]);
+                yield return (l + "self_attn.v_proj.bias", [k]);
+            }
+
+            if (OutputBias)
+            {
+                yield return (l + "self_attn.o_proj.bias", [d]);
+            }
+
+            yield return (l + "mlp.gate_proj.weight", [ff, d]);
+            yield return (l + "mlp.up_proj.weight", [ff, d]);
+            yield return (l + "mlp.down_proj.weight", [d, ff]);
+            if (MlpBias == true)
+            {
+                yield return (l + "mlp.gate_proj.bias", [ff]);
+                yield return (l + "mlp.up_proj.bias", [ff]);
+                yield return (l + "mlp.down_proj.bias", [d]);
+            }
+        }
+
+        yield return ("model.norm.weight", [d]);
+        if (!TieWordEmbeddings)
+        {
+            yield return ("lm_head.weight", [VocabSize, d]);
+        }
+    }
+
+    /// <summary>The config.json fields a parameter's shape follows from, for error messages.</summary>
+    internal string FieldsShaping(string tensorName) => tensorName switch
+    {
+        _ when tensorName.Contains("embed_tokens", StringComparison.Ordinal) || tensorName.StartsWith("lm_head", StringComparison.Ordinal)
+            => $"vocab_size {VocabSize}, hidden_size {HiddenSize}",
+        _ when tensorName.Contains(".mlp.", StringComparison.Ordinal)
+            => $"hidden_size {HiddenSize}, intermediate_size {IntermediateSize}",
+        _ when tensorName.Contains(".self_attn.", StringComparison.Ordinal)
+            => $"hidden_size {HiddenSize}, num_attention_heads {NumAttentionHeads}, num_key_value_heads {KeyValueHeads}, head_dim {EffectiveHeadDim}",
+        _ => $"hidden_size {HiddenSize}",
+    };
 
     /// <summary>
     /// Checks the configuration and throws one exception listing every problem.
@@ -146,6 +235,12 @@ public sealed class ModelConfig
     /// <exception cref="NotSupportedException">An unsupported <c>model_type</c>, <c>rope_scaling</c>, activation or sliding-window mode.</exception>
     /// <exception cref="ArgumentException">Inconsistent or out-of-range sizes.</exception>
     public void Validate()
+    {
+        ValidateSupported();
+        ValidateSizes();
+    }
+
+    private void ValidateSupported()
     {
         if (!SupportedModelTypes.Contains(ModelType))
         {
@@ -166,7 +261,10 @@ public sealed class ModelConfig
         {
             throw new NotSupportedException("qwen2 with use_sliding_window=true (per-layer sliding windows) is not supported.");
         }
+    }
 
+    private void ValidateSizes()
+    {
         var errors = new List<string>();
         void Positive(string name, double value)
         {
@@ -185,6 +283,23 @@ public sealed class ModelConfig
         Positive("rms_norm_eps", RmsNormEps);
         Positive("rope_theta", RopeTheta);
         Positive("max_position_embeddings", MaxPositionEmbeddings);
+        void AtMost(string name, long value, long max)
+        {
+            if (value > max)
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{name} must be at most {max:N0} (got {value:N0})"));
+            }
+        }
+
+        // Sane ranges, checked before anything is allocated from them (a hostile config took the machine down).
+        AtMost("vocab_size", VocabSize, MaxVocabSize);
+        AtMost("hidden_size", HiddenSize, MaxHiddenSize);
+        AtMost("intermediate_size", IntermediateSize, MaxIntermediateSize);
+        AtMost("num_hidden_layers", NumHiddenLayers, MaxLayers);
+        AtMost("num_attention_heads", NumAttentionHeads, MaxHeads);
+        AtMost("num_key_value_heads", KeyValueHeads, MaxHeads);
+        AtMost("head_dim", EffectiveHeadDim, MaxHeadDim);
+        AtMost("max_position_embeddings", MaxPositionEmbeddings, MaxPositions);
         if (HeadDim is null && NumAttentionHeads > 0 && HiddenSize % NumAttentionHeads != 0)
         {
             errors.Add($"hidden_size {HiddenSize} is not divisible by num_attention_heads {NumAttentionHeads} and head_dim is not given");
@@ -205,9 +320,21 @@ public sealed class ModelConfig
             errors.Add($"sliding_window must be positive when set (got {SlidingWindow})");
         }
 
+        if (EosTokenIdRaw is { ValueKind: not (JsonValueKind.Null or JsonValueKind.Undefined) } eos
+            && !(eos.ValueKind == JsonValueKind.Number && eos.TryGetInt32(out _))
+            && !(eos.ValueKind == JsonValueKind.Array && eos.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number && e.TryGetInt32(out _))))
+        {
+            errors.Add($"eos_token_id must be an integer or a list of integers (got {eos.GetRawText()})");
+        }
+
         if (AttentionDropout is > 0)
         {
             errors.Add($"attention_dropout must be 0 (got {AttentionDropout})");
+        }
+
+        if (errors.Count == 0 && ParameterCount() > MaxParameters)
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"the sizes describe {ParameterCount():N0} parameters, more than the {MaxParameters:N0} supported"));
         }
 
         if (errors.Count > 0)
@@ -217,24 +344,56 @@ public sealed class ModelConfig
     }
 
     /// <summary>Reads and validates a <c>config.json</c>.</summary>
-    /// <exception cref="InvalidDataException">Malformed JSON or wrongly typed field (message names the file).</exception>
+    /// <remarks>
+    /// <c>model_type</c>, <c>vocab_size</c>, <c>hidden_size</c>, <c>intermediate_size</c>, <c>num_hidden_layers</c> and
+    /// <c>num_attention_heads</c> are required; the other fields default as in <c>transformers</c>. Only a regular file is
+    /// read, as strict UTF-8; sizes are range-checked (see <see cref="Validate"/>).
+    /// </remarks>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">Not a regular file, malformed JSON, a missing, wrongly typed or out-of-range field (the message names the file and the field).</exception>
+    /// <exception cref="NotSupportedException">An unsupported <c>model_type</c>, <c>rope_scaling</c>, activation or sliding-window mode.</exception>
     public static ModelConfig Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        byte[] bytes = InputFile.ReadAllBytes(path, JsonFile.MaxConfigBytes);
+        ReadOnlyMemory<byte> json = bytes.AsMemory();
+        if (json.Span.StartsWith("\uFEFF"u8))
+        {
+            json = json[3..];
+        }
+
+        string[] missing;
+        using (JsonDocument doc = JsonFile.Parse($"'{path}'", json, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }))
+        {
+            JsonElement root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                throw new InvalidDataException($"'{path}': config.json must be a JSON object of fields, not {root.ValueKind.ToString().ToLowerInvariant()}.");
+            }
+
+            missing = [.. RequiredFields.Where(f => !root.TryGetProperty(f, out JsonElement v) || v.ValueKind == JsonValueKind.Null)];
+        }
+
         ModelConfig config;
         try
         {
-            config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(path), JsonOptions)
-                ?? throw new InvalidDataException($"'{path}': config is JSON null.");
+            config = JsonSerializer.Deserialize<ModelConfig>(json.Span, JsonOptions)!;
         }
         catch (JsonException ex)
         {
-            throw new InvalidDataException($"'{path}': invalid config.json at {ex.Path} (line {ex.LineNumber + 1}): {ex.Message}", ex);
+            throw new InvalidDataException(TypeError(path, ex), ex);
+        }
+
+        // An unsupported architecture first: that is the answer whatever else the file lacks.
+        config.ValidateSupported();
+        if (missing.Length > 0)
+        {
+            throw new InvalidDataException($"'{path}': field{(missing.Length > 1 ? "s" : string.Empty)} {string.Join(", ", missing.Select(f => $"'{f}'"))} {(missing.Length > 1 ? "are" : "is")} missing; a config.json must give {string.Join(", ", RequiredFields)}.");
         }
 
         try
         {
-            config.Validate();
+            config.ValidateSizes();
         }
         catch (ArgumentException ex)
         {
@@ -242,6 +401,37 @@ public sealed class ModelConfig
         }
 
         return config;
+    }
+
+    /// <summary>"'path': field 'vocab_size' (line 3): expected a 32-bit integer" for a value of the wrong type or range.</summary>
+    private static string TypeError(string path, JsonException ex)
+    {
+        string field = ex.Path is { Length: > 2 } p && p.StartsWith("$.", StringComparison.Ordinal) ? p[2..] : ex.Path ?? "(root)";
+        string line = ex.LineNumber is { } l ? string.Create(CultureInfo.InvariantCulture, $" (line {l + 1})") : string.Empty;
+        string message = ex.Message;
+        const string Marker = "could not be converted to ";
+        int at = message.IndexOf(Marker, StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            int stop = message.IndexOf(". Path:", at, StringComparison.Ordinal);
+            string type = stop > at ? message[(at + Marker.Length)..stop] : message[(at + Marker.Length)..];
+            string expected = type switch
+            {
+                "System.Int32" => "an integer from -2,147,483,648 to 2,147,483,647",
+                "System.Nullable`1[System.Int32]" => "an integer from -2,147,483,648 to 2,147,483,647, or null",
+                "System.Double" => "a number",
+                "System.String" => "a string",
+                "System.Boolean" => "true or false",
+                "System.Nullable`1[System.Boolean]" => "true, false or null",
+                "System.Nullable`1[System.Double]" => "a number or null",
+                "System.Collections.Generic.IList`1[System.String]" => "a list of strings",
+                _ => type,
+            };
+            return $"'{path}': field '{field}'{line}: expected {expected}.";
+        }
+
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return $"'{path}': field '{field}'{line}: {(cut > 0 ? message[..cut] : message)}";
     }
 
     /// <summary>Writes the configuration as a Hugging Face <c>config.json</c> (atomically, see <see cref="AtomicFile"/>).</summary>

@@ -58,7 +58,7 @@ public sealed class SafeTensorsFile : IDisposable
     public static SafeTensorsFile Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var stream = InputFile.OpenRead(path, 1 << 16);
         try
         {
             long fileLength = stream.Length;
@@ -94,67 +94,111 @@ public sealed class SafeTensorsFile : IDisposable
 
     private static (Dictionary<string, SafeTensorInfo>, Dictionary<string, string>) ParseHeader(string path, byte[] headerBytes, long dataLength)
     {
-        JsonObject root;
-        try
+        // Strict UTF-8, every string valid Unicode, syntax errors with line and field (the header is untrusted input).
+        using JsonDocument doc = JsonFile.Parse($"'{path}' (safetensors header)", headerBytes);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
         {
-            root = JsonNode.Parse(headerBytes)?.AsObject() ?? throw new InvalidDataException($"'{path}': the header is JSON null.");
-        }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or DecoderFallbackException)
-        {
-            throw new InvalidDataException($"'{path}': the header is not a valid JSON object: {ex.Message}", ex);
+            throw new InvalidDataException($"'{path}': the header must be a JSON object mapping tensor names to entries.");
         }
 
         var tensors = new Dictionary<string, SafeTensorInfo>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var (name, node) in root)
+        bool seenMetadata = false;
+        foreach (JsonProperty property in doc.RootElement.EnumerateObject())
         {
+            string name = property.Name;
             if (name == "__metadata__")
             {
-                if (node is not JsonObject meta)
+                if (seenMetadata || property.Value.ValueKind != JsonValueKind.Object)
                 {
-                    throw new InvalidDataException($"'{path}': __metadata__ must be an object of strings.");
+                    throw new InvalidDataException($"'{path}': __metadata__ must appear once, as an object of strings.");
                 }
 
-                foreach (var (k, v) in meta)
+                seenMetadata = true;
+                foreach (JsonProperty entry in property.Value.EnumerateObject())
                 {
-                    metadata[k] = v is JsonValue sv && sv.TryGetValue(out string? s)
-                        ? s
-                        : throw new InvalidDataException($"'{path}': __metadata__.{k} must be a string.");
+                    metadata[entry.Name] = entry.Value.ValueKind == JsonValueKind.String
+                        ? entry.Value.GetString()!
+                        : throw new InvalidDataException($"'{path}': __metadata__.{entry.Name} must be a string.");
                 }
 
                 continue;
             }
 
-            tensors[name] = ParseEntry(path, name, node, dataLength);
+            if (tensors.ContainsKey(name))
+            {
+                throw new InvalidDataException($"'{path}': tensor '{name}' appears twice in the header (the format disallows duplicate keys).");
+            }
+
+            tensors[name] = ParseEntry(path, name, property.Value, dataLength);
         }
 
+        CheckLayout(path, tensors.Values, dataLength);
         return (tensors, metadata);
     }
 
-    private static SafeTensorInfo ParseEntry(string path, string name, JsonNode? node, long dataLength)
+    /// <summary>
+    /// The data byte ranges must tile the data exactly, as the format's reference implementation requires: ordered by
+    /// offset they start at 0, each begins where the previous ends (no overlap, no hole) and the last ends at the end
+    /// of the file. Overlapping ranges would let two tensors share (and a crafted file alias) the same bytes.
+    /// </summary>
+    private static void CheckLayout(string path, IEnumerable<SafeTensorInfo> tensors, long dataLength)
+    {
+        long covered = 0;
+        SafeTensorInfo? previous = null;
+        foreach (SafeTensorInfo t in tensors.OrderBy(t => t.Begin).ThenBy(t => t.End))
+        {
+            if (t.Begin < covered)
+            {
+                throw new InvalidDataException(
+                    $"'{path}': tensor '{t.Name}', field 'data_offsets': [{t.Begin}, {t.End}] overlaps tensor '{previous!.Name}' [{previous.Begin}, {previous.End}]; tensors may not share bytes.");
+            }
+
+            if (t.Begin > covered)
+            {
+                throw new InvalidDataException(
+                    $"'{path}': tensor '{t.Name}', field 'data_offsets': [{t.Begin}, {t.End}] leaves data bytes {covered}..{t.Begin} unused; the format allows no holes between tensors.");
+            }
+
+            covered = t.End;
+            previous = t;
+        }
+
+        if (covered != dataLength)
+        {
+            throw new InvalidDataException(
+                $"'{path}': the tensors cover {covered} of the {dataLength} data bytes; the format allows no bytes after the last tensor.");
+        }
+    }
+
+    private static SafeTensorInfo ParseEntry(string path, string name, JsonElement entry, long dataLength)
     {
         string Where(string field) => $"'{path}': tensor '{name}', field '{field}'";
-        if (node is not JsonObject o)
+        if (entry.ValueKind != JsonValueKind.Object)
         {
             throw new InvalidDataException($"'{path}': tensor '{name}' must be an object with dtype, shape and data_offsets.");
         }
 
-        string dtype = o["dtype"] is JsonValue dv && dv.TryGetValue(out string? d) ? d : throw new InvalidDataException($"{Where("dtype")}: missing or not a string.");
-        _ = ElementSize(dtype, () => Where("dtype"));
-        if (o["shape"] is not JsonArray shapeArray)
+        string dtype = entry.TryGetProperty("dtype", out JsonElement dv) && dv.ValueKind == JsonValueKind.String
+            ? dv.GetString()!
+            : throw new InvalidDataException($"{Where("dtype")}: missing or not a string.");
+        long elementSize = ElementSize(dtype, () => Where("dtype"));
+        if (!entry.TryGetProperty("shape", out JsonElement shapeArray) || shapeArray.ValueKind != JsonValueKind.Array)
         {
             throw new InvalidDataException($"{Where("shape")}: missing or not an array.");
         }
 
-        var shape = new long[shapeArray.Count];
+        var shape = new long[shapeArray.GetArrayLength()];
         for (int i = 0; i < shape.Length; i++)
         {
-            shape[i] = shapeArray[i] is JsonValue sv && sv.TryGetValue(out long s) && s >= 0 ? s : throw new InvalidDataException($"{Where("shape")}[{i}]: not a non-negative integer.");
+            shape[i] = shapeArray[i].ValueKind == JsonValueKind.Number && shapeArray[i].TryGetInt64(out long s) && s >= 0
+                ? s
+                : throw new InvalidDataException($"{Where("shape")}[{i}]: not a non-negative integer.");
         }
 
-        if (o["data_offsets"] is not JsonArray { Count: 2 } offsets
-            || offsets[0] is not JsonValue b0 || !b0.TryGetValue(out long begin)
-            || offsets[1] is not JsonValue e0 || !e0.TryGetValue(out long end))
+        if (!entry.TryGetProperty("data_offsets", out JsonElement offsets) || offsets.ValueKind != JsonValueKind.Array || offsets.GetArrayLength() != 2
+            || offsets[0].ValueKind != JsonValueKind.Number || !offsets[0].TryGetInt64(out long begin)
+            || offsets[1].ValueKind != JsonValueKind.Number || !offsets[1].TryGetInt64(out long end))
         {
             throw new InvalidDataException($"{Where("data_offsets")}: must be an array of two integers [begin, end].");
         }
@@ -164,7 +208,16 @@ public sealed class SafeTensorsFile : IDisposable
             throw new InvalidDataException($"{Where("data_offsets")}: [{begin}, {end}] lies outside the {dataLength} data bytes.");
         }
 
-        long expected = shape.Aggregate(1L, (a, b) => a * b) * ElementSize(dtype, () => Where("dtype"));
+        long expected;
+        try
+        {
+            expected = checked(shape.Aggregate(1L, (a, b) => a * b) * elementSize);
+        }
+        catch (OverflowException)
+        {
+            throw new InvalidDataException($"{Where("shape")}: [{string.Join(", ", shape)}] has more elements than any file can hold.");
+        }
+
         if (end - begin != expected)
         {
             throw new InvalidDataException($"{Where("data_offsets")}: spans {end - begin} bytes but dtype {dtype} with shape [{string.Join(", ", shape)}] needs {expected}.");

@@ -28,7 +28,20 @@ internal static class CodePointRegex
     };
 
     /// <summary>The (index, length) of every non-empty match, in the original text's UTF-16 indices.</summary>
+    /// <exception cref="InvalidDataException">A pattern read from a tokenizer file (<see cref="FileRegex"/>) timed out.</exception>
     public static List<(int Index, int Length)> Matches(Regex regex, string text)
+    {
+        try
+        {
+            return MatchesUnchecked(regex, text);
+        }
+        catch (RegexMatchTimeoutException ex)
+        {
+            throw FileRegex.Explain(regex, ex);
+        }
+    }
+
+    private static List<(int Index, int Length)> MatchesUnchecked(Regex regex, string text)
     {
         var result = new List<(int, int)>();
         if (text.AsSpan().IndexOfAnyInRange('\uD800', '\uDBFF') < 0)

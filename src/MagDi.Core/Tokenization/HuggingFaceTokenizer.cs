@@ -63,6 +63,12 @@ public sealed class HuggingFaceTokenizer : ITextTokenizer, IChatTemplateProvider
             }
         }
 
+        if (maxId >= TokenizerLimits.MaxVocabularySize)
+        {
+            // The readers check every id; this guards tokenizers built in code, before the id table is allocated.
+            throw new InvalidDataException($"{source}: token id {maxId} is outside the supported range 0..{TokenizerLimits.MaxVocabularySize - 1}.");
+        }
+
         _idToToken = new string?[maxId + 1];
         foreach (var (token, id) in model.Vocab)
         {

@@ -35,8 +35,22 @@ internal sealed class PrependNormalizer(string prepend) : TextNormalizer
 
 internal sealed class ReplaceNormalizer(string? literal, Regex? regex, string content) : TextNormalizer
 {
-    public override string Normalize(string text, SegmentContext context) =>
-        regex is not null ? regex.Replace(text, content.Replace("$", "$$", StringComparison.Ordinal)) : text.Replace(literal!, content, StringComparison.Ordinal);
+    public override string Normalize(string text, SegmentContext context)
+    {
+        if (regex is null)
+        {
+            return text.Replace(literal!, content, StringComparison.Ordinal);
+        }
+
+        try
+        {
+            return regex.Replace(text, content.Replace("$", "$$", StringComparison.Ordinal));
+        }
+        catch (RegexMatchTimeoutException ex)
+        {
+            throw FileRegex.Explain(regex, ex);
+        }
+    }
 }
 
 internal sealed class StripNormalizer(bool left, bool right) : TextNormalizer

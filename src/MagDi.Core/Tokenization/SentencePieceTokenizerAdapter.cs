@@ -1,62 +1,84 @@
-using Microsoft.ML.Tokenizers;
+using System.Text;
+using System.Text.RegularExpressions;
 
 namespace MagDi.Tokenization;
 
 /// <summary>
-/// A SentencePiece Unigram <c>tokenizer.model</c>, run by Microsoft.ML.Tokenizers' <see cref="SentencePieceTokenizer"/>
-/// (BPE models such as Llama-2's and Mistral's run on MagDi's own BPE engine instead, which follows SentencePiece's
-/// leftmost-first tie-breaking). Special tokens and add_bos/add_eos come from <c>tokenizer_config.json</c> when
-/// present, otherwise from the model (BOS added, EOS not, as SentencePiece does).
+/// A SentencePiece Unigram <c>tokenizer.model</c>, run by MagDi's port of SentencePiece's own Unigram encoder,
+/// normalizer (precompiled character maps such as <c>nmt_nfkc</c>, or <c>identity</c>) and decoder, byte fallback
+/// included (BPE models such as Llama-2's and Mistral's run on MagDi's BPE engine instead). Special tokens and
+/// add_bos/add_eos come from <c>tokenizer_config.json</c> when present, otherwise from the model (BOS added, EOS not,
+/// as SentencePiece does); special tokens of <c>tokenizer_config.json</c> are matched in the text and never split.
 /// </summary>
 public sealed class SentencePieceTokenizerAdapter : ITextTokenizer, IChatTemplateProvider
 {
-    private readonly SentencePieceTokenizer _inner;
+    private readonly SentencePieceUnigram _model;
     private readonly string?[] _idToToken;
-    private readonly IReadOnlyDictionary<string, int> _vocab;
+    private readonly Dictionary<string, int> _tokenToId;
+    private readonly HashSet<int> _specialIds = [];
+    private readonly Regex? _specialRegex;
+    private readonly Dictionary<string, int> _specialByContent = new(StringComparer.Ordinal);
 
-    internal SentencePieceTokenizerAdapter(string path, TokenizerConfig config)
+    internal SentencePieceTokenizerAdapter(string path, SentencePieceUnigram model, TokenizerConfig config, string? bosPiece, string? eosPiece, string? padPiece, string unkPiece)
     {
         Source = path;
-        var added = config.AddedTokens.Where(t => t.Special).ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
-        try
-        {
-            using var stream = File.OpenRead(path);
-            _inner = SentencePieceTokenizer.Create(stream, false, false, added.Count > 0 ? added : null);
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or NotSupportedException)
-        {
-            throw new NotSupportedException($"{path}: cannot load this SentencePiece model: {e.Message}", e);
-        }
-
-        _vocab = _inner.Vocabulary;
-        int maxId = _vocab.Count == 0 ? -1 : _vocab.Values.Max();
+        _model = model;
+        int maxId = model.Pieces.Count - 1;
         foreach (var t in config.AddedTokens)
         {
             maxId = Math.Max(maxId, t.Id);
         }
 
         _idToToken = new string?[maxId + 1];
-        foreach (var (token, id) in _vocab)
+        _tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int id = 0; id < model.Pieces.Count; id++)
         {
-            _idToToken[id] = token;
+            _idToToken[id] = model.Pieces[id].Text;
+            _tokenToId.TryAdd(model.Pieces[id].Text, id);
+            if (model.Pieces[id].Type == SentencePieceType.Control)
+            {
+                _specialIds.Add(id);
+            }
         }
 
         foreach (var t in config.AddedTokens)
         {
+            if (t.Content.Length == 0)
+            {
+                throw new InvalidDataException($"{path}: added token {t.Id} has empty content.");
+            }
+
             _idToToken[t.Id] = t.Content;
+            _tokenToId[t.Content] = t.Id;
+            if (t.Special)
+            {
+                _specialIds.Add(t.Id);
+                _specialByContent[t.Content] = t.Id;
+            }
+        }
+
+        if (_specialByContent.Count > 0)
+        {
+            // Longest first, so the alternation finds the longest special token at the leftmost position.
+            _specialRegex = new Regex(
+                string.Join('|', _specialByContent.Keys.OrderByDescending(k => k.Length).ThenBy(k => k, StringComparer.Ordinal).Select(Regex.Escape)),
+                RegexOptions.CultureInvariant);
         }
 
         VocabularySize = maxId + 1;
-        string bos = config.BosToken ?? _inner.BeginningOfSentenceToken;
-        string eos = config.EosToken ?? _inner.EndOfSentenceToken;
+        string? bos = config.BosToken ?? bosPiece;
+        string? eos = config.EosToken ?? eosPiece;
+        string? pad = config.PadToken ?? padPiece;
+        int? Resolve(string? token, string field) =>
+            token is null ? null : TokenToId(token) ?? throw new InvalidDataException($"{path}: {field} \"{token}\" is not in the model.");
         Special = new SpecialTokens(
-            TokenToId(bos),
-            TokenToId(eos),
-            config.PadToken is null ? null : TokenToId(config.PadToken) ?? throw new InvalidDataException($"{path}: pad_token \"{config.PadToken}\" is not in the model."),
-            TokenToId(config.UnkToken ?? _inner.UnknownToken),
+            Resolve(bos, "bos_token"),
+            Resolve(eos, "eos_token"),
+            Resolve(pad, "pad_token"),
+            Resolve(config.UnkToken ?? unkPiece, "unk_token"),
             bos,
             eos,
-            config.PadToken,
+            pad,
             config.AddBosToken ?? true,
             config.AddEosToken ?? false);
         ChatTemplate = config.ChatTemplate;
@@ -75,16 +97,42 @@ public sealed class SentencePieceTokenizerAdapter : ITextTokenizer, IChatTemplat
     public string? ChatTemplate { get; }
 
     /// <inheritdoc />
+    /// <exception cref="ArgumentException">The text has an unpaired UTF-16 surrogate (it has no UTF-8 form).</exception>
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ThrowOnUnpairedSurrogate(text);
         var ids = new List<int>(text.Length / 3 + 2);
         if (addSpecialTokens && Special.AddBosToken && Special.BosId is int bos)
         {
             ids.Add(bos);
         }
 
-        ids.AddRange(_inner.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true));
+        if (_specialRegex is null)
+        {
+            _model.Encode(text, ids);
+        }
+        else
+        {
+            // Every stretch between special tokens is normalized and segmented on its own, as SentencePiece would.
+            int last = 0;
+            foreach (ValueMatch m in _specialRegex.EnumerateMatches(text))
+            {
+                if (m.Index > last)
+                {
+                    _model.Encode(text[last..m.Index], ids);
+                }
+
+                ids.Add(_specialByContent[text.Substring(m.Index, m.Length)]);
+                last = m.Index + m.Length;
+            }
+
+            if (last < text.Length)
+            {
+                _model.Encode(text[last..], ids);
+            }
+        }
+
         if (addSpecialTokens && Special.AddEosToken && Special.EosId is int eos)
         {
             ids.Add(eos);
@@ -105,10 +153,17 @@ public sealed class SentencePieceTokenizerAdapter : ITextTokenizer, IChatTemplat
                 throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is not in the vocabulary of {Source} (size {VocabularySize}).");
             }
 
+            if (skipSpecialTokens && _specialIds.Contains(id))
+            {
+                continue;
+            }
+
             list.Add(id);
         }
 
-        return _inner.Decode(list, considerSpecialTokens: !skipSpecialTokens);
+        var sb = new StringBuilder();
+        _model.Decode(list, sb, skipSpecialTokens, IdToToken);
+        return sb.ToString();
     }
 
     /// <inheritdoc />
@@ -118,12 +173,21 @@ public sealed class SentencePieceTokenizerAdapter : ITextTokenizer, IChatTemplat
     public int? TokenToId(string token)
     {
         ArgumentNullException.ThrowIfNull(token);
-        if (_vocab.TryGetValue(token, out int id))
-        {
-            return id;
-        }
+        return _tokenToId.TryGetValue(token, out int id) ? id : null;
+    }
 
-        int found = Array.IndexOf(_idToToken, token);
-        return found >= 0 ? found : null;
+    private static void ThrowOnUnpairedSurrogate(string text)
+    {
+        for (int i = text.AsSpan().IndexOfAnyInRange('\uD800', '\uDFFF'); i >= 0 && i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                throw new ArgumentException($"The text has an unpaired UTF-16 surrogate U+{(int)text[i]:X4} at index {i}; it cannot be encoded as UTF-8.", nameof(text));
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MagDi.IO;
 
 namespace MagDi.Tokenization;
 
@@ -17,18 +18,7 @@ internal sealed record TokenizerConfig(
 
     public static TokenizerConfig Load(string path)
     {
-        using var stream = File.OpenRead(path);
-        JsonDocument doc;
-        try
-        {
-            doc = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: invalid JSON at line {e.LineNumber + 1}: {e.Message}", e);
-        }
-
-        using (doc)
+        using (JsonDocument doc = JsonFile.Parse(path, JsonFile.MaxConfigBytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip }))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
@@ -41,11 +31,12 @@ internal sealed record TokenizerConfig(
             {
                 foreach (var p in decoderMap.EnumerateObject())
                 {
-                    if (!int.TryParse(p.Name, out int id) || id < 0)
+                    if (!long.TryParse(p.Name, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long key))
                     {
                         throw new InvalidDataException($"{path}: added_tokens_decoder key \"{p.Name}\" is not a token id.");
                     }
 
+                    int id = TokenizerLimits.CheckId(key, path, $"added_tokens_decoder key \"{p.Name}\"");
                     added.Add(JsonRead.AddedTokenFrom(p.Value, id, path, $"added_tokens_decoder.{p.Name}"));
                 }
             }

@@ -1,23 +1,26 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using MagDi.IO;
 
 namespace MagDi.Tokenization;
 
 /// <summary>Small helpers for reading tokenizer JSON with errors that name the file and the element.</summary>
 internal static class JsonRead
 {
-    public static JsonDocument Parse(string path)
+    /// <summary>Reads a tokenizer JSON file: a regular file, strict UTF-8, every string valid Unicode (see <see cref="JsonFile"/>).</summary>
+    public static JsonDocument Parse(string path) =>
+        JsonFile.Parse(path, JsonFile.MaxTokenizerBytes, new JsonDocumentOptions { MaxDepth = 256 });
+
+    /// <summary>Checks a token id read from a file against <see cref="TokenizerLimits.MaxVocabularySize"/> before anything is sized by it.</summary>
+    public static int TokenId(JsonElement value, string path, string where)
     {
-        try
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out long id) || id < 0)
         {
-            using var stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
+            throw new InvalidDataException($"{path}: {where} must be a non-negative integer token id (found {value.GetRawText()}).");
         }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: invalid JSON at line {e.LineNumber + 1}: {e.Message}", e);
-        }
+
+        return TokenizerLimits.CheckId(id, path, where);
     }
 
     public static string? String(JsonElement obj, string name, string path, string where)
@@ -103,17 +106,23 @@ internal static class TokenizerJsonReader
         var template = Optional(root, "post_processor", e => ReadPostProcessor(e, path, "post_processor"));
 
         var added = new List<AddedToken>();
-        if (root.TryGetProperty("added_tokens", out var addedJson) && addedJson.ValueKind == JsonValueKind.Array)
+        if (root.TryGetProperty("added_tokens", out var addedJson) && addedJson.ValueKind is not (JsonValueKind.Array or JsonValueKind.Null))
+        {
+            throw new InvalidDataException($"{path}: added_tokens must be a list of token objects.");
+        }
+
+        if (addedJson.ValueKind == JsonValueKind.Array)
         {
             int i = 0;
             foreach (var e in addedJson.EnumerateArray())
             {
                 string where = $"added_tokens[{i++}]";
-                int id = JsonRead.Int(e, "id", -1, path, where);
-                if (id < 0)
+                if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty("id", out var idJson))
                 {
-                    throw new InvalidDataException($"{path}: {where}.id is missing or negative.");
+                    throw new InvalidDataException($"{path}: {where}.id is missing.");
                 }
+
+                int id = JsonRead.TokenId(idJson, path, where + ".id");
 
                 var token = JsonRead.AddedTokenFrom(e, id, path, where);
                 if (token.Normalized && normalizer is not null && !token.Special &&
@@ -159,18 +168,20 @@ internal static class TokenizerJsonReader
         var vocab = ReadVocab(doc.RootElement, vocabPath, "(root)");
         var merges = new List<(string, string)>();
         int lineNumber = 0;
-        foreach (string line in File.ReadLines(mergesPath, Encoding.UTF8))
+        // Strict UTF-8 (a bad byte is an error naming the line, not a U+FFFD in a merge) from a regular file only.
+        foreach (string line in InputFile.ReadAllText(mergesPath, JsonFile.MaxTokenizerBytes).Split('\n'))
         {
             lineNumber++;
-            if (line.Length == 0 || (lineNumber == 1 && line.StartsWith("#version", StringComparison.Ordinal)))
+            string merge = line.EndsWith('\r') ? line[..^1] : line;
+            if (merge.Length == 0 || (lineNumber == 1 && merge.StartsWith("#version", StringComparison.Ordinal)))
             {
                 continue;
             }
 
-            string[] parts = line.Split(' ');
+            string[] parts = merge.Split(' ');
             if (parts.Length != 2 || parts[0].Length == 0 || parts[1].Length == 0)
             {
-                throw new InvalidDataException($"{mergesPath}: line {lineNumber}: a merge must be two tokens separated by one space, got \"{line}\".");
+                throw new InvalidDataException($"{mergesPath}: line {lineNumber}: a merge must be two tokens separated by one space, got \"{merge}\".");
             }
 
             merges.Add((parts[0], parts[1]));
@@ -220,12 +231,8 @@ internal static class TokenizerJsonReader
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var p in vocabJson.EnumerateObject())
         {
-            if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out int id) || id < 0)
-            {
-                throw new InvalidDataException($"{path}: {where}[\"{p.Name}\"] must be a non-negative integer id.");
-            }
-
-            vocab[p.Name] = id;
+            // Range-checked here: the id table is sized by the largest id (an id near 2^31 ran out of memory).
+            vocab[p.Name] = JsonRead.TokenId(p.Value, path, $"{where}[\"{p.Name}\"]");
         }
 
         return vocab;
@@ -259,7 +266,13 @@ internal static class TokenizerJsonReader
 
         var vocab = ReadVocab(vocabJson, path, "model.vocab");
         var merges = new List<(string, string)>();
-        if (m.TryGetProperty("merges", out var mergesJson) && mergesJson.ValueKind == JsonValueKind.Array)
+        if (m.TryGetProperty("merges", out var mergesJson) && mergesJson.ValueKind is not (JsonValueKind.Array or JsonValueKind.Null))
+        {
+            // Ignoring it would silently tokenize without merges (different ids); tokenizers rejects it too.
+            throw new InvalidDataException($"{path}: model.merges must be a list of merges (\"a b\" strings or [\"a\", \"b\"] pairs), not {Describe(mergesJson)}.");
+        }
+
+        if (mergesJson.ValueKind == JsonValueKind.Array)
         {
             int i = 0;
             foreach (var e in mergesJson.EnumerateArray())
@@ -299,6 +312,15 @@ internal static class TokenizerJsonReader
             path);
     }
 
+    private static string Describe(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.Object => "an object",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        _ => value.ValueKind.ToString(),
+    };
+
     private static JsonElement PatternObject(JsonElement e, string path, string where) =>
         e.TryGetProperty("pattern", out var p) && p.ValueKind == JsonValueKind.Object
             ? p
@@ -317,7 +339,8 @@ internal static class TokenizerJsonReader
         {
             try
             {
-                return new Regex(regex, RegexOptions.CultureInvariant | RegexOptions.Compiled);
+                // With a match timeout: a pattern with catastrophic backtracking must fail, not hang (issue 15).
+                return new FileRegex(regex, RegexOptions.CultureInvariant | RegexOptions.Compiled, path, where + ".pattern.Regex");
             }
             catch (ArgumentException e2)
             {

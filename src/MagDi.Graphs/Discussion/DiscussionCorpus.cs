@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Json;
 using MagDi.Graphs.IO;
+using MagDi.IO;
+using MagDi.Tasks;
 using Microsoft.Extensions.Logging;
 
 namespace MagDi.Graphs.Discussion;
@@ -49,12 +51,13 @@ internal sealed class DiscussionCorpus : IDisposable
         {
             // The last entry carries the running totals of everything before it.
             using var doc = Parse(usagePath, line, number);
-            if (doc.RootElement.TryGetProperty("running_total_by_agent", out var agents) && agents.ValueKind == JsonValueKind.Object)
+            if (doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty("running_total_by_agent", out var agents) && agents.ValueKind == JsonValueKind.Object)
             {
                 byAgent.Clear();
                 foreach (var a in agents.EnumerateObject())
                 {
-                    byAgent[a.Name] = ReadUsage(a.Value);
+                    byAgent[a.Name] = ReadUsage(a.Value, usagePath, number, a.Name);
                 }
             }
         }, cancellationToken).ConfigureAwait(false);
@@ -144,11 +147,22 @@ internal sealed class DiscussionCorpus : IDisposable
         w.WriteEndObject();
     }
 
-    private static TokenUsage ReadUsage(JsonElement e) => new(
-        e.TryGetProperty("input_tokens", out var i) ? i.GetInt64() : 0,
-        e.TryGetProperty("output_tokens", out var o) ? o.GetInt64() : 0,
-        e.TryGetProperty("total_tokens", out var t) ? t.GetInt64() : 0,
-        e.TryGetProperty("calls", out var c) ? c.GetInt32() : 0);
+    private static TokenUsage ReadUsage(JsonElement e, string path, int number, string agent)
+    {
+        long Count(string field, long max)
+        {
+            if (e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(field, out var v))
+            {
+                return 0;
+            }
+
+            return v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out long n) && n >= 0 && n <= max
+                ? n
+                : throw new InvalidDataException($"{path}: line {number}: field 'running_total_by_agent.{agent}.{field}' must be a non-negative integer up to {max}.");
+        }
+
+        return new(Count("input_tokens", long.MaxValue), Count("output_tokens", long.MaxValue), Count("total_tokens", long.MaxValue), (int)Count("calls", int.MaxValue));
+    }
 
     /// <summary>
     /// Reads every complete line of <paramref name="path"/>. An unfinished last line (no newline: the run was
@@ -161,7 +175,8 @@ internal sealed class DiscussionCorpus : IDisposable
             return;
         }
 
-        byte[] bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        // Only a regular file (a FIFO would block); a discussion's output has no size limit of its own.
+        byte[] bytes = await InputFile.ReadAllBytesAsync(path, long.MaxValue, cancellationToken).ConfigureAwait(false);
         int end = Array.LastIndexOf(bytes, (byte)'\n') + 1;
         if (end < bytes.Length)
         {
@@ -170,7 +185,12 @@ internal sealed class DiscussionCorpus : IDisposable
             fs.SetLength(end);
         }
 
-        string text = Encoding.UTF8.GetString(bytes, 0, end);
+        if (JsonLinesReader.FirstInvalidUtf8Line(bytes.AsSpan(0, end)) is { } badLine)
+        {
+            throw new InvalidDataException($"{path}: line {badLine}: invalid UTF-8.");
+        }
+
+        string text = InputFile.StrictUtf8.GetString(bytes, 0, end);
         int number = 0;
         foreach (string line in text.Split('\n'))
         {
@@ -185,6 +205,11 @@ internal sealed class DiscussionCorpus : IDisposable
     private static string ReadId(string path, string line, int number)
     {
         using var doc = Parse(path, line, number);
+        if (JsonStrings.FindInvalidEscape(Encoding.UTF8.GetBytes(line)) is { } bad)
+        {
+            throw new InvalidDataException($"{path}: line {number}, field '{bad.Field}': {bad.Reason}.");
+        }
+
         return doc.RootElement.ValueKind == JsonValueKind.Object
             && doc.RootElement.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
             ? id.GetString()!

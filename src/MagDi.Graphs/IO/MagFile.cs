@@ -14,12 +14,8 @@ public static class MagFile
     public static MagFormat DetectFormat(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path))
-        {
-            throw new MagDataException(new DataError(path, null, null, null, "file not found"));
-        }
-
-        using var s = File.OpenRead(path);
+        EnsureReadable(path);
+        using var s = InputFile.OpenRead(path);
         var buffer = new byte[4096];
         int read;
         var first = true;
@@ -57,30 +53,31 @@ public static class MagFile
     {
         options ??= new MagReadOptions();
         var format = options.Format == MagFormat.Auto ? DetectFormat(path) : options.Format;
-        if (!File.Exists(path))
-        {
-            throw new MagDataException(new DataError(path, null, null, null, "file not found"));
-        }
-
+        EnsureReadable(path);
         if (format == MagFormat.MagdiRelease)
         {
             options.Validate();
-            var length = new FileInfo(path).Length;
-            if (length > options.MaxRecordBytes)
+            var stream = InputFile.OpenRead(path);
+            await using (stream.ConfigureAwait(false))
             {
-                throw new MagDataException(new DataError(path, null, null, null, $"file is {length} bytes, over the limit of {options.MaxRecordBytes} (MaxRecordBytes)"));
-            }
+                var length = stream.Length;
+                if (length > options.MaxRecordBytes)
+                {
+                    throw new MagDataException(new DataError(path, null, null, null, $"file is {length} bytes, over the limit of {options.MaxRecordBytes} (MaxRecordBytes)"));
+                }
 
-            var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-            return MagReleaseFormat.Read(bytes, options, path);
+                var bytes = new byte[length];
+                await stream.ReadExactlyAsync(bytes, cancellationToken).ConfigureAwait(false);
+                return MagReleaseFormat.Read(bytes, options, path);
+            }
         }
 
         var report = new ReadReport();
         var graphs = new List<InteractionGraph>();
-        var stream = File.OpenRead(path);
-        await using (stream.ConfigureAwait(false))
+        var lines = InputFile.OpenRead(path);
+        await using (lines.ConfigureAwait(false))
         {
-            await foreach (var g in MagJsonl.ReadAsync(stream, options, report, path, cancellationToken).ConfigureAwait(false))
+            await foreach (var g in MagJsonl.ReadAsync(lines, options, report, path, cancellationToken).ConfigureAwait(false))
             {
                 graphs.Add(g);
             }
@@ -122,13 +119,23 @@ public static class MagFile
             yield break;
         }
 
-        var stream = File.OpenRead(path);
+        EnsureReadable(path);
+        var stream = InputFile.OpenRead(path);
         await using (stream.ConfigureAwait(false))
         {
             await foreach (var g in MagJsonl.ReadAsync(stream, options, report, path, cancellationToken).ConfigureAwait(false))
             {
                 yield return g;
             }
+        }
+    }
+
+    /// <summary>Throws a <see cref="MagDataException"/> naming the file unless it is an existing regular file (a FIFO would block forever).</summary>
+    private static void EnsureReadable(string path)
+    {
+        if (InputFile.Problem(path) is { } problem)
+        {
+            throw new MagDataException(new DataError(path, null, null, null, problem));
         }
     }
 

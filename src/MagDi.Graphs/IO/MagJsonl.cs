@@ -248,6 +248,13 @@ public static class MagJsonl
 
         using (doc)
         {
+            // A string with an unpaired surrogate escape ("\ud800") parses but cannot be read as .NET text, and a
+            // property name like that breaks every lookup in its object: reject the record whether or not it is read.
+            if (JsonStrings.FindInvalidEscape(utf8.Span) is { } bad)
+            {
+                throw new MagDataException(f.ErrorAt(bad.Field, bad.Reason));
+            }
+
             try
             {
                 return Build(doc.RootElement, f, options);

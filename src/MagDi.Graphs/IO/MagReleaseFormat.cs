@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using MagDi.Tasks;
@@ -98,6 +99,13 @@ public static partial class MagReleaseFormat
                 var f = new JsonFields(fileName, index < lines.Count ? lines[index] : null, index, options.MaxTextLength);
                 try
                 {
+                    // A string with an unpaired surrogate escape ("\ud800") parses but cannot be read as .NET text, and a
+                    // property name like that breaks every lookup in its object: reject the element whether or not it is read.
+                    if (JsonStrings.FindInvalidEscape(JsonMarshal.GetRawUtf8Value(element)) is { } bad)
+                    {
+                        throw new MagDataException(f.ErrorAt(bad.Field, bad.Reason) with { Line = f.Line + bad.Line - 1 });
+                    }
+
                     graphs.Add(ReadElement(element, f, task, options, index));
                     report.AddRead();
                 }

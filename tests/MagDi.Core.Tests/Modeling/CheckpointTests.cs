@@ -120,13 +120,13 @@ public sealed class CheckpointTests
     public void InvalidConfig_ListsEveryProblemAndNamesTheFile()
     {
         string path = Path.Combine(TestCheckpoints.TempDir(), "config.json");
-        File.WriteAllText(path, """{"model_type":"llama","hidden_size":30,"num_attention_heads":4,"num_key_value_heads":3,"vocab_size":0}""");
+        File.WriteAllText(path, """{"model_type":"llama","hidden_size":30,"num_attention_heads":4,"num_key_value_heads":3,"vocab_size":0,"intermediate_size":64,"num_hidden_layers":2}""");
         var error = Assert.Throws<InvalidDataException>(() => ModelConfig.Load(path));
         Assert.Contains(path, error.Message);
         Assert.Contains("vocab_size", error.Message);
         Assert.Contains("not divisible", error.Message);
         Assert.Contains("multiple of num_key_value_heads", error.Message);
-        File.WriteAllText(path, """{"model_type":"llama","hidden_size":"big"}""");
+        File.WriteAllText(path, """{"model_type":"llama","hidden_size":"big","vocab_size":8,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":1}""");
         Assert.Contains("hidden_size", Assert.Throws<InvalidDataException>(() => ModelConfig.Load(path)).Message);
     }
 

@@ -57,7 +57,7 @@ public sealed class SentencePieceModelTests : IDisposable
     }
 
     [Fact]
-    public void Load_UnigramModel_IsDelegatedToMicrosoftMLTokenizers()
+    public void Load_UnigramModel_PicksTheHighestScoringSegmentation()
     {
         // Unigram: Viterbi picks the segmentation with the highest total score: "▁ab" (-1) beats "▁" + "ab" (-2 - 2).
         string model = Path.Combine(_dir, "tokenizer.model");

@@ -1,5 +1,7 @@
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using MagDi.IO;
 
 namespace MagDi.Tasks;
 
@@ -56,11 +58,6 @@ public static partial class BenchmarkReader
         }
         else
         {
-            if (!File.Exists(path))
-            {
-                throw new MagDataException(new DataError(path, null, null, null, "file not found"));
-            }
-
             var bytes = await ReadBoundedAsync(path, options, cancellationToken).ConfigureAwait(false);
             ReadBytes(bytes, path, t, options, questions, report, null);
         }
@@ -96,13 +93,24 @@ public static partial class BenchmarkReader
 
     private static async Task<byte[]> ReadBoundedAsync(string path, DataReadOptions options, CancellationToken ct)
     {
-        var length = new FileInfo(path).Length;
-        if (length > options.MaxRecordBytes)
+        if (InputFile.Problem(path) is { } problem)
         {
-            throw new MagDataException(new DataError(path, null, null, null, $"file is {length} bytes, over the limit of {options.MaxRecordBytes} (DataReadOptions.MaxRecordBytes)"));
+            throw new MagDataException(new DataError(path, null, null, null, problem));
         }
 
-        return await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false);
+        var stream = InputFile.OpenRead(path, 1);
+        await using (stream.ConfigureAwait(false))
+        {
+            var length = stream.Length;
+            if (length > options.MaxRecordBytes)
+            {
+                throw new MagDataException(new DataError(path, null, null, null, $"file is {length} bytes, over the limit of {options.MaxRecordBytes} (DataReadOptions.MaxRecordBytes)"));
+            }
+
+            var bytes = new byte[length];
+            await stream.ReadExactlyAsync(bytes, ct).ConfigureAwait(false);
+            return bytes;
+        }
     }
 
     private static void ReadBytes(byte[] bytes, string? file, ReasoningTask task, DataReadOptions options, List<Question> questions, ReadReport report, string? idHint)
@@ -223,6 +231,13 @@ public static partial class BenchmarkReader
     {
         try
         {
+            // A string with an unpaired surrogate escape ("\ud800") parses but cannot be read as .NET text, and a
+            // property name like that breaks every lookup in its object: reject the record whether or not it is read.
+            if (JsonStrings.FindInvalidEscape(JsonMarshal.GetRawUtf8Value(record)) is { } bad)
+            {
+                throw new MagDataException(f.ErrorAt(bad.Field, bad.Reason) with { Line = f.Line is { } line ? line + bad.Line - 1 : null });
+            }
+
             f.RequireObject(record, null);
             var q = Map(record, f, task, idHint ?? $"{task.Name}-{index}");
             questions.Add(q);

@@ -179,13 +179,26 @@ internal sealed class JsonFields(string? file, int? line, int? element, int maxT
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",
-        JsonValueKind.String => $"the string \"{Shorten(value.GetString()!)}\"",
+        JsonValueKind.String => $"the string \"{Shorten(TextOf(value))}\"",
         JsonValueKind.Number => $"the number {Shorten(value.GetRawText())}",
         JsonValueKind.True => "true",
         JsonValueKind.False => "false",
         JsonValueKind.Null => "null",
         _ => "nothing",
     };
+
+    /// <summary>A string value as text, or its raw JSON when it is not valid Unicode (an unpaired surrogate escape).</summary>
+    private static string TextOf(JsonElement value)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return value.GetRawText();
+        }
+    }
 
     public static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
@@ -202,4 +215,208 @@ internal sealed class JsonFields(string? file, int? line, int? element, int maxT
 
         return new DataError(file, line, element, null, "malformed JSON: " + (cut > 0 ? message[..cut] : message));
     }
+}
+
+/// <summary>
+/// Finds what System.Text.Json parses but cannot turn into a .NET string: an escaped unpaired UTF-16 surrogate
+/// (<c>"\ud800"</c>, which <see cref="JsonElement.GetString"/> and even property lookups reject with an
+/// <see cref="InvalidOperationException"/>) or invalid UTF-8 inside a string; and where a syntax error happened.
+/// </summary>
+/// <remarks>Compiled into MagDi.Core and linked into MagDi.Graphs, like <see cref="JsonFields"/>.</remarks>
+internal static class JsonStrings
+{
+    /// <summary>A bad string: its 1-based line, the field path (<c>nodes[2].reasoning</c>; null for a root value) and what is wrong.</summary>
+    internal readonly record struct Problem(int Line, string? Field, string Reason);
+
+    /// <summary>The first string or property name in <paramref name="json"/> that is not valid Unicode, or null.</summary>
+    /// <param name="json">A JSON document (syntax errors end the scan quietly).</param>
+    public static Problem? FindInvalid(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 4096 });
+        var path = new List<Frame>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        path[^1] = path[^1] with { Name = null };
+                        if (Check(reader.ValueSpan, reader.ValueIsEscaped) is { } badName)
+                        {
+                            return new Problem(LineAt(json, reader.TokenStartIndex), PathOf(path), "a property name " + badName);
+                        }
+
+                        path[^1] = path[^1] with { Name = reader.GetString() };
+                        break;
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        Advance(path);
+                        path.Add(new Frame(reader.TokenType == JsonTokenType.StartArray, null, -1));
+                        break;
+                    case JsonTokenType.EndObject:
+                    case JsonTokenType.EndArray:
+                        path.RemoveAt(path.Count - 1);
+                        break;
+                    case JsonTokenType.String:
+                        Advance(path);
+                        if (Check(reader.ValueSpan, reader.ValueIsEscaped) is { } badValue)
+                        {
+                            return new Problem(LineAt(json, reader.TokenStartIndex), PathOf(path), "the string " + badValue);
+                        }
+
+                        break;
+                    default:
+                        Advance(path);
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// <see cref="FindInvalid"/> for text already known to be valid UTF-8 (the readers check each line or file first):
+    /// then only a <c>\u</c> escape can make a string unreadable, so text without one is not scanned.
+    /// </summary>
+    /// <param name="utf8Json">A JSON document in valid UTF-8.</param>
+    public static Problem? FindInvalidEscape(ReadOnlySpan<byte> utf8Json) =>
+        utf8Json.IndexOf("\\u"u8) < 0 ? null : FindInvalid(utf8Json);
+
+    /// <summary>The field path at which a JSON syntax error occurs (the property being read when it failed), or null.</summary>
+    /// <param name="json">The malformed document.</param>
+    public static string? PathAtSyntaxError(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 4096 });
+        var path = new List<Frame>();
+        try
+        {
+            while (reader.Read())
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.PropertyName:
+                        path[^1] = path[^1] with { Name = Check(reader.ValueSpan, reader.ValueIsEscaped) is null ? reader.GetString() : "?" };
+                        break;
+                    case JsonTokenType.StartObject:
+                    case JsonTokenType.StartArray:
+                        Advance(path);
+                        path.Add(new Frame(reader.TokenType == JsonTokenType.StartArray, null, -1));
+                        break;
+                    case JsonTokenType.EndObject:
+                    case JsonTokenType.EndArray:
+                        path.RemoveAt(path.Count - 1);
+                        break;
+                    default:
+                        Advance(path);
+                        break;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            return PathOf(path);
+        }
+
+        return null;
+    }
+
+    /// <summary>Why a raw string token is not valid Unicode, or null when it is.</summary>
+    private static string? Check(ReadOnlySpan<byte> raw, bool escaped)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(raw))
+        {
+            return "is not valid UTF-8";
+        }
+
+        if (!escaped)
+        {
+            return null;
+        }
+
+        for (int i = 0; i < raw.Length - 1; i++)
+        {
+            if (raw[i] != (byte)'\\')
+            {
+                continue;
+            }
+
+            if (raw[i + 1] != (byte)'u')
+            {
+                i++;
+                continue;
+            }
+
+            int unit = Hex(raw, i + 2);
+            if (unit is >= 0xD800 and <= 0xDBFF)
+            {
+                int next = i + 6 < raw.Length - 1 && raw[i + 6] == (byte)'\\' && raw[i + 7] == (byte)'u' ? Hex(raw, i + 8) : -1;
+                if (next is >= 0xDC00 and <= 0xDFFF)
+                {
+                    i += 11;
+                    continue;
+                }
+
+                return Unpaired(unit);
+            }
+
+            if (unit is >= 0xDC00 and <= 0xDFFF)
+            {
+                return Unpaired(unit);
+            }
+
+            i += 5;
+        }
+
+        return null;
+    }
+
+    private static string Unpaired(int unit) =>
+        $"holds the escape \\u{unit.ToString("x4", CultureInfo.InvariantCulture)}, an unpaired UTF-16 surrogate, which is not a Unicode character";
+
+    private static int Hex(ReadOnlySpan<byte> raw, int start) =>
+        start + 4 <= raw.Length && int.TryParse(System.Text.Encoding.ASCII.GetString(raw.Slice(start, 4)), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int v) ? v : -1;
+
+    private static int LineAt(ReadOnlySpan<byte> json, long offset) => json[..(int)Math.Min(offset, json.Length)].Count((byte)'\n') + 1;
+
+    private static void Advance(List<Frame> path)
+    {
+        if (path.Count > 0 && path[^1].IsArray)
+        {
+            path[^1] = path[^1] with { Index = path[^1].Index + 1 };
+        }
+    }
+
+    private static string? PathOf(List<Frame> path)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (var frame in path)
+        {
+            if (frame.IsArray)
+            {
+                if (frame.Index >= 0)
+                {
+                    sb.Append('[').Append(frame.Index.ToString(CultureInfo.InvariantCulture)).Append(']');
+                }
+            }
+            else if (frame.Name is not null)
+            {
+                if (sb.Length > 0)
+                {
+                    sb.Append('.');
+                }
+
+                sb.Append(frame.Name);
+            }
+        }
+
+        return sb.Length == 0 ? null : sb.ToString();
+    }
+
+    private readonly record struct Frame(bool IsArray, string? Name, int Index);
 }

@@ -138,13 +138,13 @@ public static class Scoring
         ArgumentNullException.ThrowIfNull(path);
         options ??= new DataReadOptions();
         options.Validate();
-        if (!File.Exists(path))
+        if (InputFile.Problem(path) is { } problem)
         {
-            throw new MagDataException(new DataError(path, null, null, null, "file not found"));
+            throw new MagDataException(new DataError(path, null, null, null, problem));
         }
 
         var result = new List<Prediction>();
-        var stream = File.OpenRead(path);
+        var stream = InputFile.OpenRead(path);
         await using (stream.ConfigureAwait(false))
         {
             var index = 0;
@@ -169,6 +169,12 @@ public static class Scoring
                 try
                 {
                     using var doc = JsonDocument.Parse(line.Utf8);
+                    if (JsonStrings.FindInvalidEscape(line.Utf8.Span) is { } bad)
+                    {
+                        // An unpaired surrogate escape ("\ud800") parses but cannot be read as .NET text.
+                        throw f.Fail(bad.Field, bad.Reason);
+                    }
+
                     var r = doc.RootElement;
                     f.RequireObject(r, null);
                     var output = f.OptionalString(r, "prediction") ?? f.OptionalString(r, "output");
