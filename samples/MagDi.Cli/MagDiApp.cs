@@ -46,7 +46,7 @@ public static class MagDiApp
         return await app.RunAsync(args, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Registers every verb: <c>mags stats|convert|render|report</c>, <c>eval</c>, <c>tokenize</c>, <c>generate</c>, <c>score</c>, <c>train</c>, <c>discuss</c>.</summary>
+    /// <summary>Registers every verb: <c>mags stats|convert|render|report</c>, <c>eval</c>, <c>tokenize</c>, <c>generate</c>, <c>score</c>, <c>train</c>, <c>experiment</c>, <c>discuss</c>.</summary>
     /// <param name="config">The Spectre configurator.</param>
     public static void Configure(IConfigurator config)
     {
@@ -75,6 +75,9 @@ public static class MagDiApp
             .WithExample("score", "--model", "student", "--text", "The answer is 5.", "--json");
         config.AddCommand<TrainCommand>("train").WithDescription("Distil MAGs into a student with LoRA; live progress, loss-curve PNG, final metrics.")
             .WithExample("train", "--model", "student", "--mags", "gsm8k.jsonl", "--level", "structure", "--out", "run", "--epochs", "10");
+        config.AddCommand<ExperimentCommand>("experiment").WithDescription("The multi-seed MAGDi experiment: No teacher, SiT per teacher and Levels 1-4 from one base student; table, results.json and plot with 95 % intervals.")
+            .WithExample("experiment", "--synthetic", "--out", "out/experiment", "--seeds", "5")
+            .WithExample("experiment", "--model", "mistral-7b", "--mags", "MAG/GSM8K_1000.json", "--test", "gsm8k_test.jsonl", "--task", "gsm8k", "--out", "exp", "--device", "cuda", "--dtype", "bf16", "--seeds", "3");
         config.AddCommand<DiscussCommand>("discuss").WithDescription("Build a MAG corpus from multi-agent discussions (OpenAI-compatible teachers or simulated ones).")
             .WithExample("discuss", "--task", "synthetic-arithmetic", "--questions", "synthetic:20", "--out", "mags.jsonl", "--simulated")
             .WithExample("discuss", "--task", "gsm8k", "--questions", "gsm8k_train.jsonl", "--out", "mags.jsonl", "--agent", "a=http://localhost:11434/v1|llama3", "--agent", "b=http://localhost:11434/v1|qwen2");

@@ -19,36 +19,6 @@ namespace MagDi.Quickstart;
 /// <param name="WallTime">Wall time of the whole run.</param>
 public sealed record QuickstartReport(ExperimentReport Experiment, SyntheticExperimentData Data, IReadOnlyList<string> Files, TimeSpan WallTime);
 
-/// <summary>The sizes that decide the run time; one set for the default run, one for --quick.</summary>
-/// <param name="Setup">Benchmark, teachers and base student.</param>
-/// <param name="Steps">Optimizer steps of every distilled student.</param>
-/// <param name="BatchSize">MAGs per step.</param>
-/// <param name="LearningRate">Peak learning rate of the LoRA weights (and of the scorer and GCN heads).</param>
-/// <param name="MaxNewTokens">Longest generated answer.</param>
-internal sealed record QuickstartBudget(SyntheticExperimentOptions Setup, int Steps, int BatchSize, double LearningRate, int MaxNewTokens)
-{
-    public static QuickstartBudget Default { get; } = new(new SyntheticExperimentOptions(), Steps: 150, BatchSize: 8, LearningRate: 2e-3, MaxNewTokens: 96);
-
-    public static QuickstartBudget Quick { get; } = new(
-        new SyntheticExperimentOptions
-        {
-            TrainingQuestions = 240,
-            TestQuestions = 120,
-            BaseModel = new SyntheticBaseModelOptions
-            {
-                Problems = 8000,
-                HiddenSize = 96,
-                Layers = 3,
-                IntermediateSize = 288,
-                Training = new PretrainingOptions { Steps = 400, BatchSize = 32, LearningRate = 3e-3, WarmupSteps = 40 },
-            },
-        },
-        Steps: 40,
-        BatchSize: 8,
-        LearningRate: 2e-3,
-        MaxNewTokens: 96);
-}
-
 /// <summary>
 /// The quickstart: the synthetic MAGDi experiment of <see cref="SyntheticExperiment"/> run by the library's multi-seed runner
 /// (<see cref="MagDiExperiment"/>): a pretrained base student, simulated teachers discussing every question, LoRA students
@@ -59,7 +29,7 @@ public sealed class QuickstartRunner
 {
     private readonly QuickstartOptions _options;
     private readonly IAnsiConsole _console;
-    private readonly QuickstartBudget _budget;
+    private readonly SyntheticExperimentOptions _setup;
 
     /// <summary>Creates a runner writing to <paramref name="console"/> (default: the terminal).</summary>
     public QuickstartRunner(QuickstartOptions options, IAnsiConsole? console = null)
@@ -67,7 +37,8 @@ public sealed class QuickstartRunner
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _console = console ?? AnsiConsole.Console;
-        _budget = options.Quick ? QuickstartBudget.Quick : QuickstartBudget.Default;
+        _setup = options.Quick ? SyntheticExperimentOptions.Quick() : new SyntheticExperimentOptions();
+        _setup.PrebuiltBaseModels = SyntheticBaseModels.Shipped;
     }
 
     /// <summary>Runs everything (reusing what an earlier run with the same --out finished) and returns what was measured.</summary>
@@ -100,18 +71,11 @@ public sealed class QuickstartRunner
         _console.MarkupLine(Markup.Escape($"Rendered MAG {showcase.Id} to mag.svg."));
 
         // 2. The experiment: every row from the same base, the same budget, every seed.
-        var builder = SyntheticExperiment.CreateBuilder(data)
+        var builder = SyntheticExperiment.CreateBuilder(data, _setup)
             .WithSeedCount(_options.SeedCount, _options.FirstSeed)
-            .ConfigureTrainer(t => t
-                .WithLora() // the paper's recipe: rank 16, alpha 32, dropout 0.05, q_proj and v_proj
-                .WithSchedule(epochs: 1000, warmupSteps: Math.Max(1, _budget.Steps / 10), maxSteps: _budget.Steps)
-                .WithBatchSize(_budget.BatchSize, gradientAccumulationSteps: 1)
-                .WithLearningRate(_budget.LearningRate)
-                .Configure(o => o.GcnHiddenSize = 128))
-            .WithEvaluation(new EvaluationOptions { MaxNewTokens = _budget.MaxNewTokens, BatchSize = 64 })
             .WithOutputDirectory(Path.Combine(outDir, "experiment"));
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Every student: LoRA r16 on q_proj/v_proj of the base, {_budget.Steps} steps of {_budget.BatchSize} MAGs, lr {_budget.LearningRate:G3}, greedy answers up to {_budget.MaxNewTokens} tokens.")));
+            $"Every student: LoRA r16 on q_proj/v_proj of the base, {_setup.Steps} steps of {_setup.BatchSize} MAGs, lr {_setup.LearningRate:G3}, greedy answers up to {_setup.MaxNewTokens} tokens.")));
         ExperimentReport report = await ExperimentConsole.RunAsync(_console, builder, cancellationToken);
         files.AddRange(report.Files);
 
@@ -129,7 +93,8 @@ public sealed class QuickstartRunner
     private async Task<SyntheticExperimentData> PrepareAsync(string outDir, CancellationToken ct)
     {
         SyntheticExperimentData data = null!;
-        bool baseBuilt = SyntheticBaseModel.IsBuilt(Path.Combine(outDir, "base"), _budget.Setup.BaseModel);
+        bool shipped = SyntheticBaseModel.IsBuilt(SyntheticBaseModels.Shipped, _setup.BaseModel);
+        bool baseBuilt = shipped || SyntheticBaseModel.IsBuilt(Path.Combine(outDir, "base"), _setup.BaseModel);
         await _console.Progress().AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .StartAsync(async ctx =>
@@ -160,19 +125,19 @@ public sealed class QuickstartRunner
                         task.Description = string.Create(CultureInfo.InvariantCulture, $"Pretraining the base student, loss {loss:F3}");
                     }
                 });
-                data = await SyntheticExperiment.PrepareAsync(outDir, _budget.Setup, progress, cancellationToken: ct);
+                data = await SyntheticExperiment.PrepareAsync(outDir, _setup, progress, cancellationToken: ct);
                 foreach (var task in tasks.Values)
                 {
                     task.Value = task.MaxValue;
                 }
             });
 
-        var b = _budget.Setup.BaseModel;
+        var b = _setup.BaseModel;
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Base student ({(baseBuilt ? "reused" : "built")}): llama, {b.Layers} layers, d_model {b.HiddenSize}, pretrained for {b.Training.Steps} steps on " +
+            $"Base student ({(shipped ? "shipped with the repository" : baseBuilt ? "reused" : "built")}): llama, {b.Layers} layers, d_model {b.HiddenSize}, pretrained for {b.Training.Steps} steps on " +
             $"{b.Problems} textbook solutions of {b.Corpus.MinSteps}-{b.Corpus.MaxSteps}-step problems (values up to {b.Corpus.MaxValue}, {100 * b.MistakeRate:F0} % with a mistake); " +
             $"{Path.GetRelativePath(outDir, data.BaseModelDirectory)}.")));
-        var q = _budget.Setup;
+        var q = _setup;
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Benchmark: {q.TrainingQuestions} training and {q.TestQuestions} test questions of {q.Benchmark.MinSteps}-{q.Benchmark.MaxSteps} steps (values up to {q.Benchmark.MaxValue}); " +
             $"three simulated teachers ({string.Join(", ", MagDi.Graphs.Discussion.SimulatedTeacherProfile.Defaults.Select(p => $"{p.Name}: {p.Style}"))}) discussed each.")));

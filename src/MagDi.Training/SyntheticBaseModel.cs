@@ -35,8 +35,8 @@ public sealed class SyntheticBaseModelOptions
     /// <summary>Share of the corpus's worked solutions that contain one mistake. Default 0.1.</summary>
     public double MistakeRate { get; set; } = 0.1;
 
-    /// <summary>Byte-level BPE vocabulary size (digits are always split). Default 384.</summary>
-    public int VocabularySize { get; set; } = 384;
+    /// <summary>Byte-level BPE vocabulary size (digits are always split). Default 768.</summary>
+    public int VocabularySize { get; set; } = 768;
 
     /// <summary>Model width. Default 128.</summary>
     public int HiddenSize { get; set; } = 128;
@@ -53,8 +53,8 @@ public sealed class SyntheticBaseModelOptions
     /// <summary>SwiGLU width. Default 384.</summary>
     public int IntermediateSize { get; set; } = 384;
 
-    /// <summary>Context length. Default 256.</summary>
-    public int MaxPositions { get; set; } = 256;
+    /// <summary>Context length. Default 384.</summary>
+    public int MaxPositions { get; set; } = 384;
 
     /// <summary>The pretraining budget. Default 1500 steps of 32 texts, peak learning rate 2e-3, 100 warm-up steps.</summary>
     public PretrainingOptions Training { get; set; } = new() { Steps = 1500, BatchSize = 32, LearningRate = 2e-3, WarmupSteps = 100 };
@@ -82,7 +82,7 @@ public sealed class SyntheticBaseModelOptions
 /// </remarks>
 public static partial class SyntheticBaseModel
 {
-    internal const string RecipeVersion = "magdi-synthetic-base/1";
+    internal const string RecipeVersion = "magdi-synthetic-base/2";
 
     internal static readonly JsonSerializerOptions RecipeJson = new()
     {

@@ -131,8 +131,8 @@ public sealed partial class MagDiExperiment
         string resultPath = Path.Combine(directory, ResultFile);
         if (File.Exists(resultPath))
         {
-            UnitResult? existing = ReadResult(resultPath);
-            if (existing is not null && existing.Fingerprint == fingerprint)
+            UnitResult existing = ReadResult(resultPath);
+            if (existing.Fingerprint == fingerprint)
             {
                 LogReused(row.Name, seed, resultPath);
                 Report(row, seed, index, count, ExperimentStage.Finished, null, _setup.Test.Count, existing.Accuracy, reused: true);
@@ -426,15 +426,23 @@ public sealed partial class MagDiExperiment
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
-    private static UnitResult? ReadResult(string path)
+    /// <summary>Reads a finished run's result; a damaged file is an error naming it (MagDi writes it atomically, so it was changed by hand).</summary>
+    private static UnitResult ReadResult(string path)
     {
         try
         {
-            return JsonSerializer.Deserialize<UnitResult>(File.ReadAllText(path), Json);
+            UnitResult? result = JsonSerializer.Deserialize<UnitResult>(InputFile.ReadAllText(path, 256L << 20), Json);
+            if (result is null || result.Questions.Any(q => q is null || q.Id is null))
+            {
+                throw new JsonException("it holds no run");
+            }
+
+            return result;
         }
-        catch (JsonException)
+        catch (JsonException ex)
         {
-            return null;
+            throw new InvalidDataException(
+                $"'{path}' is not the result of a finished run ({ex.Message}). Delete its folder to run that (row, seed) again.", ex);
         }
     }
 

@@ -128,10 +128,26 @@ public sealed class MagDiExperimentBuilder
     /// <summary>Levels 1 to 4 of MAGDi (round-0 correct chains; all correct chains; + margin loss; + GCN loss).</summary>
     public MagDiExperimentBuilder AddLevelRows()
     {
-        AddDefinition(new ExperimentRowDefinition("Level 1", "all teachers, round-0 correct chains", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.RoundZero)));
-        AddDefinition(new ExperimentRowDefinition("Level 2", "correct chains of all rounds", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.CorrectNodes)));
-        AddDefinition(new ExperimentRowDefinition("Level 3", "+ incorrect chains (margin-ranking loss)", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.AllNodes)));
-        return AddDefinition(new ExperimentRowDefinition("Level 4 (MAGDi)", "+ interaction structure (GCN node loss)", ExperimentRowKind.Level, b => b.WithLevel(DistillationLevel.Structure)));
+        foreach (DistillationLevel level in Enum.GetValues<DistillationLevel>())
+        {
+            AddLevelRow(level);
+        }
+
+        return this;
+    }
+
+    /// <summary>One MAGDi level as a row ("Level 1" ... "Level 4 (MAGDi)"), every teacher.</summary>
+    public MagDiExperimentBuilder AddLevelRow(DistillationLevel level)
+    {
+        var (name, description) = level switch
+        {
+            DistillationLevel.RoundZero => ("Level 1", "all teachers, round-0 correct chains"),
+            DistillationLevel.CorrectNodes => ("Level 2", "correct chains of all rounds"),
+            DistillationLevel.AllNodes => ("Level 3", "+ incorrect chains (margin-ranking loss)"),
+            DistillationLevel.Structure => ("Level 4 (MAGDi)", "+ interaction structure (GCN node loss)"),
+            _ => throw new ArgumentOutOfRangeException(nameof(level), level, "Not a DistillationLevel."),
+        };
+        return AddDefinition(new ExperimentRowDefinition(name, description, ExperimentRowKind.Level, b => b.WithLevel(level)));
     }
 
     /// <summary>A row of your own: <paramref name="configure"/> sets up its trainer (level, teacher, loss weights, ...) after the shared settings.</summary>

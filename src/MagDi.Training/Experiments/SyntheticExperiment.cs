@@ -34,6 +34,32 @@ public sealed class SyntheticExperimentOptions
     /// <summary>The base student's recipe.</summary>
     public SyntheticBaseModelOptions BaseModel { get; set; } = new();
 
+    /// <summary>
+    /// A folder of prebuilt base students (<c>synthetic-base-{fingerprint}</c> folders, as the samples ship) looked in before
+    /// building one; null builds (once) under the output folder.
+    /// </summary>
+    public string? PrebuiltBaseModels { get; set; }
+
+    /// <summary>Optimizer steps of every distilled student (the same budget for every row). Default 150.</summary>
+    public int Steps { get; set; } = 150;
+
+    /// <summary>MAGs per optimizer step. Default 8.</summary>
+    public int BatchSize { get; set; } = 8;
+
+    /// <summary>Peak learning rate of the LoRA weights and of the scorer and GCN heads. Default 1e-3.</summary>
+    public double LearningRate { get; set; } = 1e-3;
+
+    /// <summary>Longest generated answer at test time (greedy decoding). Default 96.</summary>
+    public int MaxNewTokens { get; set; } = 96;
+
+    /// <summary>The small budget of <c>--quick</c> runs (about a minute of compute on two cores): fewer questions and steps.</summary>
+    public static SyntheticExperimentOptions Quick() => new()
+    {
+        TrainingQuestions = 240,
+        TestQuestions = 120,
+        Steps = 40,
+    };
+
     internal IReadOnlyList<string> GetProblems()
     {
         var problems = new List<string>();
@@ -41,6 +67,10 @@ public sealed class SyntheticExperimentOptions
         if (TestQuestions < 1) problems.Add($"TestQuestions must be at least 1 (was {TestQuestions}).");
         if (DiscussionRounds is < 0 or > 10) problems.Add($"DiscussionRounds must be in [0, 10] (was {DiscussionRounds}).");
         if ((long)TrainingQuestions + TestQuestions > 1_000_000) problems.Add("TrainingQuestions + TestQuestions must be at most 1000000.");
+        if (Steps < 1) problems.Add($"Steps must be at least 1 (was {Steps}).");
+        if (BatchSize < 1) problems.Add($"BatchSize must be at least 1 (was {BatchSize}).");
+        if (!(LearningRate > 0 && LearningRate < 10)) problems.Add($"LearningRate must be in (0, 10) (was {LearningRate}).");
+        if (MaxNewTokens < 1) problems.Add($"MaxNewTokens must be at least 1 (was {MaxNewTokens}).");
         return problems;
     }
 }
@@ -97,7 +127,9 @@ public static class SyntheticExperiment
         string root = Path.GetFullPath(outputDirectory);
         Directory.CreateDirectory(root);
         ILogger? logger = loggerFactory?.CreateLogger(typeof(SyntheticExperiment).FullName!);
-        string baseDirectory = await SyntheticBaseModel.EnsureAsync(
+        string baseDirectory = options.PrebuiltBaseModels is { } shipped && SyntheticBaseModel.IsBuilt(shipped, options.BaseModel)
+            ? SyntheticBaseModel.PathFor(shipped, options.BaseModel)
+            : await SyntheticBaseModel.EnsureAsync(
             Path.Combine(root, "base"),
             options.BaseModel,
             progress is null ? null : new InlineProgress<TrainingProgress>(p => progress.Report(
@@ -133,12 +165,14 @@ public static class SyntheticExperiment
 
     /// <summary>
     /// The experiment of the paper on prepared synthetic data: No teacher, SiT for each teacher and Levels 1 to 4, every
-    /// student a LoRA adapter (q_proj, v_proj) on the base, the teachers' own discussion as the efficiency reference.
-    /// Add the budget with <see cref="MagDiExperimentBuilder.ConfigureTrainer"/>, the seeds and the output folder.
+    /// student a LoRA adapter (the paper's rank 16, alpha 32, dropout 0.05 on q_proj and v_proj) on the base, trained with the
+    /// budget of <paramref name="options"/>, answering greedily; the teachers' own discussion is the efficiency reference.
+    /// Add the seeds and the output folder.
     /// </summary>
-    public static MagDiExperimentBuilder CreateBuilder(SyntheticExperimentData data)
+    public static MagDiExperimentBuilder CreateBuilder(SyntheticExperimentData data, SyntheticExperimentOptions options)
     {
         ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(options);
         return MagDiExperiment.CreateBuilder()
             .UseBaseModel(data.BaseModelDirectory, device: "cpu", dtype: "f32")
             .WithTrainingGraphs(data.TrainingGraphs)
@@ -146,7 +180,13 @@ public static class SyntheticExperiment
             .WithTeacherDiscussions(data.TestGraphs)
             .AddNoTeacherRow()
             .AddSingleTeacherRows()
-            .AddLevelRows();
+            .AddLevelRows()
+            .ConfigureTrainer(t => t
+                .WithLora()
+                .WithSchedule(epochs: 100_000, warmupSteps: Math.Max(1, options.Steps / 10), maxSteps: options.Steps)
+                .WithBatchSize(options.BatchSize, gradientAccumulationSteps: 1)
+                .WithLearningRate(options.LearningRate))
+            .WithEvaluation(new EvaluationOptions { MaxNewTokens = options.MaxNewTokens, BatchSize = 64 });
     }
 
     private static async Task<List<InteractionGraph>> DiscussAsync(
