@@ -42,7 +42,7 @@ internal sealed class AgentCaller
                 },
                 OnRetry = args =>
                 {
-                    DiscussionLog.Retrying(_logger, Agent.Name, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, TransientErrors.Describe(args.Outcome.Exception));
+                    DiscussionLog.Retrying(_logger, Agent.Name, args.AttemptNumber + 1, Math.Round(args.RetryDelay.TotalMilliseconds), TransientErrors.Describe(args.Outcome.Exception));
                     return ValueTask.CompletedTask;
                 },
             });
@@ -242,6 +242,8 @@ internal static class TransientErrors
     public static string Describe(Exception? ex) => ex switch
     {
         null => "no exception",
+        // Status 0: no HTTP response at all (refused connection, DNS failure): the message says which.
+        _ when StatusOf(ex) is 0 => $"{ex.GetType().Name} (no response): {ex.Message}",
         _ when StatusOf(ex) is { } s => $"{ex.GetType().Name} (HTTP {s.ToString(CultureInfo.InvariantCulture)})",
         HttpRequestException { StatusCode: { } code } => $"{ex.GetType().Name} (HTTP {(int)code})",
         _ => $"{ex.GetType().Name}: {ex.Message}",
