@@ -11,7 +11,7 @@ namespace MagDi.Cli.Commands;
 public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCommand.Settings>
 {
     /// <summary>Options of <c>tokenize</c>.</summary>
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CliSettings
     {
         /// <summary>The tokenizer folder or file.</summary>
         [CommandOption("--tokenizer <PATH>")]
@@ -25,7 +25,8 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
 
         /// <summary>A JSON Lines file of texts.</summary>
         [CommandOption("--in <FILE>")]
-        [Description("JSON Lines, one {\"text\": \"...\"} per line; each becomes one {\"ids\": [...]} line, in order.")]
+        // Descriptions are Spectre markup: [[ and ]] print one bracket.
+        [Description("JSON Lines, one {\"text\": \"...\"} per line; each becomes one {\"ids\": [[...]]} line, in order.")]
         public string? Input { get; set; }
 
         /// <summary>Where to write the output.</summary>
@@ -40,7 +41,7 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
 
         /// <summary>Print JSON.</summary>
         [CommandOption("--json")]
-        [Description("With --text, print one {\"ids\": [...]} line instead of space-separated ids.")]
+        [Description("With --text, print one {\"ids\": [[...]]} line instead of space-separated ids.")]
         public bool Json { get; set; }
 
         /// <inheritdoc />
@@ -56,9 +57,13 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
                 return ValidationResult.Error("Give exactly one of --text and --in.");
             }
 
-            return Input is not null && !File.Exists(Input)
-                ? ValidationResult.Error($"--in: file '{Input}' does not exist.")
-                : ValidationResult.Success();
+            if (Input is not null && !File.Exists(Input))
+            {
+                return ValidationResult.Error($"--in: file '{Terminal.Clean(Input)}' does not exist.");
+            }
+
+            // Checked before tokenizing: a bad --out must not fail after the work, or after claiming success.
+            return Output is not null ? OutputPaths.File("--out", Output) : ValidationResult.Success();
         }
     }
 
@@ -69,6 +74,7 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
         TextWriter writer = output.Out;
         StreamWriter? file = null;
         string? temp = null;
+        int? lines = null;
         if (settings.Output is not null)
         {
             // Write next to the target and rename at the end, so a failed run leaves no half-written file.
@@ -82,7 +88,6 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
             if (settings.Input is not null)
             {
                 using var reader = new StreamReader(settings.Input, Encoding.UTF8);
-                int lines;
                 try
                 {
                     lines = await TokenizerJsonLines.TokenizeAsync(tokenizer, reader, writer, settings.AddSpecialTokens, cancellationToken);
@@ -90,11 +95,6 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
                 catch (InvalidDataException e)
                 {
                     throw new InvalidDataException($"{settings.Input}: {e.Message}", e);
-                }
-
-                if (file is not null)
-                {
-                    await output.Error.WriteLineAsync($"Tokenized {lines} line(s) into {settings.Output}.");
                 }
             }
             else
@@ -109,6 +109,11 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
                 file = null;
                 File.Move(temp!, settings.Output!, overwrite: true);
                 temp = null;
+                if (lines is not null)
+                {
+                    // Only now, after the output is in place.
+                    await output.Error.WriteLineAsync($"Tokenized {lines} line(s) into {settings.Output}.");
+                }
             }
         }
         finally

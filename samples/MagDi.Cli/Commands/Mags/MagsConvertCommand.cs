@@ -19,8 +19,16 @@ public sealed class MagsConvertCommand(CliOutput output) : AsyncCommand<MagsConv
         public string? Output { get; set; }
 
         /// <inheritdoc />
-        public override ValidationResult Validate() =>
-            string.IsNullOrWhiteSpace(Output) ? ValidationResult.Error("--out is required.") : base.Validate();
+        public override ValidationResult Validate()
+        {
+            if (string.IsNullOrWhiteSpace(Output))
+            {
+                return ValidationResult.Error("--out is required.");
+            }
+
+            var output = OutputPaths.File("--out", Output);
+            return output.Successful ? base.Validate() : output;
+        }
     }
 
     /// <inheritdoc />
