@@ -116,7 +116,7 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
                 return ValidationResult.Error($"--questions: '{Terminal.Clean(Questions)}' does not exist (give a benchmark file, or synthetic:N).");
             }
 
-            var output = OutputPaths.File("--out", Out);
+            var output = OutputTargets.File("--out", Out);
             if (!output.Successful)
             {
                 return output;

@@ -108,7 +108,7 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
                     return ValidationResult.Error($"--limit and --max-new-tokens must be at least 1, --samples from 1 to {MaxSamples}, --batch-size from 1 to {MaxBatchSize}.");
                 }
 
-                if (Out is not null && OutputPaths.Folder("--out", Out) is { Successful: false } folder)
+                if (Out is not null && OutputTargets.Folder("--out", Out) is { Successful: false } folder)
                 {
                     return folder;
                 }

@@ -63,7 +63,7 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
             }
 
             // Checked before tokenizing: a bad --out must not fail after the work, or after claiming success.
-            return Output is not null ? OutputPaths.File("--out", Output) : ValidationResult.Success();
+            return Output is not null ? OutputTargets.File("--out", Output) : ValidationResult.Success();
         }
     }
 

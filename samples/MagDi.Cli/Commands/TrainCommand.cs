@@ -171,7 +171,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
             }
 
             // Checked now, not after reading and tokenizing the MAGs.
-            return OutputPaths.Folder("--out", Out);
+            return OutputTargets.Folder("--out", Out);
         }
     }
 

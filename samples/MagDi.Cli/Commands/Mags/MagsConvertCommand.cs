@@ -26,7 +26,7 @@ public sealed class MagsConvertCommand(CliOutput output) : AsyncCommand<MagsConv
                 return ValidationResult.Error("--out is required.");
             }
 
-            var output = OutputPaths.File("--out", Output);
+            var output = OutputTargets.File("--out", Output);
             return output.Successful ? base.Validate() : output;
         }
     }

@@ -49,7 +49,7 @@ public sealed class MagsRenderCommand(CliOutput output) : AsyncCommand<MagsRende
                 return ValidationResult.Error($"--index must be a whole number from 0 to {int.MaxValue} (got {Index}).");
             }
 
-            var output = OutputPaths.File("--out", Output);
+            var output = OutputTargets.File("--out", Output);
             return output.Successful ? base.Validate() : output;
         }
     }

@@ -42,7 +42,7 @@ public sealed class MagsReportCommand(CliOutput output) : AsyncCommand<MagsRepor
                 return ValidationResult.Error($"--examples must be a whole number from 0 to {MaxExamples} (got {Examples}).");
             }
 
-            var output = OutputPaths.File("--out", Output);
+            var output = OutputTargets.File("--out", Output);
             return output.Successful ? base.Validate() : output;
         }
     }

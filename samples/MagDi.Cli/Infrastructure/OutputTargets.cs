@@ -3,7 +3,7 @@ using Spectre.Console;
 namespace MagDi.Cli.Infrastructure;
 
 /// <summary>Checks output paths before any work is done, so a bad <c>--out</c> fails at once, not after the work.</summary>
-internal static class OutputPaths
+internal static class OutputTargets
 {
     /// <summary>An output file: not an existing folder, and its folder exists.</summary>
     public static ValidationResult File(string option, string path)
