@@ -2,7 +2,9 @@ using MagDi.Cli.Commands;
 using MagDi.Cli.Commands.Mags;
 using MagDi.Cli.Infrastructure;
 using MagDi.Graphs;
+using MagDi.Modeling;
 using MagDi.Tasks;
+using MagDi.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -33,18 +35,47 @@ public static class MagDiApp
             console.Profile.Width = 160;
         }
 
+        bool verbose = CliSettings.IsVerbose(args);
+        if (!args.Any(a => a is "-h" or "--help" or "-?") && FindVerb(args) is { } verb
+            && NumericOptions.Check(verb.Settings, args[verb.Path.Count..]) is { } problem)
+        {
+            stderr.WriteLine($"error: {problem}");
+            return ExitCodes.BadInput;
+        }
+
         var app = new CommandApp();
         app.Configure(config =>
         {
-            config.Settings.Registrar.RegisterInstance(new CliOutput(stdout, stderr, console));
+            config.Settings.Registrar.RegisterInstance(new CliOutput(stdout, stderr, console) { Verbose = verbose });
             config.SetApplicationName("magdi");
             config.UseStrictParsing();
             config.ConfigureConsole(console);
-            config.SetExceptionHandler((ex, _) => HandleError(ex, stderr));
+            config.SetExceptionHandler((ex, _) => HandleError(ex, stderr, verbose));
             Configure(config);
         });
         return await app.RunAsync(args, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Every verb: its words on the command line and its settings class (for option checks, help and tests).</summary>
+    internal static IReadOnlyList<VerbInfo> Verbs { get; } =
+    [
+        new(["mags", "stats"], typeof(MagsStatsCommand), typeof(MagsStatsCommand.Settings)),
+        new(["mags", "convert"], typeof(MagsConvertCommand), typeof(MagsConvertCommand.Settings)),
+        new(["mags", "render"], typeof(MagsRenderCommand), typeof(MagsRenderCommand.Settings)),
+        new(["mags", "report"], typeof(MagsReportCommand), typeof(MagsReportCommand.Settings)),
+        new(["eval"], typeof(EvalCommand), typeof(EvalCommand.Settings)),
+        new(["tokenize"], typeof(TokenizeCommand), typeof(TokenizeCommand.Settings)),
+        new(["generate"], typeof(GenerateCommand), typeof(GenerateCommand.Settings)),
+        new(["score"], typeof(ScoreCommand), typeof(ScoreCommand.Settings)),
+        new(["train"], typeof(TrainCommand), typeof(TrainCommand.Settings)),
+        new(["experiment"], typeof(ExperimentCommand), typeof(ExperimentCommand.Settings)),
+        new(["discuss"], typeof(DiscussCommand), typeof(DiscussCommand.Settings)),
+    ];
+
+    /// <summary>The verb <paramref name="args"/> start with, or null.</summary>
+    internal static VerbInfo? FindVerb(IReadOnlyList<string> args) =>
+        Verbs.Where(v => v.Path.Count <= args.Count && v.Path.Select((w, i) => string.Equals(args[i], w, StringComparison.Ordinal)).All(x => x))
+            .MaxBy(v => v.Path.Count);
 
     /// <summary>Registers every verb: <c>mags stats|convert|render|report</c>, <c>eval</c>, <c>tokenize</c>, <c>generate</c>, <c>score</c>, <c>train</c>, <c>experiment</c>, <c>discuss</c>.</summary>
     /// <param name="config">The Spectre configurator.</param>
@@ -83,26 +114,82 @@ public static class MagDiApp
             .WithExample("discuss", "--task", "gsm8k", "--questions", "gsm8k_train.jsonl", "--out", "mags.jsonl", "--agent", "a=http://localhost:11434/v1|llama3", "--agent", "b=http://localhost:11434/v1|qwen2");
     }
 
-    private static int HandleError(Exception ex, TextWriter stderr)
+    /// <summary>
+    /// The one error path of every verb: bad input, bad configuration and damaged files are exit code 2 with one paragraph
+    /// on stderr (the exception's message, which names the file, element, field and reason); anything else is a bug in
+    /// MagDi, exit code 1. Stack traces are printed only with <c>--verbose</c> (or <c>MAGDI_VERBOSE=1</c>).
+    /// </summary>
+    /// <param name="exception">What the verb threw.</param>
+    /// <param name="stderr">Where the message goes.</param>
+    /// <param name="verbose">Also print the stack trace.</param>
+    /// <returns>The exit code.</returns>
+    internal static int HandleError(Exception exception, TextWriter stderr, bool verbose)
     {
-        switch (ex)
+        Exception ex = Unwrap(exception);
+        int code = ExitCodeOf(ex);
+        switch (code)
         {
-            case MagDataException or InvalidGraphException or ArgumentException or IOException or UnauthorizedAccessException or CommandAppException
-                or InvalidDataException or FormatException or NotSupportedException or System.Text.Json.JsonException or Microsoft.Extensions.Options.OptionsValidationException
-                or MagDi.Runtime.TorchRuntimeException:
-                stderr.WriteLine($"error: {ex.Message}");
-                return ExitCodes.BadInput;
-            case MagDi.Training.TrainingDivergedException:
-                stderr.WriteLine($"error: {ex.Message}");
-                return ExitCodes.Failure;
-            case OperationCanceledException:
+            case ExitCodes.Cancelled:
                 stderr.WriteLine("cancelled");
-                return ExitCodes.Cancelled;
+                break;
+            case ExitCodes.BadInput:
+                stderr.WriteLine($"error: {Terminal.Paragraph(ex.Message)}");
+                break;
             default:
-                stderr.WriteLine($"unexpected error: {ex}");
-                return ExitCodes.Failure;
+                stderr.WriteLine($"error: unexpected {ex.GetType().Name}: {Terminal.Paragraph(ex.Message)}");
+                stderr.WriteLine(verbose
+                    ? "This is a bug in MagDi; please report it with the stack trace below."
+                    : $"This is a bug in MagDi; please report it. Run again with {CliSettings.VerboseOption} (or {CliSettings.VerboseVariable}=1) for the stack trace.");
+                break;
+        }
+
+        if (verbose && code != ExitCodes.Cancelled)
+        {
+            stderr.WriteLine(ex.ToString());
+        }
+
+        return code;
+    }
+
+    /// <summary>Which exit code an exception means (see <see cref="ExitCodes"/>).</summary>
+    internal static int ExitCodeOf(Exception ex) => ex switch
+    {
+        OperationCanceledException => ExitCodes.Cancelled,
+        ArgumentNullException => ExitCodes.Failure, // MagDi passed a null: a bug, never the user's input
+        MagDataException or InvalidGraphException or TrainingDataException or NonFiniteException or TrainingDivergedException
+            or ArgumentException or IOException or UnauthorizedAccessException or InvalidDataException or FormatException
+            or System.Text.Json.JsonException or Microsoft.Extensions.Options.OptionsValidationException
+            or MagDi.Runtime.TorchRuntimeException or CommandAppException or NotSupportedException => ExitCodes.BadInput,
+        _ => ExitCodes.Failure,
+    };
+
+    private static Exception Unwrap(Exception ex)
+    {
+        while (true)
+        {
+            switch (ex)
+            {
+                case AggregateException { InnerExceptions.Count: 1 } aggregate:
+                    ex = aggregate.InnerExceptions[0];
+                    continue;
+                case System.Reflection.TargetInvocationException { InnerException: { } inner }:
+                    ex = inner;
+                    continue;
+                default:
+                    return ex;
+            }
         }
     }
+}
+
+/// <summary>One verb of <c>magdi</c>.</summary>
+/// <param name="Path">The words that name it, e.g. <c>mags stats</c>.</param>
+/// <param name="Command">The command class.</param>
+/// <param name="Settings">Its settings class.</param>
+internal sealed record VerbInfo(IReadOnlyList<string> Path, Type Command, Type Settings)
+{
+    /// <inheritdoc />
+    public override string ToString() => string.Join(' ', Path);
 }
 
 /// <summary>The exit codes of <c>magdi</c>.</summary>
@@ -111,10 +198,10 @@ public static class ExitCodes
     /// <summary>Success.</summary>
     public const int Success = 0;
 
-    /// <summary>An unexpected failure (a bug).</summary>
+    /// <summary>An unexpected failure: a bug in MagDi, never a user's mistake.</summary>
     public const int Failure = 1;
 
-    /// <summary>Bad input: arguments, files or data; the error is on stderr.</summary>
+    /// <summary>Bad input: arguments, files, data, configuration or damaged weights; one paragraph on stderr names the problem.</summary>
     public const int BadInput = 2;
 
     /// <summary>Cancelled (Ctrl-C).</summary>

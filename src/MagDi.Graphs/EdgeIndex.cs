@@ -22,12 +22,29 @@ public sealed class EdgeIndex
         Targets = Array.AsReadOnly(_targets);
     }
 
+    /// <summary>
+    /// The most edges one graph may have: 10,000,000 (80 MB of indices). A fully connected pattern over a hostile graph of
+    /// 300,000 nodes would otherwise enumerate 9e10 edges; a paper-sized MAG has at most 132.
+    /// </summary>
+    public const int MaxEdges = 10_000_000;
+
     /// <summary>Creates an edge index from (source, target) pairs.</summary>
     /// <param name="edges">The edges.</param>
+    /// <exception cref="InvalidOperationException">There are more than <see cref="MaxEdges"/> edges (enumeration stops there).</exception>
     public EdgeIndex(IEnumerable<(int Source, int Target)> edges)
     {
         ArgumentNullException.ThrowIfNull(edges);
-        var list = edges.ToList();
+        var list = new List<(int Source, int Target)>();
+        foreach (var edge in edges)
+        {
+            if (list.Count == MaxEdges)
+            {
+                throw new InvalidOperationException($"more than {MaxEdges} edges (EdgeIndex.MaxEdges); the graph is too large for this pattern");
+            }
+
+            list.Add(edge);
+        }
+
         _sources = list.Select(e => e.Source).ToArray();
         _targets = list.Select(e => e.Target).ToArray();
         Sources = Array.AsReadOnly(_sources);

@@ -8,6 +8,12 @@ public sealed class GraphShape
 {
     private readonly (int Agent, int Round)[] _nodes;
 
+    // Node indices grouped by round (CSR layout: the indices of round r are _byRound[_roundStart[r].._roundStart[r + 1]]),
+    // so NodesInRound and IndexOf cost O(nodes in the round), not O(nodes): a graph of 100,000 rounds is read in linear
+    // time. Null when the rounds are too sparse for an array (RoundCount > node count); then the lookups scan.
+    private readonly int[]? _roundStart;
+    private readonly int[]? _byRound;
+
     /// <summary>Creates a shape.</summary>
     /// <param name="agentCount">The number of agents.</param>
     /// <param name="nodes">For each node index, the index of its agent and its round, ordered by round then agent.</param>
@@ -19,6 +25,26 @@ public sealed class GraphShape
         _nodes = nodes.ToArray();
         Nodes = Array.AsReadOnly(_nodes);
         RoundCount = _nodes.Length == 0 ? 0 : _nodes.Max(n => n.Round) + 1;
+        if (RoundCount <= _nodes.Length && _nodes.All(n => n.Round >= 0))
+        {
+            _roundStart = new int[RoundCount + 1];
+            foreach (var (_, round) in _nodes)
+            {
+                _roundStart[round + 1]++;
+            }
+
+            for (var r = 0; r < RoundCount; r++)
+            {
+                _roundStart[r + 1] += _roundStart[r];
+            }
+
+            _byRound = new int[_nodes.Length];
+            var next = _roundStart[..^1];
+            for (var i = 0; i < _nodes.Length; i++)
+            {
+                _byRound[next[_nodes[i].Round]++] = i; // stable: node order within a round is kept
+            }
+        }
     }
 
     /// <summary>The number of agents.</summary>
@@ -38,6 +64,21 @@ public sealed class GraphShape
     /// <returns>The indices (empty when the round has no node).</returns>
     public IEnumerable<int> NodesInRound(int round)
     {
+        if (_byRound is not null)
+        {
+            if (round < 0 || round >= RoundCount)
+            {
+                yield break;
+            }
+
+            for (var k = _roundStart![round]; k < _roundStart[round + 1]; k++)
+            {
+                yield return _byRound[k];
+            }
+
+            yield break;
+        }
+
         for (var i = 0; i < _nodes.Length; i++)
         {
             if (_nodes[i].Round == round)
@@ -51,5 +92,26 @@ public sealed class GraphShape
     /// <param name="agent">The agent index.</param>
     /// <param name="round">The round.</param>
     /// <returns>The node index, or -1 when that agent did not speak in that round.</returns>
-    public int IndexOf(int agent, int round) => Array.IndexOf(_nodes, (agent, round));
+    public int IndexOf(int agent, int round)
+    {
+        if (_byRound is null)
+        {
+            return Array.IndexOf(_nodes, (agent, round));
+        }
+
+        if (round < 0 || round >= RoundCount)
+        {
+            return -1;
+        }
+
+        for (var k = _roundStart![round]; k < _roundStart[round + 1]; k++)
+        {
+            if (_nodes[_byRound[k]].Agent == agent)
+            {
+                return _byRound[k];
+            }
+        }
+
+        return -1;
+    }
 }

@@ -111,6 +111,7 @@ public sealed class MagDiEvaluator
     /// <param name="progress">Receives the number of questions done after each batch.</param>
     /// <param name="cancellationToken">Stops between batches.</param>
     /// <exception cref="ArgumentException">The questions mix tasks or name an unknown task.</exception>
+    /// <exception cref="NonFiniteException">The student's logits hold NaN or infinite values (for example damaged weights); the message names the questions, the step and the non-finite weights.</exception>
     public Task<EvaluationResult> EvaluateAsync(IEnumerable<Question> questions, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(questions);
@@ -216,7 +217,23 @@ public sealed class MagDiEvaluator
                     generation.TopK = 50;
                 }
 
-                GenerationResult output = generator.Generate(prompts, generation, cancellationToken);
+                GenerationResult output;
+                try
+                {
+                    output = generator.Generate(prompts, generation, cancellationToken);
+                }
+                catch (NonFiniteException nonFinite)
+                {
+                    // Never a silent 0 %: name the questions whose answers could not be generated.
+                    throw new NonFiniteException(
+                        $"Evaluating question(s) {string.Join(", ", chunk.Select(q => $"'{q.Id}'"))}: {nonFinite.Message}", nonFinite)
+                    {
+                        TensorName = nonFinite.TensorName,
+                        Step = nonFinite.Step,
+                        NonFiniteWeights = nonFinite.NonFiniteWeights,
+                    };
+                }
+
                 generated += output.GeneratedTokenCount;
                 for (int i = 0; i < chunk.Length; i++)
                 {

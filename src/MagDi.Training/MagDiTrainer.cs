@@ -80,7 +80,8 @@ public sealed partial class MagDiTrainer
     /// <summary>
     /// Runs the distillation. Cancellation writes a checkpoint and returns a result with <see cref="TrainingStatus.Cancelled"/>.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The data cannot be trained on (empty, all invalid, too long, tokenizer/model mismatch).</exception>
+    /// <exception cref="TrainingDataException">The data cannot be trained on (no usable node, all invalid, a node too long); the message names the MAGs.</exception>
+    /// <exception cref="InvalidDataException">The tokenizer does not belong to the model (more ids than embedding rows, special ids outside the vocabulary, no EOS).</exception>
     /// <exception cref="TrainingDivergedException">A loss term became NaN or infinite; the last good checkpoint is kept.</exception>
     public Task<TrainingResult> TrainAsync(CancellationToken cancellationToken = default) =>
         Task.Factory.StartNew(() => Train(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
@@ -100,13 +101,23 @@ public sealed partial class MagDiTrainer
 
         CheckTokenizerMatchesModel();
         int maxLength = o.MaxSequenceLength ?? _model.Config.MaxPositionEmbeddings;
-        var (graphs, summary) = TrainingSet.Prepare(_training, o, _tokenizer, Template, maxLength);
+        var (graphs, summary) = TrainingSet.Prepare(_training, o, _tokenizer, Template, maxLength, "training");
         if (graphs.Count == 0)
         {
-            throw new InvalidOperationException(
+            string uses = o.Level switch
+            {
+                DistillationLevel.RoundZero => "level RoundZero trains on correct round-0 nodes only, and no MAG has one",
+                DistillationLevel.CorrectNodes => "level CorrectNodes trains on correct nodes only, and no MAG has one",
+                _ => $"level {o.Level} trains on every valid node, and no MAG has one",
+            };
+            throw new TrainingDataException(
                 $"No training data: of {summary.Graphs} MAG(s) with {summary.NodesGiven} node(s), {summary.InvalidNodesExcluded} node(s) are invalid " +
                 $"and {summary.NodesExcludedByLevel} are not used by level {o.Level}" +
-                (o.SingleTeacher is null ? "." : $" with single teacher '{o.SingleTeacher}' (agents seen: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct())})."));
+                (o.SingleTeacher is null ? string.Empty : $" with single teacher '{o.SingleTeacher}' (agents seen: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct())})") +
+                $"; {uses}" + (o.SingleTeacher is null ? "." : " from that teacher."))
+            {
+                GraphIds = [.. _training.Take(10).Select(g => g.Id)],
+            };
         }
 
         LogData(summary);
@@ -115,7 +126,7 @@ public sealed partial class MagDiTrainer
         validationOptions.SingleTeacher = null;
         var (validation, _) = _validation.Count == 0
             ? ([], summary)
-            : TrainingSet.Prepare(_validation, validationOptions, _tokenizer, Template, maxLength);
+            : TrainingSet.Prepare(_validation, validationOptions, _tokenizer, Template, maxLength, "validation");
 
         Device device = _model.Device;
         random.manual_seed(o.Seed);
@@ -495,7 +506,7 @@ public sealed partial class MagDiTrainer
         int modelVocab = _model.Config.VocabSize;
         if (_tokenizer.VocabularySize > modelVocab)
         {
-            throw new InvalidOperationException(
+            throw new InvalidDataException(
                 $"The tokenizer has {_tokenizer.VocabularySize} tokens but the model's embedding has {modelVocab} rows " +
                 "(config.json vocab_size): they do not belong together.");
         }
@@ -504,13 +515,13 @@ public sealed partial class MagDiTrainer
         {
             if (id is int value && (value < 0 || value >= modelVocab))
             {
-                throw new InvalidOperationException($"The tokenizer's {name} id {value} is outside the model's vocabulary of {modelVocab}.");
+                throw new InvalidDataException($"The tokenizer's {name} id {value} is outside the model's vocabulary of {modelVocab}.");
             }
         }
 
         if (_tokenizer.Special.EosId is null)
         {
-            throw new InvalidOperationException("The tokenizer has no EOS token; MAGDi targets end with EOS so the student learns to stop.");
+            throw new InvalidDataException("The tokenizer has no EOS token; MAGDi targets end with EOS so the student learns to stop.");
         }
     }
 

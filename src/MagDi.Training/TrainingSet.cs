@@ -50,12 +50,14 @@ internal static class TrainingSet
         MagDiTrainingOptions options,
         ITextTokenizer tokenizer,
         MagDiPromptTemplate template,
-        int maxSequenceLength)
+        int maxSequenceLength,
+        string role)
     {
         var prepared = new List<PreparedGraph>(graphs.Count);
         var empty = new List<string>();
         int nodesGiven = 0, invalid = 0, excluded = 0, used = 0, correctUsed = 0;
-        var tooLong = new List<string>();
+        var tooLong = new List<string>();      // MAG ids, one per node
+        var tooLongNodes = new List<string>(); // one description per node
         for (int g = 0; g < graphs.Count; g++)
         {
             InteractionGraph graph = graphs[g];
@@ -79,11 +81,23 @@ internal static class TrainingSet
                     continue;
                 }
 
-                RenderedExample example = template.RenderNode(task, question, node.Reasoning, node.Answer, options.StripAgreementSentences);
-                TokenizedExample tokens = tokenizer.TokenizeExample(example, appendEos: true);
+                TokenizedExample tokens;
+                try
+                {
+                    RenderedExample example = template.RenderNode(task, question, node.Reasoning, node.Answer, options.StripAgreementSentences);
+                    tokens = tokenizer.TokenizeExample(example, appendEos: true);
+                }
+                catch (InvalidOperationException e)
+                {
+                    // The prompt format or the tokenizer cannot render this node (a missing special token, a prompt/target
+                    // boundary inside a token): bad data or configuration, named here, never a bug.
+                    throw new TrainingDataException($"{role} MAG '{graph.Id}' node {node.Agent}/round {node.Round}: {e.Message}", e) { GraphIds = [graph.Id] };
+                }
+
                 if (tokens.Ids.Count > maxSequenceLength)
                 {
-                    tooLong.Add($"MAG '{graph.Id}' (element {g}) node {node.Agent}/round {node.Round}: {tokens.Ids.Count} tokens");
+                    tooLong.Add(graph.Id);
+                    tooLongNodes.Add($"MAG '{graph.Id}' node {node.Agent}/round {node.Round}: {tokens.Ids.Count} tokens");
                     continue;
                 }
 
@@ -120,10 +134,13 @@ internal static class TrainingSet
 
         if (tooLong.Count > 0)
         {
-            throw new InvalidOperationException(
-                $"{tooLong.Count} training node(s) are longer than the maximum sequence length {maxSequenceLength} " +
-                $"(MaxSequenceLength or the model's max_position_embeddings): {string.Join("; ", tooLong.Take(10))}" +
-                (tooLong.Count > 10 ? $"; and {tooLong.Count - 10} more." : "."));
+            throw new TrainingDataException(
+                $"{tooLongNodes.Count} {role} node(s) are longer than the maximum sequence length {maxSequenceLength} " +
+                $"(MaxSequenceLength or the model's max_position_embeddings): {string.Join("; ", tooLongNodes.Take(10))}" +
+                (tooLongNodes.Count > 10 ? $"; and {tooLongNodes.Count - 10} more." : "."))
+            {
+                GraphIds = [.. tooLong.Distinct(StringComparer.Ordinal).Take(10)],
+            };
         }
 
         var summary = new TrainingDataSummary(graphs.Count, prepared.Count, nodesGiven, used, correctUsed, invalid, excluded, empty);

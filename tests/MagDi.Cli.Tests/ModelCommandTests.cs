@@ -110,7 +110,7 @@ public sealed class ModelCommandTests(CliFixture fixture)
     [Theory]
     [InlineData("1,x,3", "item 2")]
     [InlineData("7", "at least two")]
-    [InlineData("1,5000", "outside the vocabulary")]
+    [InlineData("1,5000", "outside the model's vocabulary")]
     public async Task Score_BadIds_AreBadInput(string ids, string reason)
     {
         var (code, _, err) = await CliFixture.Run("score", "--model", fixture.ModelDirectory, "--ids", ids);

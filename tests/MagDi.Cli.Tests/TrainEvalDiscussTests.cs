@@ -156,7 +156,7 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
     [Theory]
     [InlineData("--level", "level-five", "--level must be")]
     [InlineData("--dtype", "f64", "--dtype must be")]
-    [InlineData("--max-steps", "0", "at least 1")]
+    [InlineData("--max-steps", "0", "--max-steps must be a whole number from 1 to 2147483647 (got '0')")]
     public async Task Train_BadOptions_AreBadInput(string option, string value, string reason)
     {
         var (code, _, err) = await CliFixture.Run("train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", fixture.NewDirectory("bad"), option, value);

@@ -181,6 +181,50 @@ public class DiscussionRunnerTests
     }
 
     [Fact]
+    public async Task Run_ReplyOverTheReadersTextLimit_IsReaskedAndTheCorpusReadsBack()
+    {
+        // 150,000 characters of reasoning: the readers reject text fields over DataReadOptions.DefaultMaxTextLength, so the
+        // runner must never write it; it re-asks, and the brief second answer is kept.
+        var q = TestData.Synthetic(1)[0];
+        string huge = "{\"reasoning\": \"" + new string('x', 150_000) + "\", \"answer\": \"" + q.GoldAnswer + "\", \"confidence_level\": 0.9}";
+        string brief = "{\"reasoning\": \"short\", \"answer\": \"" + q.GoldAnswer + "\", \"confidence_level\": 0.9}";
+        var verbose = new SequenceClient(huge, brief);
+        var agents = new[] { new DiscussionAgent("verbose", verbose), new DiscussionAgent("fixed", new FixedAnswerClient(brief)) };
+        var options = TestData.FastOptions();
+        options.MaxRounds = 0;
+        string output = TestData.TempFile("limit.jsonl");
+
+        var summary = await new DiscussionRunner(agents, options).RunAsync([q], output);
+
+        Assert.Equal(1, summary.Written);
+        var read = await MagFile.ReadAsync(output);
+        var node = Assert.Single(read.Graphs).Nodes.First(n => n.Agent == "verbose");
+        Assert.True(node.IsValid);
+        Assert.Equal("short", node.Reasoning);
+        Assert.Equal(2, verbose.Calls);
+        Assert.Contains(verbose.LastMessages, m => m.Text.Contains("over the limit of 100000", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Run_ReplyAlwaysOverTheLimit_IsAnInvalidNodeTheReadersAccept()
+    {
+        var q = TestData.Synthetic(1)[0];
+        var huge = new FixedAnswerClient(new string('y', 150_000));
+        var agents = new[] { new DiscussionAgent("huge", huge) };
+        var options = TestData.FastOptions();
+        options.MaxRounds = 0;
+        options.MaxReasks = 1;
+        string output = TestData.TempFile("limit-invalid.jsonl");
+
+        await new DiscussionRunner(agents, options).RunAsync([q], output);
+
+        var node = Assert.Single(Assert.Single((await MagFile.ReadAsync(output)).Graphs).Nodes);
+        Assert.False(node.IsValid);
+        Assert.Equal(DiscussionReplyParser.MaxReplyLength, node.RawText!.Length);
+        Assert.Equal(DataReadOptions.DefaultMaxTextLength, DiscussionReplyParser.MaxReplyLength);
+    }
+
+    [Fact]
     public void Constructor_InvalidOptionsAndAgents_ListEveryProblem()
     {
         var options = new DiscussionOptions { MaxRounds = -1, MaxConcurrentQuestions = 0, CallTimeout = TimeSpan.Zero };
@@ -190,6 +234,33 @@ public class DiscussionRunnerTests
         var twice = SimulatedTeacher.CreateTeam().Concat(SimulatedTeacher.CreateTeam().Take(1));
         Assert.Contains("gpt4", Assert.Throws<ArgumentException>(() => new DiscussionRunner(twice)).Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => new DiscussionRunner([]));
+    }
+
+    /// <summary>Answers with the given texts in turn, then repeats the last.</summary>
+    private sealed class SequenceClient(params string[] texts) : IChatClient
+    {
+        private int _calls;
+
+        public int Calls => _calls;
+
+        public IReadOnlyList<ChatMessage> LastMessages { get; private set; } = [];
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            int n = Interlocked.Increment(ref _calls);
+            LastMessages = messages.ToList();
+            string text = texts[Math.Min(n, texts.Length) - 1];
+            return Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, text)) { Usage = new UsageDetails { InputTokenCount = 10, OutputTokenCount = 5 } });
+        }
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
     }
 
     private sealed class FixedAnswerClient(string text) : IChatClient

@@ -66,4 +66,88 @@ public class EndToEndTests
         Assert.True(summary.Skipped >= 3);
         Assert.Equal(TestData.SortedLines(reference), TestData.SortedLines(output));
     }
+
+    [Fact]
+    public async Task Run_OverHttp_ReplyWithEmptyChoices_IsRetriedLikeATransientError()
+    {
+        var questions = TestData.Synthetic(1, seed: 5);
+        string reference = TestData.TempFile("reference.jsonl");
+        await new DiscussionRunner(SimulatedTeacher.CreateTeam(seed: 2), TestData.FastOptions()).RunAsync(questions, reference);
+
+        var team = SimulatedTeacher.CreateTeam(seed: 2);
+        // Every third request is a 200 whose choices list is empty.
+        await using var server = await FakeOpenAIServer.StartAsync(team.ToDictionary(a => a.Name, a => a.Client), n => n % 3 == 0 ? Fault.EmptyChoices : Fault.None);
+        var agents = team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))).ToList();
+        string output = TestData.TempFile("http.jsonl");
+        var logger = new ListLogger();
+
+        var summary = await new DiscussionRunner(agents, TestData.FastOptions(), logger).RunAsync(questions, output);
+
+        Assert.True(summary.FailedQuestionIds.Count == 0, string.Join("\n", logger.Errors));
+        Assert.True(server.FaultCount(Fault.EmptyChoices) > 0);
+        Assert.Contains(logger.Lines, l => l.Contains("retry", StringComparison.Ordinal) && l.Contains("no choices", StringComparison.Ordinal));
+        Assert.Equal(TestData.SortedLines(reference), TestData.SortedLines(output));
+    }
+
+    [Fact]
+    public async Task Run_OverHttp_Unauthorized_FailsWithoutRetryAndLogsTheReason()
+    {
+        var questions = TestData.Synthetic(1, seed: 5).Take(1).ToList();
+        var team = SimulatedTeacher.CreateTeam(seed: 2);
+        await using var server = await FakeOpenAIServer.StartAsync(team.ToDictionary(a => a.Name, a => a.Client), _ => Fault.Unauthorized);
+        var agents = team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))).ToList();
+        var logger = new ListLogger();
+
+        var summary = await new DiscussionRunner(agents, TestData.FastOptions(), logger).RunAsync(questions, TestData.TempFile("401.jsonl"));
+
+        Assert.Equal([questions[0].Id], summary.FailedQuestionIds);
+        Assert.Equal(agents.Count, server.Requests); // one call per agent, no retries: a wrong key does not heal
+        Assert.Contains(logger.Errors, e => e.Contains("401", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Collects formatted log lines and the messages of logged exceptions.</summary>
+internal sealed class ListLogger : Microsoft.Extensions.Logging.ILogger<DiscussionRunner>
+{
+    private readonly Lock _gate = new();
+    private readonly List<string> _lines = [];
+    private readonly List<string> _errors = [];
+
+    public IReadOnlyList<string> Lines
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _lines];
+            }
+        }
+    }
+
+    public IReadOnlyList<string> Errors
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _errors];
+            }
+        }
+    }
+
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        lock (_gate)
+        {
+            _lines.Add(formatter(state, exception));
+            if (exception is not null)
+            {
+                _errors.Add(exception.ToString());
+            }
+        }
+    }
 }

@@ -23,6 +23,10 @@ public enum Fault
     Timeout,
     MalformedJson,
     DropConnection,
+    /// <summary>HTTP 200 with a well-formed completion whose <c>choices</c> list is empty.</summary>
+    EmptyChoices,
+    /// <summary>HTTP 401 (a wrong API key).</summary>
+    Unauthorized,
 }
 
 /// <summary>
@@ -89,6 +93,16 @@ public sealed class FakeOpenAIServer : IAsyncDisposable
                     return;
                 case Fault.DropConnection:
                     http.Abort();
+                    return;
+                case Fault.EmptyChoices:
+                    http.Response.ContentType = "application/json";
+                    await http.Response.WriteAsync(
+                        $"{{\"id\": \"chatcmpl-{n}\", \"object\": \"chat.completion\", \"created\": 1700000000, \"model\": \"m\", \"choices\": [], " +
+                        "\"usage\": {\"prompt_tokens\": 1, \"completion_tokens\": 0, \"total_tokens\": 1}}");
+                    return;
+                case Fault.Unauthorized:
+                    http.Response.StatusCode = 401;
+                    await http.Response.WriteAsJsonAsync(new { error = new { message = "Incorrect API key provided", type = "invalid_request_error", code = "invalid_api_key" } });
                     return;
             }
 

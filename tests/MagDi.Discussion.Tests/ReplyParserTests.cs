@@ -20,6 +20,23 @@ public class ReplyParserTests
     }
 
     [Fact]
+    public void Parse_ReplyLongerThanTheReadersLimit_IsRejected_AtTheLimitIsAccepted()
+    {
+        string Reply(int length)
+        {
+            const string Head = "{\"reasoning\": \"", Tail = "\", \"answer\": \"8\"}";
+            return Head + new string('r', length - Head.Length - Tail.Length) + Tail;
+        }
+
+        var over = DiscussionReplyParser.Parse(Reply(DiscussionReplyParser.MaxReplyLength + 1), ReasoningTasks.Gsm8k);
+        Assert.False(over.Success);
+        Assert.Contains("over the limit of 100000", over.Error);
+
+        var at = DiscussionReplyParser.Parse(Reply(DiscussionReplyParser.MaxReplyLength), ReasoningTasks.Gsm8k);
+        Assert.True(at.Success, at.Error);
+    }
+
+    [Fact]
     public void Parse_ApostropheInsideSingleQuotedString_IsKept()
     {
         var result = DiscussionReplyParser.Parse("{'reasoning': 'It's not more than 7.', 'answer': 'no', 'confidence_level': 0.8}", ReasoningTasks.StrategyQA);

@@ -1,3 +1,4 @@
+using CsCheck;
 using MagDi.Graphs;
 
 namespace MagDi.Graphs.Tests;
@@ -124,4 +125,81 @@ public class EdgeIndexTests
     [Fact]
     public void Validate_NegativeNodeCount_Throws() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => EdgeIndex.Empty.Validate(-1));
+
+    [Fact]
+    public void Pairs_MoreThanMaxEdges_AreRefusedWithoutEnumeratingTheRest()
+    {
+        long enumerated = 0;
+        IEnumerable<(int, int)> Endless()
+        {
+            while (true)
+            {
+                enumerated++;
+                yield return (0, 1);
+            }
+        }
+
+        var ex = Assert.Throws<InvalidOperationException>(() => new EdgeIndex(Endless()));
+        Assert.Contains("more than 10000000 edges", ex.Message);
+        Assert.Equal(EdgeIndex.MaxEdges + 1L, enumerated);
+    }
+
+    [Fact]
+    public void FullyConnected_OnAHugeGraph_IsAnInvalidGraphNotAHang()
+    {
+        // 4,000 rounds of one agent: 4,000 x 3,999 = 16 million ordered pairs, over EdgeIndex.MaxEdges.
+        var b = InteractionGraph.CreateBuilder().WithId("huge").WithTask("gsm8k").WithQuestion("Q?").WithGoldAnswer("1")
+            .WithPattern(InteractionPattern.FullyConnected).AddAgent("a");
+        for (int r = 0; r < 4_000; r++)
+        {
+            b.AddNode("a", r, "r", "1");
+        }
+
+        var ex = Assert.Throws<InvalidGraphException>(() => b.Build());
+        Assert.Contains("EdgeIndex.MaxEdges", Assert.Single(ex.Problems).Reason);
+    }
+}
+
+public class GraphShapeTests
+{
+    [Fact]
+    public void NodesInRoundAndIndexOf_EqualTheLinearScan_ForAnyShape()
+    {
+        // Any (agent, round) list, sorted or not, dense or sparse (rounds beyond the node count use the scan fallback).
+        var genShape = Gen.Select(Gen.Int[0, 4], Gen.Int[0, 12]).Array[0, 30];
+        genShape.Sample(pairs =>
+        {
+            var shape = new GraphShape(5, pairs.Select(p => (p.Item1, p.Item2)));
+            for (int r = -1; r <= shape.RoundCount; r++)
+            {
+                var expected = Enumerable.Range(0, pairs.Length).Where(i => pairs[i].Item2 == r);
+                Assert.Equal(expected, shape.NodesInRound(r));
+                for (int a = 0; a < 5; a++)
+                {
+                    int linear = Array.IndexOf(pairs.Select(p => (p.Item1, p.Item2)).ToArray(), (a, r));
+                    Assert.Equal(linear, shape.IndexOf(a, r));
+                }
+            }
+        });
+    }
+
+    [Fact]
+    public void AGraphOf100000Rounds_BuildsAndComputesStatisticsInLinearTime()
+    {
+        // Was quadratic (every round scanned every node): minutes for this graph, and mags stats never finished.
+        var b = InteractionGraph.CreateBuilder().WithId("deep").WithTask("gsm8k").WithQuestion("Q?").WithGoldAnswer("1").AddAgent("a").AddAgent("b");
+        for (int r = 0; r < 100_000; r++)
+        {
+            b.AddNode("a", r, "r", "1").AddNode("b", r, "r", "2");
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var g = b.Build();
+        var stats = MagStatistics.Compute([g]);
+        _ = stats.ToMarkdown();
+        Assert.Equal(4 * 99_999, g.Edges.Count);
+        Assert.Equal(100_000, stats.Rounds.Count);
+        Assert.All(stats.Rounds, r => Assert.Equal(0, r.AgreeingGraphs));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+    }
 }

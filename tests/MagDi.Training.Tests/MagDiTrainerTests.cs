@@ -168,16 +168,30 @@ public sealed class MagDiTrainerTests : IDisposable
             .AddAgent("alpha").AddInvalidNode("alpha", 0, "not json").Build();
         var trainer = MagDiTrainer.CreateBuilder().UseStudent(TestStudent.Model(), new CharTokenizer())
             .WithTrainingGraphs([graph]).WithOutputDirectory(_out).Build();
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => trainer.TrainAsync());
+        var error = await Assert.ThrowsAsync<TrainingDataException>(() => trainer.TrainAsync());
         Assert.Contains("1 node(s) are invalid", error.Message);
+        Assert.Equal(["bad"], error.GraphIds);
+    }
+
+    [Fact]
+    public async Task TrainAsync_RoundZeroWithoutACorrectRoundZeroNode_IsATrainingDataError()
+    {
+        var graph = InteractionGraph.CreateBuilder().WithId("wrong0").WithTask("gsm8k").WithQuestion("Q?").WithGoldAnswer("1")
+            .AddAgent("alpha").AddNode("alpha", 0, "It is 2.", "2").AddNode("alpha", 1, "It is 1.", "1").Build();
+        var trainer = MagDiTrainer.CreateBuilder().UseStudent(TestStudent.Model(), new CharTokenizer())
+            .WithTrainingGraphs([graph]).WithLevel(DistillationLevel.RoundZero).WithOutputDirectory(_out).Build();
+        var error = await Assert.ThrowsAsync<TrainingDataException>(() => trainer.TrainAsync());
+        Assert.Contains("correct round-0 nodes only", error.Message);
+        Assert.Equal(["wrong0"], error.GraphIds);
     }
 
     [Fact]
     public async Task TrainAsync_WithNodesLongerThanTheContext_NamesTheMag()
     {
         var trainer = Builder(DistillationLevel.Structure).Configure(o => o.MaxSequenceLength = 16).Build();
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => trainer.TrainAsync());
+        var error = await Assert.ThrowsAsync<TrainingDataException>(() => trainer.TrainAsync());
         Assert.Contains("MAG 'q0'", error.Message);
+        Assert.Contains("q0", error.GraphIds);
         Assert.Contains("maximum sequence length 16", error.Message);
     }
 
@@ -186,7 +200,7 @@ public sealed class MagDiTrainerTests : IDisposable
     {
         var model = MagDi.Modeling.CausalLanguageModel.CreateRandom(TestStudent.Config(vocab: 50), 1);
         var trainer = Builder(DistillationLevel.Structure).UseStudent(model, new CharTokenizer()).Build();
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => trainer.TrainAsync());
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => trainer.TrainAsync());
         Assert.Contains("98 tokens", error.Message);
         Assert.Contains("50 rows", error.Message);
     }

@@ -18,8 +18,14 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
     public const string ApiKeyVariable = "OPENAI_API_KEY";
 
     /// <summary>Options of <c>discuss</c>.</summary>
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CliSettings
     {
+        /// <summary>The most discussion rounds after round 0 (the paper uses 3).</summary>
+        public const int MaxRounds = 100;
+
+        /// <summary>The most questions in flight.</summary>
+        public const int MaxConcurrency = 256;
+
         /// <summary>The task.</summary>
         [CommandOption("--task <TASK>")]
         [Description("The task, e.g. gsm8k, strategyqa, synthetic-arithmetic, synthetic-comparison.")]
@@ -48,11 +54,13 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
         /// <summary>Rounds.</summary>
         [CommandOption("--rounds <N>")]
         [Description("Discussion rounds after round 0 (default 3).")]
+        [NumberRange(0, MaxRounds)]
         public int? Rounds { get; set; }
 
         /// <summary>Concurrency.</summary>
         [CommandOption("--concurrency <N>")]
-        [Description("Questions discussed in parallel.")]
+        [Description("Questions discussed in parallel (default 4).")]
+        [NumberRange(1, MaxConcurrency)]
         public int? Concurrency { get; set; }
 
         /// <summary>Seed.</summary>
@@ -64,7 +72,20 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
         /// <summary>Limit.</summary>
         [CommandOption("--limit <N>")]
         [Description("Only the first N questions.")]
+        [NumberRange(1, int.MaxValue)]
         public int? Limit { get; set; }
+
+        /// <summary>Retries of a chat call.</summary>
+        [CommandOption("--retries <N>")]
+        [Description("Retries of a teacher call after a transient error (network, timeout, HTTP 408/429/5xx, unreadable reply), with exponential backoff (default 6).")]
+        [NumberRange(0, 100)]
+        public int? Retries { get; set; }
+
+        /// <summary>Timeout of one chat call.</summary>
+        [CommandOption("--timeout <SECONDS>")]
+        [Description("Timeout of one teacher call, in seconds (default 120).")]
+        [NumberRange(0, 86_400, MinimumExclusive = true)]
+        public double? Timeout { get; set; }
 
         /// <inheritdoc />
         public override ValidationResult Validate()
@@ -74,9 +95,31 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
                 return ValidationResult.Error("--task, --questions and --out are required.");
             }
 
-            if (Rounds is < 0 || Concurrency is < 1 || Limit is < 1)
+            if (Rounds is < 0 or > MaxRounds || Concurrency is < 1 or > MaxConcurrency || Limit is < 1 || Retries is < 0 || Timeout is <= 0)
             {
-                return ValidationResult.Error("--rounds must be at least 0, --concurrency and --limit at least 1.");
+                return ValidationResult.Error($"--rounds must be from 0 to {MaxRounds}, --concurrency from 1 to {MaxConcurrency}, --limit at least 1, --retries at least 0, --timeout positive.");
+            }
+
+            const string Synthetic = "synthetic:";
+            if (Questions.StartsWith(Synthetic, StringComparison.OrdinalIgnoreCase))
+            {
+                string count = Questions[Synthetic.Length..];
+                var range = new NumericOption("--questions synthetic:N", typeof(int), new NumberRangeAttribute(1, DiscussionCommand.MaxSyntheticQuestions));
+                if (range.Problem(count) is { } problem)
+                {
+                    return ValidationResult.Error(problem.Replace("(got '", "(got 'synthetic:", StringComparison.Ordinal) +
+                        " Larger corpora: several runs with different --seed values into different files.");
+                }
+            }
+            else if (!File.Exists(Questions) && !Directory.Exists(Questions))
+            {
+                return ValidationResult.Error($"--questions: '{Terminal.Clean(Questions)}' does not exist (give a benchmark file, or synthetic:N).");
+            }
+
+            var output = OutputTargets.File("--out", Out);
+            if (!output.Successful)
+            {
+                return output;
             }
 
             foreach (string spec in Agents)
@@ -87,7 +130,7 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
                 }
                 catch (FormatException e)
                 {
-                    return ValidationResult.Error($"--agent: {e.Message}");
+                    return ValidationResult.Error($"--agent: {Terminal.Clean(e.Message)}");
                 }
             }
 
@@ -132,20 +175,34 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
                 RetryPolicy = new ClientRetryPolicy(0), // the discussion runner retries with backoff itself
             }).AsIChatClient();
 
-        var gate = new Lock(); // questions finish on several threads
+        // The runner's log (retries, re-asks, invalid nodes and why a question failed) goes to stderr. Questions finish on
+        // several threads and the runner logs from them: the progress lines take the logger's lock too.
+        using var loggerFactory = new CliLoggerFactory(output.Error, output.Verbose);
+        var gate = loggerFactory.Gate;
         var progress = new InlineProgress<DiscussionProgress>(p =>
         {
             string outcome = p.Result is { } r
-                ? $"G{r.Graph.InteractionRounds}, team answer {r.TeamAnswer} ({(r.TeamCorrect ? "correct" : "wrong")})"
-                : "failed";
+                ? $"G{r.Graph.InteractionRounds}, team answer {Terminal.Clean(r.TeamAnswer)} ({(r.TeamCorrect ? "correct" : "wrong")})"
+                : "failed (the reason is logged above)";
             lock (gate)
             {
                 output.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"[{p.Completed + p.Skipped + p.Failed}/{p.Total}] {p.QuestionId}: {outcome}, {p.RunningTotal.TotalTokens} tokens so far"));
+                    $"[{p.Completed + p.Skipped + p.Failed}/{p.Total}] {Terminal.Clean(p.QuestionId)}: {outcome}, {p.RunningTotal.TotalTokens} tokens so far"));
             }
         });
 
-        var summary = await DiscussionCommand.RunAsync(options, CreateClient, progress: progress, cancellationToken: cancellationToken);
+        var runOptions = new DiscussionOptions();
+        if (settings.Retries is int retries)
+        {
+            runOptions.MaxRetries = retries;
+        }
+
+        if (settings.Timeout is double timeout)
+        {
+            runOptions.CallTimeout = TimeSpan.FromSeconds(timeout);
+        }
+
+        var summary = await DiscussionCommand.RunAsync(options, CreateClient, runOptions, loggerFactory, progress, cancellationToken);
         await output.Out.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"Wrote {summary.Written} MAG(s) to {summary.OutputPath} ({summary.Skipped} already there, {summary.FailedQuestionIds.Count} failed); team answer correct {summary.TeamCorrect}/{summary.Written}; {summary.RunningTotal.TotalTokens} tokens. Usage log: {summary.UsagePath}"));
         if (summary.GraphTypes.Count > 0)
@@ -155,7 +212,9 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
 
         if (summary.FailedQuestionIds.Count > 0)
         {
-            await output.Error.WriteLineAsync($"error: {summary.FailedQuestionIds.Count} question(s) failed: {string.Join(", ", summary.FailedQuestionIds.Take(20))}. Run again to retry them.");
+            await output.Error.WriteLineAsync(
+                $"error: {summary.FailedQuestionIds.Count} question(s) failed: {Terminal.Clean(string.Join(", ", summary.FailedQuestionIds.Take(20)))}. " +
+                "The reason of each is logged above; run again to retry them.");
             return ExitCodes.BadInput;
         }
 

@@ -18,6 +18,12 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
     /// <summary>Options of <c>eval</c>.</summary>
     public sealed class Settings : ModelSettings
     {
+        /// <summary>The most self-consistency samples per question (each one is a full generation).</summary>
+        public const int MaxSamples = 1024;
+
+        /// <summary>The largest generation batch.</summary>
+        public const int MaxBatchSize = 4096;
+
         /// <summary>The task.</summary>
         [CommandOption("--task <TASK>")]
         [Description("The task: gsm8k, svamp, math, strategyqa (sqa), boolq, commonsenseqa (ecqa, csqa), arc, aqua, or a registered task.")]
@@ -36,24 +42,28 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         /// <summary>Evaluate only the first N questions.</summary>
         [CommandOption("--limit <N>")]
         [Description("Model mode: evaluate only the first N questions.")]
+        [NumberRange(1, int.MaxValue)]
         public int? Limit { get; set; }
 
         /// <summary>Self-consistency samples.</summary>
         [CommandOption("--samples <K>")]
         [Description("Model mode: 1 (default) decodes greedily; K > 1 samples K answers with the paper's settings and takes a majority vote.")]
         [DefaultValue(1)]
+        [NumberRange(1, MaxSamples)]
         public int Samples { get; set; } = 1;
 
         /// <summary>Maximum new tokens per answer.</summary>
         [CommandOption("--max-new-tokens <N>")]
         [Description("Model mode: maximum tokens generated per answer (default 300).")]
         [DefaultValue(300)]
+        [NumberRange(1, int.MaxValue)]
         public int MaxNewTokens { get; set; } = 300;
 
         /// <summary>Questions per generation batch.</summary>
         [CommandOption("--batch-size <N>")]
         [Description("Model mode: questions per generation batch (default 8).")]
         [DefaultValue(8)]
+        [NumberRange(1, MaxBatchSize)]
         public int BatchSize { get; set; } = 8;
 
         /// <summary>Seed of sampling.</summary>
@@ -93,9 +103,14 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
                     return ValidationResult.Error("--task and --test are required.");
                 }
 
-                if (Limit is < 1 || Samples < 1 || MaxNewTokens < 1 || BatchSize < 1)
+                if (Limit is < 1 || Samples is < 1 or > MaxSamples || MaxNewTokens < 1 || BatchSize is < 1 or > MaxBatchSize)
                 {
-                    return ValidationResult.Error("--limit, --samples, --max-new-tokens and --batch-size must be at least 1.");
+                    return ValidationResult.Error($"--limit and --max-new-tokens must be at least 1, --samples from 1 to {MaxSamples}, --batch-size from 1 to {MaxBatchSize}.");
+                }
+
+                if (Out is not null && OutputTargets.Folder("--out", Out) is { Successful: false } folder)
+                {
+                    return folder;
                 }
             }
             else if (string.IsNullOrWhiteSpace(Task) || string.IsNullOrWhiteSpace(Test) || string.IsNullOrWhiteSpace(Predictions))
@@ -167,6 +182,13 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         }
 
         using var student = LoadedStudent.Load(settings);
+        int maxPositions = student.Model.Config.MaxPositionEmbeddings;
+        if (settings.MaxNewTokens >= maxPositions)
+        {
+            throw new ArgumentException(
+                $"--max-new-tokens {settings.MaxNewTokens} leaves no room for the question: the prompt plus the answer must fit the model's max_position_embeddings {maxPositions}.");
+        }
+
         var evaluator = new MagDiEvaluator(student.Model, student.Tokenizer, new EvaluationOptions
         {
             Decoding = settings.Samples > 1 ? DecodingStrategy.Paper : DecodingStrategy.Greedy,

@@ -20,25 +20,29 @@ public sealed class GenerateCommand(CliOutput output) : AsyncCommand<GenerateCom
 
         /// <summary>Maximum new tokens.</summary>
         [CommandOption("--max-new-tokens <N>")]
-        [Description("Maximum tokens to generate (default 256).")]
+        [Description("Maximum tokens to generate (default 256); the prompt plus N must fit the model's max_position_embeddings.")]
         [DefaultValue(256)]
+        [NumberRange(1, int.MaxValue)]
         public int MaxNewTokens { get; set; } = 256;
 
         /// <summary>Sampling temperature.</summary>
         [CommandOption("--temperature <T>")]
         [Description("Sampling temperature; 0 (default) is greedy decoding.")]
         [DefaultValue(0.0)]
+        [NumberRange(0, double.MaxValue)]
         public double Temperature { get; set; }
 
         /// <summary>Nucleus sampling.</summary>
         [CommandOption("--top-p <P>")]
         [Description("Nucleus sampling: keep the smallest set of tokens with probability mass P (default 1, off).")]
         [DefaultValue(1.0)]
+        [NumberRange(0, 1, MinimumExclusive = true)]
         public double TopP { get; set; } = 1.0;
 
         /// <summary>Top-k sampling.</summary>
         [CommandOption("--top-k <K>")]
         [Description("Keep only the K most likely tokens when sampling (default off).")]
+        [NumberRange(1, int.MaxValue)]
         public int? TopK { get; set; }
 
         /// <summary>Random seed.</summary>
@@ -60,17 +64,18 @@ public sealed class GenerateCommand(CliOutput output) : AsyncCommand<GenerateCom
                 return ValidationResult.Error("--prompt is required.");
             }
 
+            // The numeric ranges are checked before parsing (NumberRange); these guard callers that bind settings in code.
             if (MaxNewTokens < 1)
             {
                 return ValidationResult.Error($"--max-new-tokens must be at least 1 (got {MaxNewTokens}).");
             }
 
-            if (Temperature < 0)
+            if (!double.IsFinite(Temperature) || Temperature < 0)
             {
-                return ValidationResult.Error($"--temperature must be 0 or more (got {Temperature}).");
+                return ValidationResult.Error($"--temperature must be a finite number of at least 0 (got {Temperature}).");
             }
 
-            if (TopP is <= 0 or > 1)
+            if (TopP is <= 0 or > 1 || double.IsNaN(TopP))
             {
                 return ValidationResult.Error($"--top-p must be in (0, 1] (got {TopP}).");
             }
@@ -84,6 +89,14 @@ public sealed class GenerateCommand(CliOutput output) : AsyncCommand<GenerateCom
     {
         using var student = LoadedStudent.Load(settings);
         var prompt = student.Tokenizer.Encode(settings.Prompt!, addSpecialTokens: true);
+        int maxPositions = student.Model.Config.MaxPositionEmbeddings;
+        if ((long)prompt.Count + settings.MaxNewTokens > maxPositions)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"--max-new-tokens {settings.MaxNewTokens}: the prompt ({prompt.Count} tokens) plus the new tokens must fit the model's max_position_embeddings {maxPositions}; ") +
+                (prompt.Count >= maxPositions ? "the prompt alone is too long." : $"at most {maxPositions - prompt.Count} new tokens fit after this prompt."));
+        }
+
         var options = new GenerationOptions
         {
             MaxNewTokens = settings.MaxNewTokens,
@@ -108,7 +121,8 @@ public sealed class GenerateCommand(CliOutput output) : AsyncCommand<GenerateCom
             await output.Error.WriteLineAsync($"warning: {ids.Count - decodable.Count} generated id(s) are beyond the tokenizer's {student.Tokenizer.VocabularySize} ids (padded embedding rows) and have no text; they were left out.");
         }
 
-        string text = student.Tokenizer.Decode(decodable, skipSpecialTokens: true);
+        // Generated text is data: control characters (terminal escapes) are shown as \uXXXX; lines and tabs are kept.
+        string text = Terminal.Clean(student.Tokenizer.Decode(decodable, skipSpecialTokens: true), keepLineBreaks: true);
         await output.Out.WriteLineAsync(text);
         await output.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
             $"{result.GeneratedTokenCount} token(s) generated in {result.Elapsed.TotalSeconds:F2} s ({result.FinishReasons[0]})."));

@@ -21,7 +21,7 @@ public sealed class ScoreCommand(CliOutput output) : AsyncCommand<ScoreCommand.S
 
         /// <summary>Token ids to score.</summary>
         [CommandOption("--ids <IDS>")]
-        [Description("Comma-separated token ids, e.g. 1,2,3.")]
+        [Description("Comma-separated token ids, e.g. 1,2,3; checked against config.json vocab_size. No tokenizer is needed.")]
         public string? Ids { get; set; }
 
         /// <summary>Add BOS/EOS to --text.</summary>
@@ -31,7 +31,8 @@ public sealed class ScoreCommand(CliOutput output) : AsyncCommand<ScoreCommand.S
 
         /// <summary>Print JSON.</summary>
         [CommandOption("--json")]
-        [Description("Print {\"token_logprobs\": [...]}, one value per token after the first.")]
+        // Descriptions are Spectre markup: [[ and ]] print one bracket.
+        [Description("Print {\"token_logprobs\": [[...]]}, one value per token after the first.")]
         public bool Json { get; set; }
 
         /// <inheritdoc />
@@ -61,7 +62,7 @@ public sealed class ScoreCommand(CliOutput output) : AsyncCommand<ScoreCommand.S
         {
             if (!int.TryParse(parts[i].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out ids[i]))
             {
-                error = $"--ids: item {i + 1} ('{parts[i]}') is not a non-negative integer.";
+                error = $"--ids: item {i + 1} ('{Terminal.Clean(parts[i])}') is not a whole number from 0 to {int.MaxValue}.";
                 return null;
             }
         }
@@ -79,13 +80,35 @@ public sealed class ScoreCommand(CliOutput output) : AsyncCommand<ScoreCommand.S
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        using var student = LoadedStudent.Load(settings, dtype: "f32");
-        IReadOnlyList<int> ids = settings.Ids is not null
-            ? ParseIds(settings.Ids, out _)!
-            : student.Tokenizer.Encode(settings.Text!, settings.AddSpecialTokens);
-        if (ids.Count < 2)
+        // Ids need no tokenizer: the folder may hold only config.json and the weights.
+        using var student = LoadedStudent.Load(settings, dtype: "f32", requireTokenizer: settings.Text is not null);
+        int vocab = student.Model.Config.VocabSize;
+        IReadOnlyList<int> ids;
+        if (settings.Ids is not null)
         {
-            throw new ArgumentException($"--text gives {ids.Count} token(s); scoring needs at least two (the first one is only context). Try --add-special-tokens.");
+            ids = ParseIds(settings.Ids, out _)!;
+            for (int i = 0; i < ids.Count; i++)
+            {
+                if (ids[i] >= vocab)
+                {
+                    throw new ArgumentException($"--ids: item {i + 1} ({ids[i]}) is outside the model's vocabulary: ids go from 0 to {vocab - 1} (config.json vocab_size {vocab}).");
+                }
+            }
+        }
+        else
+        {
+            ids = student.Tokenizer.Encode(settings.Text!, settings.AddSpecialTokens);
+            if (ids.Count < 2)
+            {
+                throw new ArgumentException($"--text gives {ids.Count} token(s); scoring needs at least two (the first one is only context). Try --add-special-tokens.");
+            }
+        }
+
+        int maxPositions = student.Model.Config.MaxPositionEmbeddings;
+        if (ids.Count > maxPositions)
+        {
+            throw new ArgumentException(
+                $"{(settings.Ids is null ? "--text" : "--ids")} gives {ids.Count} tokens; the model reads at most {maxPositions} (config.json max_position_embeddings).");
         }
 
         float[] logProbs = await Task.Run(() => TokenScorer.TokenLogProbs(student.Model, ids), cancellationToken);
@@ -98,10 +121,11 @@ public sealed class ScoreCommand(CliOutput output) : AsyncCommand<ScoreCommand.S
         var table = new Table().AddColumn("position").AddColumn("id").AddColumn("token").AddColumn(new TableColumn("log p").RightAligned());
         for (int i = 1; i < ids.Count; i++)
         {
+            string token = student.TokenizerOrNull is { } tokenizer && ids[i] < tokenizer.VocabularySize ? tokenizer.IdToToken(ids[i]) ?? "?" : "-";
             table.AddRow(
                 i.ToString(CultureInfo.InvariantCulture),
                 ids[i].ToString(CultureInfo.InvariantCulture),
-                Markup.Escape(student.Tokenizer.IdToToken(ids[i]) ?? "?"),
+                Markup.Escape(Terminal.Clean(token)),
                 logProbs[i - 1].ToString("F4", CultureInfo.InvariantCulture));
         }
 

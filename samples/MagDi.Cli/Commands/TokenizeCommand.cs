@@ -12,7 +12,7 @@ namespace MagDi.Cli.Commands;
 public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCommand.Settings>
 {
     /// <summary>Options of <c>tokenize</c>.</summary>
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CliSettings
     {
         /// <summary>The tokenizer folder or file.</summary>
         [CommandOption("--tokenizer <PATH>")]
@@ -26,7 +26,8 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
 
         /// <summary>A JSON Lines file of texts.</summary>
         [CommandOption("--in <FILE>")]
-        [Description("JSON Lines, one {\"text\": \"...\"} per line; each becomes one {\"ids\": [...]} line, in order.")]
+        // Descriptions are Spectre markup: [[ and ]] print one bracket.
+        [Description("JSON Lines, one {\"text\": \"...\"} per line; each becomes one {\"ids\": [[...]]} line, in order.")]
         public string? Input { get; set; }
 
         /// <summary>Where to write the output.</summary>
@@ -41,7 +42,7 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
 
         /// <summary>Print JSON.</summary>
         [CommandOption("--json")]
-        [Description("With --text, print one {\"ids\": [...]} line instead of space-separated ids.")]
+        [Description("With --text, print one {\"ids\": [[...]]} line instead of space-separated ids.")]
         public bool Json { get; set; }
 
         /// <inheritdoc />
@@ -59,10 +60,17 @@ public sealed class TokenizeCommand(CliOutput output) : AsyncCommand<TokenizeCom
 
             if (Input is not null && !File.Exists(Input))
             {
-                return ValidationResult.Error($"--in: file '{Input}' does not exist.");
+                return ValidationResult.Error($"--in: file '{Terminal.Clean(Input)}' does not exist.");
             }
 
-            return Output is null ? ValidationResult.Success() : OutputPaths.CheckNotAnInput("--out", Output, ("--in", Input), ("--tokenizer", Tokenizer));
+            if (Output is null)
+            {
+                return ValidationResult.Success();
+            }
+
+            // Checked before tokenizing: a bad --out must not fail after the work, or after claiming success.
+            ValidationResult target = OutputTargets.File("--out", Output);
+            return target.Successful ? OutputPaths.CheckNotAnInput("--out", Output, ("--in", Input), ("--tokenizer", Tokenizer)) : target;
         }
     }
 

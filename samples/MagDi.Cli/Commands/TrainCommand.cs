@@ -17,7 +17,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
     internal static readonly string[] LossTerms = ["loss/total", "loss/nll", "loss/margin", "loss/node"];
 
     /// <summary>Options of <c>train</c>.</summary>
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CliSettings
     {
         /// <summary>The student checkpoint.</summary>
         [CommandOption("--model <DIR>")]
@@ -42,6 +42,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         /// <summary>Validation interval.</summary>
         [CommandOption("--eval-every <N>")]
         [Description("Compute the validation loss every N optimizer steps (default: only at the end). Needs --validation-mags.")]
+        [NumberRange(1, int.MaxValue)]
         public int? EvalEvery { get; set; }
 
         /// <summary>The distillation level.</summary>
@@ -64,26 +65,31 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         [CommandOption("--epochs <N>")]
         [Description("Epochs (default 10, the paper's recipe).")]
         [DefaultValue(10)]
+        [NumberRange(1, 1_000_000)]
         public int Epochs { get; set; } = 10;
 
         /// <summary>Step limit.</summary>
         [CommandOption("--max-steps <N>")]
         [Description("Stop after N optimizer steps (default: epochs decide).")]
+        [NumberRange(1, int.MaxValue)]
         public int? MaxSteps { get; set; }
 
         /// <summary>Learning rate.</summary>
         [CommandOption("--lr <X>")]
         [Description("Peak learning rate of the LoRA weights (default 5e-6, the paper's).")]
+        [NumberRange(0, 10, MinimumExclusive = true)]
         public double? LearningRate { get; set; }
 
         /// <summary>Batch size.</summary>
         [CommandOption("--batch-size <N>")]
         [Description("MAGs per optimizer step, without gradient accumulation (default: 4 MAGs x 4 accumulation steps = 16, the paper's effective batch).")]
+        [NumberRange(1, 65_536)]
         public int? BatchSize { get; set; }
 
         /// <summary>Warm-up steps.</summary>
         [CommandOption("--warmup-steps <N>")]
         [Description("Linear warm-up steps (default 100, capped by the run's length).")]
+        [NumberRange(0, int.MaxValue)]
         public int? WarmupSteps { get; set; }
 
         /// <summary>The dtype.</summary>
@@ -179,7 +185,13 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 return ValidationResult.Error("--epochs, --max-steps and --batch-size must be at least 1, --warmup-steps at least 0.");
             }
 
-            return LearningRate is <= 0 ? ValidationResult.Error($"--lr must be positive (got {LearningRate}).") : ValidationResult.Success();
+            if (LearningRate is { } lr && (!double.IsFinite(lr) || lr <= 0))
+            {
+                return ValidationResult.Error($"--lr must be a positive number (got {lr}).");
+            }
+
+            // Checked now, not after reading and tokenizing the MAGs.
+            return OutputTargets.Folder("--out", Out);
         }
     }
 
@@ -196,8 +208,9 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var training = await ReadAllAsync("--mags", settings.Mags, settings.Task, cancellationToken);
-        var validation = await ReadAllAsync("--validation-mags", settings.ValidationMags, settings.Task, cancellationToken);
+        var locations = new Dictionary<string, List<string>>(StringComparer.Ordinal); // MAG id -> "element N of FILE"
+        var training = await ReadAllAsync("--mags", settings.Mags, settings.Task, locations, cancellationToken);
+        var validation = await ReadAllAsync("--validation-mags", settings.ValidationMags, settings.Task, locations, cancellationToken);
         var trainingKeys = training.Select(g => (g.Task, g.Id)).ToHashSet();
         if (validation.FirstOrDefault(g => trainingKeys.Contains((g.Task, g.Id))) is { } leaked)
         {
@@ -222,37 +235,14 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         if (settings.SaveEvery is int saveEvery) builder.Configure(o => o.SaveEverySteps = saveEvery);
 
         TrainingResult result;
-        if (settings.Json)
+        try
         {
-            result = await builder.Build().TrainAsync(cancellationToken);
+            result = await TrainAsync(builder, settings.Json, cancellationToken);
         }
-        else
+        catch (TrainingDataException e) when (e.GraphIds.Count > 0)
         {
-            result = await output.Console.Progress()
-                .AutoClear(false)
-                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
-                .StartAsync(async ctx =>
-                {
-                    var task = ctx.AddTask("loading and tokenizing", maxValue: 1);
-                    TrainingProgress? last = null;
-                    builder.UseProgress(new InlineProgress<TrainingProgress>(p =>
-                    {
-                        last = p;
-                        task.MaxValue = Math.Max(1, p.TotalSteps);
-                        task.Value = p.Step;
-                        task.Description = Markup.Escape(Describe(p));
-                        ctx.Refresh();
-                    }));
-                    var trained = await builder.Build().TrainAsync(cancellationToken);
-                    if (last is not null && trained.Status == TrainingStatus.Completed)
-                    {
-                        task.Value = task.MaxValue;
-                    }
-
-                    task.StopTask();
-                    ctx.Refresh();
-                    return trained;
-                });
+            // The trainer knows the MAGs, the command knows their files: name both.
+            throw new TrainingDataException($"{e.Message} {Locate(e.GraphIds, locations)}", e) { GraphIds = e.GraphIds };
         }
 
         string? plot = result.History.Count > 0 ? LossCurve.Write(result.History, Path.Combine(result.OutputDirectory, "loss-curve.png")) : null;
@@ -314,11 +304,55 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         return ExitCodes.Success;
     }
 
+    private async Task<TrainingResult> TrainAsync(MagDiTrainerBuilder builder, bool json, CancellationToken cancellationToken)
+    {
+        if (json)
+        {
+            return await builder.Build().TrainAsync(cancellationToken);
+        }
+
+        return await output.Console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask("loading and tokenizing", maxValue: 1);
+                TrainingProgress? last = null;
+                builder.UseProgress(new InlineProgress<TrainingProgress>(p =>
+                {
+                    last = p;
+                    task.MaxValue = Math.Max(1, p.TotalSteps);
+                    task.Value = p.Step;
+                    task.Description = Markup.Escape(Describe(p));
+                    ctx.Refresh();
+                }));
+                var trained = await builder.Build().TrainAsync(cancellationToken);
+                if (last is not null && trained.Status == TrainingStatus.Completed)
+                {
+                    task.Value = task.MaxValue;
+                }
+
+                task.StopTask();
+                ctx.Refresh();
+                return trained;
+            });
+    }
+
+    /// <summary>Where the MAGs a training-data error names are: <c>MAG 'q1' is element 3 of a.jsonl</c>.</summary>
+    private static string Locate(IReadOnlyList<string> ids, Dictionary<string, List<string>> locations)
+    {
+        var parts = ids.Take(5).Select(id => locations.TryGetValue(id, out var where)
+            ? $"MAG '{id}' is {string.Join(" and ", where)}"
+            : $"MAG '{id}'");
+        return $"Where: {string.Join("; ", parts)}{(ids.Count > 5 ? "; ..." : string.Empty)}.";
+    }
+
     /// <summary>
     /// Reads every file of an option in order. MAG ids must be unique across the files (a repeated id would be trained
     /// on twice, or leak between training and validation), and a file without MAGs is an error, never silently skipped.
     /// </summary>
-    private static async Task<List<InteractionGraph>> ReadAllAsync(string option, string[] files, string? task, CancellationToken cancellationToken)
+    private static async Task<List<InteractionGraph>> ReadAllAsync(
+        string option, string[] files, string? task, Dictionary<string, List<string>> locations, CancellationToken cancellationToken)
     {
         var graphs = new List<InteractionGraph>();
         var seen = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -330,9 +364,16 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 throw new ArgumentException($"{option}: '{file}' holds no MAGs.");
             }
 
-            foreach (var graph in read.Graphs)
+            for (int element = 0; element < read.Graphs.Count; element++)
             {
+                var graph = read.Graphs[element];
                 string key = graph.Task + "/" + graph.Id;
+                if (!locations.TryGetValue(graph.Id, out var where))
+                {
+                    locations[graph.Id] = where = [];
+                }
+
+                where.Add(string.Create(CultureInfo.InvariantCulture, $"element {element} of {file}"));
                 if (!seen.TryAdd(key, file))
                 {
                     throw new ArgumentException($"{option}: MAG '{graph.Id}' of task {graph.Task} in '{file}' is also in '{seen[key]}'.");

@@ -6,4 +6,8 @@ namespace MagDi.Cli.Infrastructure;
 /// <param name="Out">Standard output.</param>
 /// <param name="Error">Standard error.</param>
 /// <param name="Console">A Spectre console over <paramref name="Out"/> for tables.</param>
-public sealed record CliOutput(TextWriter Out, TextWriter Error, IAnsiConsole Console);
+public sealed record CliOutput(TextWriter Out, TextWriter Error, IAnsiConsole Console)
+{
+    /// <summary>Whether <c>--verbose</c> (or <c>MAGDI_VERBOSE=1</c>) asked for stack traces and information messages.</summary>
+    public bool Verbose { get; init; }
+}

@@ -10,7 +10,7 @@ using Spectre.Console.Cli;
 namespace MagDi.Cli.Infrastructure;
 
 /// <summary>Options of the verbs that load a student checkpoint: <c>--model</c>, <c>--adapter</c>, <c>--device</c>, <c>--dtype</c>.</summary>
-public class ModelSettings : CommandSettings
+public class ModelSettings : CliSettings
 {
     /// <summary>The Hugging Face checkpoint folder.</summary>
     [CommandOption("--model <DIR>")]
@@ -59,23 +59,35 @@ public class ModelSettings : CommandSettings
     }
 }
 
-/// <summary>A loaded student: model (with the adapter applied, if any) and its tokenizer.</summary>
+/// <summary>A loaded student: model (with the adapter applied, if any) and its tokenizer (when the folder has one).</summary>
 /// <param name="Model">The model.</param>
-/// <param name="Tokenizer">The tokenizer from the model folder.</param>
+/// <param name="TokenizerOrNull">The tokenizer from the model folder, or null when it has none and none was required.</param>
 /// <param name="Adapter">The applied adapter, or null.</param>
-internal sealed record LoadedStudent(CausalLanguageModel Model, ITextTokenizer Tokenizer, LoraAdapter? Adapter) : IDisposable
+internal sealed record LoadedStudent(CausalLanguageModel Model, ITextTokenizer? TokenizerOrNull, LoraAdapter? Adapter) : IDisposable
 {
+    private static readonly string[] TokenizerFiles = ["tokenizer.json", "tokenizer.model", "vocab.json", "merges.txt"];
+
+    /// <summary>The tokenizer (loaded whenever it was required).</summary>
+    public ITextTokenizer Tokenizer => TokenizerOrNull ?? throw new InvalidOperationException("The student was loaded without a tokenizer.");
+
     /// <summary>Loads the checkpoint of <paramref name="settings"/>, optionally forcing a dtype.</summary>
-    public static LoadedStudent Load(ModelSettings settings, string? dtype = null)
+    /// <param name="settings">--model, --adapter, --device, --dtype.</param>
+    /// <param name="dtype">A dtype that overrides --dtype.</param>
+    /// <param name="requireTokenizer">
+    /// Fail when the folder has no tokenizer files; when false (score --ids), a folder without any loads without a tokenizer.
+    /// </param>
+    public static LoadedStudent Load(ModelSettings settings, string? dtype = null, bool requireTokenizer = true)
     {
         TorchRuntime.EnsureInitialized();
-        var tokenizer = TokenizerLoader.Load(settings.Model!);
+        ITextTokenizer? tokenizer = requireTokenizer || TokenizerFiles.Any(f => File.Exists(Path.Combine(settings.Model!, f)))
+            ? TokenizerLoader.Load(settings.Model!)
+            : null;
         var model = CausalLanguageModel.FromPretrained(settings.Model!, new ModelLoadOptions
         {
             Device = TorchRuntime.ResolveDevice(settings.Device),
             DType = DTypes.Parse(dtype ?? settings.DType),
         });
-        if (tokenizer.VocabularySize > model.Config.VocabSize)
+        if (tokenizer is not null && tokenizer.VocabularySize > model.Config.VocabSize)
         {
             model.Dispose();
             throw new ArgumentException($"--model '{settings.Model}': the tokenizer has {tokenizer.VocabularySize} ids but config.json vocab_size is {model.Config.VocabSize}.");

@@ -32,7 +32,8 @@ public sealed class TextGenerator
     /// <param name="prompts">Token ids of each prompt (at least one id each).</param>
     /// <param name="options">Decoding settings; validated.</param>
     /// <param name="cancellationToken">Checked between decoding steps.</param>
-    /// <exception cref="ArgumentException">Empty prompts or invalid options.</exception>
+    /// <exception cref="ArgumentException">Empty prompts, invalid options, or a prompt plus MaxNewTokens longer than max_position_embeddings.</exception>
+    /// <exception cref="NonFiniteException">The logits of a step hold NaN or infinite values; the message names the step and any non-finite weights.</exception>
     public GenerationResult Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompts);
@@ -49,11 +50,16 @@ public sealed class TextGenerator
         int pad = options.PadTokenId ?? _model.Config.PadTokenId ?? (eos.Count > 0 ? eos[0] : 0);
         int batch = prompts.Count;
         int promptLength = prompts.Max(p => p.Count);
-        int capacity = promptLength + options.MaxNewTokens;
-        if (capacity > _model.Config.MaxPositionEmbeddings)
+        long needed = (long)promptLength + options.MaxNewTokens; // long: MaxNewTokens may be int.MaxValue
+        if (needed > _model.Config.MaxPositionEmbeddings)
         {
-            throw new ArgumentException($"Prompt length {promptLength} + MaxNewTokens {options.MaxNewTokens} exceeds max_position_embeddings {_model.Config.MaxPositionEmbeddings}.", nameof(options));
+            throw new ArgumentException(
+                $"Prompt length {promptLength} + MaxNewTokens {options.MaxNewTokens} exceeds max_position_embeddings {_model.Config.MaxPositionEmbeddings} " +
+                $"(at most {Math.Max(0, _model.Config.MaxPositionEmbeddings - promptLength)} new tokens fit after this prompt).",
+                nameof(options));
         }
+
+        int capacity = (int)needed;
 
         bool wasTraining = _model.training;
         _model.eval();
@@ -93,7 +99,17 @@ public sealed class TextGenerator
                     // Only the last position's logits are sampled from: skip the output head for the rest of the prompt.
                     Tensor logits = _model.call(new CausalLMInput(input, mask, cache, LogitsToKeep: 1)).Logits; // [B,1,V]
                     Tensor last = logits.select(1, 0);                                                             // [B,V]
-                    next = sampler.Next(last);
+                    next = sampler.Next(last, out float[] rowMax);
+                    // The sampler already copies the logits to the host each step; the row maxima come with them, so this
+                    // check costs no extra device sync. A NaN anywhere in a row makes its maximum NaN, +inf makes it +inf,
+                    // and a row of -inf has no finite maximum: non-finite weights never turn into empty or random text.
+                    for (int b = 0; b < batch; b++)
+                    {
+                        if (reasons[b] is null && !float.IsFinite(rowMax[b]))
+                        {
+                            throw NonFiniteException.ForModel(_model, "logits", $"The logits at generation step {step} (prompt {b})", step);
+                        }
+                    }
                 }
 
                 var column = new long[batch];
@@ -179,13 +195,22 @@ public sealed class TextGenerator
             }
         }
 
-        public int[] Next(Tensor logits)
+        /// <summary>The next id of each row, and each row's largest logit (NaN when the row holds a NaN).</summary>
+        public int[] Next(Tensor logits, out float[] rowMax)
         {
             using var scope = NewDisposeScope();
             Tensor x = logits.to_type(ScalarType.Float32).to(CPU); // [B,V]
+            var (maxValues, argmax) = x.max(-1);                  // torch.max propagates NaN
+            rowMax = maxValues.data<float>().ToArray();
             if (!_options.IsSampling)
             {
-                return x.argmax(-1).to_type(ScalarType.Int32).data<int>().ToArray();
+                return argmax.to_type(ScalarType.Int32).data<int>().ToArray();
+            }
+
+            if (rowMax.Any(v => !float.IsFinite(v)))
+            {
+                // The caller throws for a live row; a finished row's sample is discarded, but multinomial must not see NaN.
+                x = where(maxValues.isfinite().unsqueeze(1), x, zeros_like(x));
             }
 
             x = x / _options.Temperature;

@@ -10,7 +10,8 @@ public static class TokenScorer
     /// <summary>
     /// log p(ids[i] | ids[..i]) for i = 1..n-1, computed in float32 from the model's logits (one value per token after the first).
     /// </summary>
-    /// <exception cref="ArgumentException">Fewer than two ids, or an id outside the vocabulary.</exception>
+    /// <exception cref="ArgumentException">Fewer than two ids, more than max_position_embeddings, or an id outside the vocabulary.</exception>
+    /// <exception cref="NonFiniteException">The logits hold NaN or infinite values; the message names the position and any non-finite weights.</exception>
     public static float[] TokenLogProbs(CausalLanguageModel model, IReadOnlyList<int> ids)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -19,6 +20,8 @@ public static class TokenScorer
     }
 
     /// <summary>Batched <see cref="TokenLogProbs(CausalLanguageModel, IReadOnlyList{int})"/>: sequences are right-padded into one forward.</summary>
+    /// <exception cref="ArgumentException">A sequence has fewer than two ids or more than max_position_embeddings, or an id outside the vocabulary.</exception>
+    /// <exception cref="NonFiniteException">The logits hold NaN or infinite values; the message names the sequence, the position and any non-finite weights.</exception>
     public static IReadOnlyList<float[]> TokenLogProbs(CausalLanguageModel model, IReadOnlyList<IReadOnlyList<int>> sequences)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -29,6 +32,11 @@ public static class TokenScorer
             if (sequences[s] is null || sequences[s].Count < 2)
             {
                 throw new ArgumentException($"Sequence {s} needs at least two token ids to score.", nameof(sequences));
+            }
+
+            if (sequences[s].Count > model.Config.MaxPositionEmbeddings)
+            {
+                throw new ArgumentException($"Sequence {s} has {sequences[s].Count} token ids, more than max_position_embeddings {model.Config.MaxPositionEmbeddings}.", nameof(sequences));
             }
 
             for (int i = 0; i < sequences[s].Count; i++)
@@ -65,6 +73,21 @@ public static class TokenScorer
             Tensor logProbs = logits.narrow(1, 0, length - 1).log_softmax(-1);                            // [B,L-1,V]
             Tensor picked = logProbs.gather(-1, ids.narrow(1, 1, length - 1).unsqueeze(-1)).squeeze(-1).cpu(); // [B,L-1]
             float[] flat = picked.data<float>().ToArray();
+            for (int b = 0; b < batch; b++)
+            {
+                for (int i = 0; i < sequences[b].Count - 1; i++)
+                {
+                    // Finite logits always give a finite log-probability; NaN or infinite logits never become a NaN score.
+                    if (!float.IsFinite(flat[(b * (length - 1)) + i]))
+                    {
+                        throw NonFiniteException.ForModel(
+                            model,
+                            "logits",
+                            $"The logits of sequence {b} at position {i} (scoring token {i + 1}, id {sequences[b][i + 1]})");
+                    }
+                }
+            }
+
             return Enumerable.Range(0, batch).Select(b => flat.AsSpan(b * (length - 1), sequences[b].Count - 1).ToArray()).ToArray();
         }
         finally

@@ -42,7 +42,7 @@ internal sealed class AgentCaller
                 },
                 OnRetry = args =>
                 {
-                    DiscussionLog.Retrying(_logger, Agent.Name, args.AttemptNumber + 1, args.RetryDelay.TotalMilliseconds, TransientErrors.Describe(args.Outcome.Exception));
+                    DiscussionLog.Retrying(_logger, Agent.Name, args.AttemptNumber + 1, Math.Round(args.RetryDelay.TotalMilliseconds), TransientErrors.Describe(args.Outcome.Exception));
                     return ValueTask.CompletedTask;
                 },
             });
@@ -63,9 +63,36 @@ internal sealed class AgentCaller
     public async Task<ChatResponse> GetResponseAsync(IReadOnlyList<ChatMessage> messages, CancellationToken cancellationToken)
     {
         return await _pipeline.ExecuteAsync(
-            static async (state, ct) => await state.Agent.Client.GetResponseAsync(state.messages, state.Agent.Options?.Clone(), ct).ConfigureAwait(false),
+            static async (state, ct) => await CallAsync(state.Agent, state.messages, ct).ConfigureAwait(false),
             (Agent, messages),
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One call. A reply the client cannot read (an HTTP 200 whose <c>choices</c> list is empty makes the OpenAI client
+    /// index past the end of it) or a reply without any message becomes a <see cref="MalformedReplyException"/>, which is
+    /// retried like a dropped connection: servers under load send such replies now and then.
+    /// </summary>
+    private static async Task<ChatResponse> CallAsync(DiscussionAgent agent, IReadOnlyList<ChatMessage> messages, CancellationToken ct)
+    {
+        ChatResponse response;
+        try
+        {
+            response = await agent.Client.GetResponseAsync(messages, agent.Options?.Clone(), ct).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ArgumentOutOfRangeException or IndexOutOfRangeException or NullReferenceException)
+        {
+            // The arguments are ours and valid (a non-empty message list): the client failed reading the server's reply.
+            throw new MalformedReplyException(
+                $"the server's reply could not be read (for example an HTTP 200 with no choices): {ex.GetType().Name}: {ex.Message}", ex);
+        }
+
+        if (response.Messages.Count == 0)
+        {
+            throw new MalformedReplyException("the server's reply held no message (no choices)");
+        }
+
+        return response;
     }
 
     private sealed class RateLimitStrategyOptions : ResilienceStrategyOptions;
@@ -144,6 +171,7 @@ internal static class TransientErrors
 
         switch (ex)
         {
+            case MalformedReplyException:
             case TimeoutRejectedException:
             case OperationCanceledException: // not the caller's token: an HTTP client timeout or an aborted request
             case IOException:
@@ -214,6 +242,8 @@ internal static class TransientErrors
     public static string Describe(Exception? ex) => ex switch
     {
         null => "no exception",
+        // Status 0: no HTTP response at all (refused connection, DNS failure): the message says which.
+        _ when StatusOf(ex) is 0 => $"{ex.GetType().Name} (no response): {ex.Message}",
         _ when StatusOf(ex) is { } s => $"{ex.GetType().Name} (HTTP {s.ToString(CultureInfo.InvariantCulture)})",
         HttpRequestException { StatusCode: { } code } => $"{ex.GetType().Name} (HTTP {(int)code})",
         _ => $"{ex.GetType().Name}: {ex.Message}",
@@ -229,5 +259,23 @@ internal static class TransientErrors
     {
         object?[] args = [name, null];
         return tryGet.Invoke(headers, args) is true ? args[1] as string : null;
+    }
+}
+
+/// <summary>A chat reply that arrived but could not be read (for example an HTTP 200 with an empty <c>choices</c> list); transient.</summary>
+internal sealed class MalformedReplyException : Exception
+{
+    public MalformedReplyException()
+    {
+    }
+
+    public MalformedReplyException(string message)
+        : base(message)
+    {
+    }
+
+    public MalformedReplyException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

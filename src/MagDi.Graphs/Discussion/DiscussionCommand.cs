@@ -90,6 +90,9 @@ public sealed class DiscussionCommandOptions
 /// </summary>
 public static class DiscussionCommand
 {
+    /// <summary>The most questions <c>synthetic:N</c> generates (they are generated up front, and each one is a full discussion).</summary>
+    public const int MaxSyntheticQuestions = 100_000;
+
     /// <summary>Loads the questions, creates the teachers and runs the discussions into the output corpus.</summary>
     /// <param name="options">The verb's settings.</param>
     /// <param name="clientFactory">Creates a chat client for a real teacher (for example with Microsoft.Extensions.AI.OpenAI); unused with simulated teachers.</param>
@@ -98,7 +101,7 @@ public static class DiscussionCommand
     /// <param name="progress">Progress reports.</param>
     /// <param name="cancellationToken">Stops the run (finished MAGs stay on disk; rerun to resume).</param>
     /// <returns>The run summary.</returns>
-    /// <exception cref="ArgumentException">Unknown task, bad agent list, or real agents without a client factory.</exception>
+    /// <exception cref="ArgumentException">Unknown task, bad agent list, real agents without a client factory, or synthetic:N with N outside 1..<see cref="MaxSyntheticQuestions"/>.</exception>
     public static async Task<DiscussionRunSummary> RunAsync(
         DiscussionCommandOptions options,
         Func<AgentEndpoint, IChatClient>? clientFactory = null,
@@ -148,9 +151,10 @@ public static class DiscussionCommand
         if (options.Questions.StartsWith("synthetic:", StringComparison.OrdinalIgnoreCase))
         {
             string count = options.Questions["synthetic:".Length..];
-            if (!int.TryParse(count, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+            if (!int.TryParse(count, NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1 || n > MaxSyntheticQuestions)
             {
-                throw new ArgumentException($"Questions '{options.Questions}': expected synthetic:N with N a positive number.", nameof(options));
+                throw new ArgumentException(
+                    $"Questions '{options.Questions}': expected synthetic:N with N a whole number from 1 to {MaxSyntheticQuestions}.", nameof(options));
             }
 
             SyntheticFamily family = task.Name switch

@@ -26,11 +26,18 @@ public sealed record ReplyParseResult(AgentReply? Reply, string? Error)
 /// Tolerated: code fences, prose before and after the object, single-quoted strings, bare keys,
 /// trailing commas, numbers written as strings (<c>"0.9"</c>), percentages (<c>"90%"</c> or <c>90</c> become 0.9),
 /// JSON booleans for yes/no answers, and the key spellings <c>confidence_level</c>, <c>confidence</c> and
-/// <c>confidence level</c>. The answer must be valid for the task (its <see cref="ReasoningTask.Normalize"/>
+/// <c>confidence level</c>. A reply longer than <see cref="MaxReplyLength"/> is rejected (the MAG readers could not read it back).
+/// The answer must be valid for the task (its <see cref="ReasoningTask.Normalize"/>
 /// is not <see langword="null"/>). A missing confidence is allowed and reported as <see langword="null"/>.
 /// </remarks>
 public static class DiscussionReplyParser
 {
+    /// <summary>
+    /// The longest reply accepted, in characters: <see cref="DataReadOptions.DefaultMaxTextLength"/>, the limit the MAG readers
+    /// apply to every text field, so every parsed reasoning and answer can be read back.
+    /// </summary>
+    public const int MaxReplyLength = DataReadOptions.DefaultMaxTextLength;
+
     private static readonly string[] ConfidenceKeys = ["confidence_level", "confidence", "confidence level", "confidencelevel"];
 
     /// <summary>Parses a reply.</summary>
@@ -43,6 +50,13 @@ public static class DiscussionReplyParser
         if (string.IsNullOrWhiteSpace(text))
         {
             return new ReplyParseResult(null, "The reply was empty.");
+        }
+
+        if (text.Length > MaxReplyLength)
+        {
+            // MAG readers reject longer text fields, so such a reply would make the corpus unreadable: ask again.
+            return new ReplyParseResult(null, string.Create(CultureInfo.InvariantCulture,
+                $"The reply was {text.Length} characters long, over the limit of {MaxReplyLength}. Answer again, more briefly."));
         }
 
         var obj = LenientJson.FindObject(text, o => o.ContainsKey("answer"));

@@ -278,13 +278,25 @@ public sealed class DiscussionRunner
                 DiscussionLog.InvalidNode(_logger, caller.Agent.Name, question.Id, round, Options.MaxReasks);
                 history.Add(new ChatMessage(ChatRole.User, prompt));
                 history.Add(new ChatMessage(ChatRole.Assistant, raw));
-                return new Turn(null, raw, usage, attempt);
+                return new Turn(null, Truncate(raw, DiscussionReplyParser.MaxReplyLength), usage, attempt);
             }
 
             DiscussionLog.Reasking(_logger, caller.Agent.Name, question.Id, round, parsed.Error!, attempt + 1, Options.MaxReasks);
             messages.Add(new ChatMessage(ChatRole.Assistant, raw));
             messages.Add(new ChatMessage(ChatRole.User, Options.Prompts.FormatReask(parsed.Error!, task)));
         }
+    }
+
+    /// <summary>Keeps the raw text of an invalid node within the readers' limit (without splitting a surrogate pair).</summary>
+    private static string Truncate(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+
+        int cut = char.IsHighSurrogate(text[max - 1]) ? max - 1 : max;
+        return text[..cut];
     }
 
     private sealed record Turn(AgentReply? Reply, string RawText, TokenUsage Usage, int Reasks);

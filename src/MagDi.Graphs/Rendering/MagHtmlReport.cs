@@ -69,7 +69,7 @@ public static class MagHtmlReport
             sb.Append(c, $"<tr><td>{MagSvgRenderer.Esc(a.Agent)}</td><td>{a.Nodes}</td><td>{a.Correct}</td><td>{a.Incorrect}</td><td>{a.Accuracy:P1}</td>");
             for (var r = 0; r < s.Rounds.Count; r++)
             {
-                var cell = a.Rounds.FirstOrDefault(x => x.Round == r);
+                var cell = r < a.Rounds.Count ? a.Rounds[r] : null; // indexed by round: no quadratic search
                 sb.Append(cell is null || cell.Nodes == 0 ? "<td>-</td>" : string.Create(c, $"<td>{cell.Accuracy:P1} ({cell.Nodes})</td>"));
             }
 

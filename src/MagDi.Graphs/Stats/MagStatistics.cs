@@ -140,7 +140,7 @@ public sealed record MagStatistics(
             sb.Append(c, $"| {a.Agent} | {a.Nodes} | {a.Correct} | {a.Incorrect} | {a.Accuracy:P1} |");
             for (var r = 0; r < maxRound; r++)
             {
-                var cell = a.Rounds.FirstOrDefault(x => x.Round == r);
+                var cell = r < a.Rounds.Count ? a.Rounds[r] : null; // indexed by round: no quadratic search
                 sb.Append(cell is null || cell.Nodes == 0 ? " - |" : string.Create(c, $" {cell.Accuracy:P1} ({cell.Nodes}) |"));
             }
 

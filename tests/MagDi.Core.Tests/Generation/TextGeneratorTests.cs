@@ -106,6 +106,76 @@ public sealed class TextGeneratorTests
     }
 
     [Fact]
+    public void MaxNewTokensNearIntMax_IsAClearRangeError_NotAnOverflow()
+    {
+        using var model = TestCheckpoints.Model("llama");
+        var error = Assert.Throws<ArgumentException>(() => new TextGenerator(model).Generate([[1, 2]], new GenerationOptions { MaxNewTokens = int.MaxValue }));
+        Assert.Contains($"MaxNewTokens {int.MaxValue} exceeds max_position_embeddings {model.Config.MaxPositionEmbeddings}", error.Message);
+        Assert.Contains($"at most {model.Config.MaxPositionEmbeddings - 2} new tokens", error.Message);
+    }
+
+    /// <summary>Fills one weight of a fresh model with <paramref name="value"/> and returns its state-dict key.</summary>
+    private static string Poison(CausalLanguageModel model, string keyPart, float value)
+    {
+        string key = model.state_dict().Keys.First(k => k.Contains(keyPart, StringComparison.Ordinal));
+        using (no_grad())
+        {
+            model.state_dict()[key].fill_(value);
+        }
+
+        return key;
+    }
+
+    [Theory]
+    [InlineData(float.NaN, false)]
+    [InlineData(float.NaN, true)]
+    [InlineData(float.PositiveInfinity, false)]
+    public void Generate_NonFiniteWeights_ThrowsNamingTheStepAndTheWeight(float value, bool sampling)
+    {
+        using var model = TestCheckpoints.Model("llama");
+        string key = Poison(model, "layers.1.mlp.down_proj.weight", value);
+        var options = new GenerationOptions { MaxNewTokens = 4, EosTokenIds = [], Temperature = sampling ? 1.0 : 0.0, Seed = 3 };
+
+        var error = Assert.Throws<NonFiniteException>(() => new TextGenerator(model).Generate([[1, 2, 3], [4, 5]], options));
+
+        Assert.Equal(0, error.Step);
+        Assert.Equal("logits", error.TensorName);
+        Assert.Contains(key, error.NonFiniteWeights);
+        Assert.Contains("generation step 0", error.Message);
+        Assert.Contains(key, error.Message);
+    }
+
+    [Fact]
+    public void Generate_FiniteWeights_NeverTripTheCheck_AnInfiniteOutputHeadRowDoes()
+    {
+        using var model = TestCheckpoints.Model("llama");
+        var options = new GenerationOptions { MaxNewTokens = 3, EosTokenIds = [] };
+        Assert.Equal(3, new TextGenerator(model).Generate([[1, 2, 3]], options).Tokens[0].Count);
+
+        // One row of the output head at +inf: one logit of each step is infinite (or NaN), every other one finite.
+        const string head = "lm_head.weight";
+        using (no_grad())
+        {
+            model.state_dict()[head][7].fill_(float.PositiveInfinity);
+        }
+
+        var error = Assert.Throws<NonFiniteException>(() => new TextGenerator(model).Generate([[1, 2, 3]], options));
+        Assert.Contains(head, error.NonFiniteWeights);
+    }
+
+    [Fact]
+    public void TokenLogProbs_NonFiniteWeights_ThrowInsteadOfReturningNaN()
+    {
+        using var model = TestCheckpoints.Model("llama");
+        string key = Poison(model, "layers.0.mlp.down_proj.weight", float.NaN);
+
+        var error = Assert.Throws<NonFiniteException>(() => TokenScorer.TokenLogProbs(model, [1, 2, 3]));
+
+        Assert.Contains("position 0", error.Message);
+        Assert.Contains(key, error.NonFiniteWeights);
+    }
+
+    [Fact]
     public void TokenLogProbs_MatchLogSoftmaxOfTheLogits_BatchedEqualsSingle()
     {
         using var model = TestCheckpoints.Model("mistral", dtype: ScalarType.BFloat16);

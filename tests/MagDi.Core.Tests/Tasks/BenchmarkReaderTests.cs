@@ -36,6 +36,31 @@ public sealed class BenchmarkReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task DuplicateQuestionIds_AreRejectedWithFileLineAndId_OrSkipped()
+    {
+        var p = Write("dup.jsonl", """
+        {"id": "q1", "question": "One?", "answer": "x\n#### 1"}
+        {"id": "q2", "question": "Two?", "answer": "x\n#### 2"}
+        {"id": "q1", "question": "One again?", "answer": "x\n#### 3"}
+        """);
+        var error = await Assert.ThrowsAsync<MagDataException>(() => BenchmarkReader.ReadAsync(p, "gsm8k"));
+        Assert.Equal(p, error.File);
+        Assert.Equal(3, error.Line);
+        Assert.Equal("id", error.Field);
+        Assert.Contains("duplicate question id 'q1' (first at line 1", error.Reason);
+
+        var skipped = await BenchmarkReader.ReadAsync(p, "gsm8k", new DataReadOptions { ErrorMode = ReadErrorMode.SkipInvalid });
+        Assert.Equal(["q1", "q2"], skipped.Questions.Select(q => q.Id));
+        Assert.Equal(3, Assert.Single(skipped.Report.Skipped).Line);
+
+        // An explicit id equal to another record's default id is a duplicate too.
+        var array = Write("dup.json", """[{"question": "A?", "answer": "x\n#### 1"}, {"id": "gsm8k-0", "question": "B?", "answer": "x\n#### 2"}]""");
+        error = await Assert.ThrowsAsync<MagDataException>(() => BenchmarkReader.ReadAsync(array, "gsm8k"));
+        Assert.Equal(1, error.Element);
+        Assert.Contains("'gsm8k-0' (first at element 0", error.Reason);
+    }
+
+    [Fact]
     public async Task StrategyQA_JsonArray_BooleanAnswers()
     {
         var p = Write("strategyqa_train.json", """

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using MagDi.Cli.Infrastructure;
 using MagDi.Graphs.IO;
 using MagDi.Tasks;
 using Spectre.Console;
@@ -7,7 +8,7 @@ using Spectre.Console.Cli;
 namespace MagDi.Cli.Commands.Mags;
 
 /// <summary>Options shared by the <c>mags</c> verbs that read a MAG file.</summary>
-public class MagInputSettings : CommandSettings
+public class MagInputSettings : CliSettings
 {
     /// <summary>The MAG file.</summary>
     [CommandOption("--in <FILE>")]
@@ -45,12 +46,12 @@ public class MagInputSettings : CommandSettings
 
         if (ParseFormat(Format) is null)
         {
-            return ValidationResult.Error($"--format must be auto, magdi-release or jsonl (got '{Format}').");
+            return ValidationResult.Error($"--format must be auto, magdi-release or jsonl (got '{Terminal.Clean(Format)}').");
         }
 
         if (Task is not null && !ReasoningTasks.TryGet(Task, out _))
         {
-            return ValidationResult.Error($"Unknown task '{Task}'. Known tasks: {string.Join(", ", ReasoningTasks.KnownNames)}.");
+            return ValidationResult.Error($"Unknown task '{Terminal.Clean(Task)}'. Known tasks: {string.Join(", ", ReasoningTasks.KnownNames)}.");
         }
 
         return ValidationResult.Success();
@@ -88,7 +89,8 @@ internal static class SkipReport
         error.WriteLine($"warning: skipped {report.Skipped.Count} invalid record(s):");
         foreach (var e in report.Skipped)
         {
-            error.WriteLine($"  {e}");
+            // The reasons quote the file's text: no terminal escapes, one line each.
+            error.WriteLine($"  {Terminal.Clean(e.ToString())}");
         }
     }
 }

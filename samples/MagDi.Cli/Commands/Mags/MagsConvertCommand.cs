@@ -27,6 +27,12 @@ public sealed class MagsConvertCommand(CliOutput output) : AsyncCommand<MagsConv
                 return ValidationResult.Error("--out is required.");
             }
 
+            var target = OutputTargets.File("--out", Output);
+            if (!target.Successful)
+            {
+                return target;
+            }
+
             ValidationResult result = base.Validate();
             return result.Successful ? OutputPaths.CheckNotAnInput("--out", Output, ("--in", Input)) : result;
         }

@@ -19,6 +19,7 @@ public sealed class MagsRenderCommand(CliOutput output) : AsyncCommand<MagsRende
         /// <summary>The 0-based position of the graph in the file.</summary>
         [CommandOption("--index <N>")]
         [Description("The 0-based position of the graph in the file.")]
+        [NumberRange(0, int.MaxValue)]
         public int? Index { get; set; }
 
         /// <summary>The graph id.</summary>
@@ -46,7 +47,13 @@ public sealed class MagsRenderCommand(CliOutput output) : AsyncCommand<MagsRende
 
             if (Index < 0)
             {
-                return ValidationResult.Error("--index must be 0 or more.");
+                return ValidationResult.Error($"--index must be a whole number from 0 to {int.MaxValue} (got {Index}).");
+            }
+
+            var target = OutputTargets.File("--out", Output);
+            if (!target.Successful)
+            {
+                return target;
             }
 
             ValidationResult result = base.Validate();
@@ -74,12 +81,13 @@ public sealed class MagsRenderCommand(CliOutput output) : AsyncCommand<MagsRende
         SkipReport.Write(report, output.Error);
         if (found is null)
         {
-            var what = settings.Id is not null ? $"id '{settings.Id}'" : string.Create(CultureInfo.InvariantCulture, $"index {settings.Index} (the file has {position} graph(s))");
+            var what = settings.Id is not null ? $"id '{Terminal.Clean(settings.Id)}'" : string.Create(CultureInfo.InvariantCulture, $"index {settings.Index} (the file has {position} graph(s))");
             throw new ArgumentException($"{settings.Input}: no graph with {what}.");
         }
 
         await AtomicFile.WriteAllTextAsync(settings.Output!, MagSvgRenderer.Render(found), cancellationToken);
-        await output.Out.WriteLineAsync($"Rendered {found.Id} (G{found.InteractionRounds}, {found.Nodes.Count} nodes) to {settings.Output}.");
+        // The id comes from the file: escape control characters (ANSI sequences, newlines) before printing it.
+        await output.Out.WriteLineAsync($"Rendered {Terminal.Clean(found.Id)} (G{found.InteractionRounds}, {found.Nodes.Count} nodes) to {Terminal.Clean(settings.Output)}.");
         return ExitCodes.Success;
     }
 }

@@ -15,6 +15,9 @@ public sealed class MagsReportCommand(CliOutput output) : AsyncCommand<MagsRepor
     /// <summary>Options of <c>mags report</c>.</summary>
     public sealed class Settings : MagInputSettings
     {
+        /// <summary>The most graphs drawn in one report (each one is an inline SVG, and candidates are kept in memory).</summary>
+        public const int MaxExamples = 100;
+
         /// <summary>The HTML file to write.</summary>
         [CommandOption("--out <FILE>")]
         [Description("The HTML file to write.")]
@@ -24,6 +27,7 @@ public sealed class MagsReportCommand(CliOutput output) : AsyncCommand<MagsRepor
         [CommandOption("--examples <N>")]
         [Description("How many graphs to draw (one per graph type first). Default 4.")]
         [DefaultValue(4)]
+        [NumberRange(0, MaxExamples)]
         public int Examples { get; set; } = 4;
 
         /// <inheritdoc />
@@ -34,9 +38,15 @@ public sealed class MagsReportCommand(CliOutput output) : AsyncCommand<MagsRepor
                 return ValidationResult.Error("--out is required.");
             }
 
-            if (Examples < 0)
+            if (Examples is < 0 or > MaxExamples)
             {
-                return ValidationResult.Error("--examples must be 0 or more.");
+                return ValidationResult.Error($"--examples must be a whole number from 0 to {MaxExamples} (got {Examples}).");
+            }
+
+            var target = OutputTargets.File("--out", Output);
+            if (!target.Successful)
+            {
+                return target;
             }
 
             ValidationResult result = base.Validate();
@@ -64,7 +74,7 @@ public sealed class MagsReportCommand(CliOutput output) : AsyncCommand<MagsRepor
         var examples = MagHtmlReport.PickExamples(candidates, settings.Examples);
         var html = MagHtmlReport.Render(builder.Build(), examples, $"MAG report: {Path.GetFileName(settings.Input)}");
         await AtomicFile.WriteAllTextAsync(settings.Output!, html, cancellationToken);
-        await output.Out.WriteLineAsync($"Wrote {settings.Output} ({examples.Count} graph(s) drawn).");
+        await output.Out.WriteLineAsync($"Wrote {Terminal.Clean(settings.Output)} ({examples.Count} graph(s) drawn).");
         return ExitCodes.Success;
     }
 }

@@ -43,18 +43,22 @@ public sealed class MagsStatsCommand(CliOutput output) : AsyncCommand<MagsStatsC
         return ExitCodes.Success;
     }
 
+    /// <summary>The most per-round columns of the agents table; deeper corpora (the paper's have 4 rounds) are cut, see --json.</summary>
+    internal const int MaxRoundColumns = 12;
+
     private static void Print(MagStatistics s, IAnsiConsole console)
     {
         var c = CultureInfo.InvariantCulture;
-        console.WriteLine(string.Create(c, $"{s.Graphs} graphs, {s.Nodes} nodes ({s.Correct} correct, {s.Incorrect} incorrect, {s.Invalid} invalid), {s.Edges} edges; tasks: {string.Join(", ", s.Tasks.Select(t => $"{t.Key} ({t.Value})"))}"));
+        console.WriteLine(Terminal.Clean(string.Create(c, $"{s.Graphs} graphs, {s.Nodes} nodes ({s.Correct} correct, {s.Incorrect} incorrect, {s.Invalid} invalid), {s.Edges} edges; tasks: {string.Join(", ", s.Tasks.Select(t => $"{t.Key} ({t.Value})"))}")));
         var rounds = new Table().Title("Nodes per round").AddColumns("Round", "Nodes", "Correct", "Incorrect", "Accuracy", "Graphs", "Agreement");
         foreach (var r in s.Rounds)
         {
             rounds.AddRow(Cells(c, r.Round, r.Nodes, r.Correct, r.Incorrect, r.Accuracy.ToString("P1", c), r.Graphs, r.Agreement.ToString("P1", c)));
         }
 
+        int roundColumns = Math.Min(s.Rounds.Count, MaxRoundColumns);
         var agents = new Table().Title("Nodes per agent").AddColumns("Agent", "Nodes", "Correct", "Incorrect", "Accuracy");
-        for (var r = 0; r < s.Rounds.Count; r++)
+        for (var r = 0; r < roundColumns; r++)
         {
             agents.AddColumn(string.Create(c, $"Round {r} acc."));
         }
@@ -62,9 +66,10 @@ public sealed class MagsStatsCommand(CliOutput output) : AsyncCommand<MagsStatsC
         foreach (var a in s.Agents)
         {
             var cells = new List<object> { a.Agent, a.Nodes, a.Correct, a.Incorrect, a.Accuracy.ToString("P1", c) };
-            for (var r = 0; r < s.Rounds.Count; r++)
+            for (var r = 0; r < roundColumns; r++)
             {
-                var cell = a.Rounds.FirstOrDefault(x => x.Round == r);
+                // AgentStatistics.Rounds is indexed by round.
+                var cell = r < a.Rounds.Count ? a.Rounds[r] : null;
                 cells.Add(cell is null || cell.Nodes == 0 ? "-" : string.Create(c, $"{cell.Accuracy:P1} ({cell.Nodes})"));
             }
 
@@ -79,9 +84,15 @@ public sealed class MagsStatsCommand(CliOutput output) : AsyncCommand<MagsStatsC
 
         console.Write(rounds);
         console.Write(agents);
+        if (s.Rounds.Count > roundColumns)
+        {
+            console.WriteLine(string.Create(c, $"(per-agent accuracy shown for rounds 0 to {roundColumns - 1} of {s.Rounds.Count}; --json has every round)"));
+        }
+
         console.Write(types);
     }
 
+    // Values from the file (agent and task names) go through Terminal.Clean (no control characters) and Markup.Escape.
     private static string[] Cells(CultureInfo c, params object[] values) =>
-        values.Select(v => Markup.Escape(Convert.ToString(v, c) ?? string.Empty)).ToArray();
+        values.Select(v => Markup.Escape(Terminal.Clean(Convert.ToString(v, c)))).ToArray();
 }

@@ -27,7 +27,7 @@ public sealed record BenchmarkData(ReasoningTask Task, IReadOnlyList<Question> Q
 /// <item><c>svamp</c>: <c>ID</c>, <c>Body</c>, <c>Question</c>, <c>Answer</c> (number).</item>
 /// <item>any other task: <c>id</c>, <c>question</c>, <c>answer</c> and optional <c>choices: [{label, text}]</c>.</item>
 /// </list>
-/// Records without an id get <c>&lt;task&gt;-&lt;index&gt;</c>. Numeric gold answers are normalised (<c>8.0</c> becomes <c>8</c>).
+/// Records without an id get <c>&lt;task&gt;-&lt;index&gt;</c>; a repeated id is a bad record (file, line, id). Numeric gold answers are normalised (<c>8.0</c> becomes <c>8</c>).
 /// </remarks>
 public static partial class BenchmarkReader
 {
@@ -46,6 +46,7 @@ public static partial class BenchmarkReader
         options ??= new DataReadOptions();
         options.Validate();
         var questions = new List<Question>();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
         var report = new ReadReport();
         if (Directory.Exists(path))
         {
@@ -53,13 +54,13 @@ public static partial class BenchmarkReader
             foreach (var f in files)
             {
                 var bytes = await ReadBoundedAsync(f, options, cancellationToken).ConfigureAwait(false);
-                ReadBytes(bytes, f, t, options, questions, report, Path.GetRelativePath(path, f));
+                ReadBytes(bytes, f, t, options, questions, seen, report, Path.GetRelativePath(path, f));
             }
         }
         else
         {
             var bytes = await ReadBoundedAsync(path, options, cancellationToken).ConfigureAwait(false);
-            ReadBytes(bytes, path, t, options, questions, report, null);
+            ReadBytes(bytes, path, t, options, questions, seen, report, null);
         }
 
         return new BenchmarkData(t, questions, report);
@@ -87,7 +88,7 @@ public static partial class BenchmarkReader
 
         var questions = new List<Question>();
         var report = new ReadReport();
-        ReadBytes(ms.ToArray(), fileName, t, options, questions, report, null);
+        ReadBytes(ms.ToArray(), fileName, t, options, questions, new Dictionary<string, string>(StringComparer.Ordinal), report, null);
         return new BenchmarkData(t, questions, report);
     }
 
@@ -113,7 +114,7 @@ public static partial class BenchmarkReader
         }
     }
 
-    private static void ReadBytes(byte[] bytes, string? file, ReasoningTask task, DataReadOptions options, List<Question> questions, ReadReport report, string? idHint)
+    private static void ReadBytes(byte[] bytes, string? file, ReasoningTask task, DataReadOptions options, List<Question> questions, Dictionary<string, string> seen, ReadReport report, string? idHint)
     {
         var span = bytes.AsSpan();
         if (span.StartsWith("\uFEFF"u8))
@@ -160,13 +161,13 @@ public static partial class BenchmarkReader
                         var i = 0;
                         foreach (var item in doc.RootElement.EnumerateArray())
                         {
-                            ReadRecord(item, new JsonFields(file, null, i, options.MaxTextLength), task, options, questions, report, idHint is null ? null : $"{idHint}#{i}", i);
+                            ReadRecord(item, new JsonFields(file, null, i, options.MaxTextLength), task, options, questions, seen, report, idHint is null ? null : $"{idHint}#{i}", i);
                             i++;
                         }
                     }
                     else
                     {
-                        ReadRecord(doc.RootElement, new JsonFields(file, 1, 0, options.MaxTextLength), task, options, questions, report, idHint, 0);
+                        ReadRecord(doc.RootElement, new JsonFields(file, 1, 0, options.MaxTextLength), task, options, questions, seen, report, idHint, 0);
                     }
                 }
 
@@ -174,10 +175,10 @@ public static partial class BenchmarkReader
             }
         }
 
-        ReadJsonLines(span, file, task, options, questions, report);
+        ReadJsonLines(span, file, task, options, questions, seen, report);
     }
 
-    private static void ReadJsonLines(ReadOnlySpan<byte> span, string? file, ReasoningTask task, DataReadOptions options, List<Question> questions, ReadReport report)
+    private static void ReadJsonLines(ReadOnlySpan<byte> span, string? file, ReasoningTask task, DataReadOptions options, List<Question> questions, Dictionary<string, string> seen, ReadReport report)
     {
         var lineNumber = 0;
         var index = 0;
@@ -211,7 +212,7 @@ public static partial class BenchmarkReader
                 try
                 {
                     using var doc = JsonDocument.Parse(line.ToArray());
-                    ReadRecord(doc.RootElement, fields, task, options, questions, report, null, index);
+                    ReadRecord(doc.RootElement, fields, task, options, questions, seen, report, null, index);
                 }
                 catch (JsonException ex)
                 {
@@ -227,7 +228,7 @@ public static partial class BenchmarkReader
         }
     }
 
-    private static void ReadRecord(JsonElement record, JsonFields f, ReasoningTask task, DataReadOptions options, List<Question> questions, ReadReport report, string? idHint, int index)
+    private static void ReadRecord(JsonElement record, JsonFields f, ReasoningTask task, DataReadOptions options, List<Question> questions, Dictionary<string, string> seen, ReadReport report, string? idHint, int index)
     {
         try
         {
@@ -235,11 +236,18 @@ public static partial class BenchmarkReader
             // property name like that breaks every lookup in its object: reject the record whether or not it is read.
             if (JsonStrings.FindInvalidEscape(JsonMarshal.GetRawUtf8Value(record)) is { } bad)
             {
-                throw new MagDataException(f.ErrorAt(bad.Field, bad.Reason) with { Line = f.Line is { } line ? line + bad.Line - 1 : null });
+                throw new MagDataException(f.ErrorAt(bad.Field, bad.Reason) with { Line = f.Line is { } first ? first + bad.Line - 1 : null });
             }
 
             f.RequireObject(record, null);
             var q = Map(record, f, task, idHint ?? $"{task.Name}-{index}");
+            // A repeated id would be scored twice (or match the wrong prediction): the file is bad, say where.
+            string here = (f.Line is { } line ? $"line {line}" : $"element {f.Element}") + (f.File is null ? string.Empty : " of " + f.File);
+            if (!seen.TryAdd(q.Id, here))
+            {
+                throw f.Fail("id", $"duplicate question id '{q.Id}' (first at {seen[q.Id]})");
+            }
+
             questions.Add(q);
             report.AddRead();
         }

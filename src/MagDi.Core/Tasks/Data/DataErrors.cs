@@ -109,8 +109,14 @@ public class DataReadOptions
     /// <summary>What to do with a bad record. Default <see cref="ReadErrorMode.FailFast"/>.</summary>
     public ReadErrorMode ErrorMode { get; set; } = ReadErrorMode.FailFast;
 
-    /// <summary>The longest accepted text field (question, reasoning, answer), in characters. Default 100,000.</summary>
-    public int MaxTextLength { get; set; } = 100_000;
+    /// <summary>
+    /// The default of <see cref="MaxTextLength"/>: 100,000 characters. Writers of MagDi data (the discussion runner) keep every
+    /// text field within it, so what MagDi writes, MagDi reads.
+    /// </summary>
+    public const int DefaultMaxTextLength = 100_000;
+
+    /// <summary>The longest accepted text field (question, reasoning, answer), in characters. Default <see cref="DefaultMaxTextLength"/>.</summary>
+    public int MaxTextLength { get; set; } = DefaultMaxTextLength;
 
     /// <summary>The longest accepted record (one JSON Lines line or one array file), in bytes. Default 64 MiB.</summary>
     public int MaxRecordBytes { get; set; } = 64 * 1024 * 1024;
