@@ -29,7 +29,8 @@ catch (OperationCanceledException)
     AnsiConsole.MarkupLine("[yellow]Cancelled; finished runs are kept and reused by the next run with the same --out.[/]");
     return 130;
 }
-catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Microsoft.Extensions.Options.OptionsValidationException or IOException)
+catch (Exception ex) when (ex is ArgumentException or IOException or InvalidDataException or Microsoft.Extensions.Options.OptionsValidationException
+    or MagDi.Training.TrainingDataException or MagDi.Modeling.NonFiniteException or MagDi.Training.TrainingDivergedException)
 {
     Console.Error.WriteLine($"error: {ex.Message}");
     return 2;

@@ -17,7 +17,7 @@ public sealed class QuickstartOptions
     /// <summary>The first training seed; the others follow it.</summary>
     public int FirstSeed { get; set; } = 1;
 
-    /// <summary>Intra-op CPU threads; null: 1 (the student is small; one thread is fastest and reproducible).</summary>
+    /// <summary>Intra-op CPU threads; null: 2 (or the core count when smaller), 1 with --quick.</summary>
     public int? Threads { get; set; }
 
     /// <summary>The seed count this run uses.</summary>

@@ -47,6 +47,12 @@ public sealed class PretrainingOptions
     /// <summary>Seed of the data order. Default 0.</summary>
     public int Seed { get; set; }
 
+    /// <summary>
+    /// Stop after this many steps while keeping the schedule of <see cref="Steps"/> (a prefix of the full run), so a test can
+    /// check that a long run reproduces without running all of it.
+    /// </summary>
+    internal int? StopAfterSteps { get; set; }
+
     internal IReadOnlyList<string> GetProblems()
     {
         var results = new List<ValidationResult>();
@@ -144,7 +150,8 @@ public sealed partial class PretrainingTrainer
         var batches = new Queue<int[]>();
         int epoch = 0;
         _model.train();
-        for (int step = 0; step < o.Steps; step++)
+        int last = Math.Min(o.Steps, o.StopAfterSteps ?? o.Steps);
+        for (int step = 0; step < last; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             if (batches.Count == 0)
@@ -215,7 +222,7 @@ public sealed partial class PretrainingTrainer
         }
 
         _model.eval();
-        return new PretrainingResult(o.Steps, history, tokens, stopwatch.Elapsed);
+        return new PretrainingResult(last, history, tokens, stopwatch.Elapsed);
     }
 
     private int[][] Tokenize(IReadOnlyList<string> texts)

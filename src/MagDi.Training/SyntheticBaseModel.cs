@@ -22,8 +22,8 @@ public sealed class SyntheticBaseModelOptions
     /// <summary>Seed of the corpus, the tokenizer's corpus order, the initial weights and the data order. Default 1.</summary>
     public int Seed { get; set; } = 1;
 
-    /// <summary>Problems in the pretraining corpus (one worked solution each). Default 30000.</summary>
-    public int Problems { get; set; } = 30_000;
+    /// <summary>Problems in the pretraining corpus (one worked solution each). Default 60000.</summary>
+    public int Problems { get; set; } = 60_000;
 
     /// <summary>
     /// The range of the pretraining problems: by default 1 to 3 steps, quantities up to 20 and values up to 60, narrower than
@@ -56,8 +56,8 @@ public sealed class SyntheticBaseModelOptions
     /// <summary>Context length. Default 384.</summary>
     public int MaxPositions { get; set; } = 384;
 
-    /// <summary>The pretraining budget. Default 1500 steps of 32 texts, peak learning rate 2e-3, 100 warm-up steps.</summary>
-    public PretrainingOptions Training { get; set; } = new() { Steps = 1500, BatchSize = 32, LearningRate = 2e-3, WarmupSteps = 100 };
+    /// <summary>The pretraining budget. Default 3000 steps of 32 texts (1.6 epochs), peak learning rate 2e-3, 100 warm-up steps.</summary>
+    public PretrainingOptions Training { get; set; } = new() { Steps = 3000, BatchSize = 32, LearningRate = 2e-3, WarmupSteps = 100 };
 
     /// <summary>A short hash of every setting: the name of the cache folder.</summary>
     public string Fingerprint()
@@ -173,7 +173,9 @@ public static partial class SyntheticBaseModel
         return target;
     }
 
-    private static async Task BuildAsync(string directory, SyntheticBaseModelOptions options, IProgress<TrainingProgress>? progress, ILogger? logger, CancellationToken ct)
+    /// <summary>Builds the base into <paramref name="directory"/> (no cache); <paramref name="stopAfterSteps"/> stops after a prefix of the run.</summary>
+    internal static async Task BuildAsync(
+        string directory, SyntheticBaseModelOptions options, IProgress<TrainingProgress>? progress, ILogger? logger, CancellationToken ct, int? stopAfterSteps = null)
     {
         TorchRuntime.EnsureInitialized();
         IReadOnlyList<string> corpus = Corpus(options, PromptFormat.Mistral);
@@ -213,6 +215,7 @@ public static partial class SyntheticBaseModel
                 AdamBeta2 = training.AdamBeta2,
                 MaxGradNorm = training.MaxGradNorm,
                 Seed = options.Seed,
+                StopAfterSteps = stopAfterSteps,
             };
             PretrainingResult result = await new PretrainingTrainer(model, tokenizer, pretrainingOptions, logger, progress)
                 .TrainAsync(corpus, ct).ConfigureAwait(false);
@@ -225,6 +228,11 @@ public static partial class SyntheticBaseModel
         finally
         {
             set_num_threads(threads);
+        }
+
+        if (stopAfterSteps is not null)
+        {
+            return; // a prefix of the run is never a finished base
         }
 
         // recipe.json last: its presence marks a finished base.

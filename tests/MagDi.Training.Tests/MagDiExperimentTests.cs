@@ -182,7 +182,7 @@ public sealed class MagDiExperimentTests(ExperimentFixture fixture) : IClassFixt
 
         // Same folder, another learning rate: the finished runs are not this experiment's.
         var changed = fixture.Builder(output).WithSeeds(1).ConfigureTrainer(t => t.WithLearningRate(5e-4)).Build();
-        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => changed.RunAsync());
+        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => changed.RunAsync());
 
         Assert.Contains("result.json", ex.Message, StringComparison.Ordinal);
         Assert.Contains("other settings", ex.Message, StringComparison.Ordinal);

@@ -23,7 +23,7 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
     private static readonly string[] RowKinds = ["no-teacher", "sit", "level1", "level2", "level3", "level4", "levels"];
 
     /// <summary>Options of <c>experiment</c>.</summary>
-    public sealed class Settings : CommandSettings
+    public sealed class Settings : CliSettings
     {
         /// <summary>The base student.</summary>
         [CommandOption("--model <DIR>")]
@@ -69,12 +69,14 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         [CommandOption("--seeds <N>")]
         [Description("Training seeds per row (default 3).")]
         [DefaultValue(3)]
+        [NumberRange(1, 1000)]
         public int Seeds { get; set; } = 3;
 
         /// <summary>First seed.</summary>
         [CommandOption("--first-seed <S>")]
         [Description("The first seed; the others follow it (default 1).")]
         [DefaultValue(1)]
+        [NumberRange(0, 1_000_000_000)]
         public int FirstSeed { get; set; } = 1;
 
         /// <summary>The rows.</summary>
@@ -91,31 +93,37 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         /// <summary>Epochs.</summary>
         [CommandOption("--epochs <N>")]
         [Description("Epochs over the training MAGs (default 10, the paper's).")]
+        [NumberRange(1, 100_000)]
         public int? Epochs { get; set; }
 
         /// <summary>Step limit.</summary>
         [CommandOption("--max-steps <N>")]
         [Description("Stop every run after N optimizer steps (the same budget for every row).")]
+        [NumberRange(1, 100_000_000)]
         public int? MaxSteps { get; set; }
 
         /// <summary>Learning rate.</summary>
         [CommandOption("--lr <X>")]
         [Description("Peak learning rate (default 5e-6, the paper's for a 7B student; small students need more).")]
+        [NumberRange(0, 10, MinimumExclusive = true)]
         public double? LearningRate { get; set; }
 
         /// <summary>Batch size.</summary>
         [CommandOption("--batch-size <N>")]
         [Description("MAGs per micro-batch (default 4).")]
+        [NumberRange(1, 100_000)]
         public int? BatchSize { get; set; }
 
         /// <summary>Gradient accumulation.</summary>
         [CommandOption("--grad-accum <N>")]
         [Description("Micro-batches per optimizer step (default 4: 16 MAGs per step, the paper's).")]
+        [NumberRange(1, 100_000)]
         public int? GradientAccumulation { get; set; }
 
         /// <summary>Warm-up.</summary>
         [CommandOption("--warmup-steps <N>")]
         [Description("Linear warm-up steps (default 100, capped at a tenth of --max-steps).")]
+        [NumberRange(0, 100_000_000)]
         public int? WarmupSteps { get; set; }
 
         /// <summary>Full fine-tuning.</summary>
@@ -126,16 +134,19 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         /// <summary>LoRA rank.</summary>
         [CommandOption("--lora-rank <R>")]
         [Description("LoRA rank (default 16; alpha stays 2r).")]
+        [NumberRange(1, 4096)]
         public int? LoraRank { get; set; }
 
         /// <summary>Generation length.</summary>
         [CommandOption("--max-new-tokens <N>")]
         [Description("Longest generated answer (default 300, the paper's; 96 with --synthetic).")]
+        [NumberRange(1, 1_000_000)]
         public int? MaxNewTokens { get; set; }
 
         /// <summary>Evaluation batch.</summary>
         [CommandOption("--eval-batch-size <N>")]
         [Description("Questions generated together (default 8; 64 with --synthetic).")]
+        [NumberRange(1, 100_000)]
         public int? EvalBatchSize { get; set; }
 
         /// <summary>Decoding.</summary>
@@ -158,6 +169,7 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         /// <summary>CPU threads.</summary>
         [CommandOption("--threads <N>")]
         [Description("Intra-op CPU threads (default: TorchSharp's; 1 with --synthetic).")]
+        [NumberRange(1, 1024)]
         public int? Threads { get; set; }
 
         /// <summary>Print JSON.</summary>

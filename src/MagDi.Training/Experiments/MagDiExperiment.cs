@@ -93,7 +93,7 @@ public sealed partial class MagDiExperiment
     public string OutputDirectory => _setup.OutputDirectory;
 
     /// <summary>Runs (or reuses) every (row, seed) run, then writes <c>table.md</c> and <c>results.json</c>.</summary>
-    /// <exception cref="InvalidOperationException">The output folder holds runs of an experiment with other settings.</exception>
+    /// <exception cref="InvalidDataException">The output folder holds runs of an experiment with other settings, or a damaged result file.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; finished runs stay on disk and are reused next time.</exception>
     public async Task<ExperimentReport> RunAsync(CancellationToken cancellationToken = default)
     {
@@ -139,7 +139,7 @@ public sealed partial class MagDiExperiment
                 return existing;
             }
 
-            throw new InvalidOperationException(
+            throw new InvalidDataException(
                 $"'{resultPath}' holds a run of '{row.Name}' (seed {seed}) with other settings (base model, data, options or seed differ). " +
                 $"Use a new output folder, or delete '{directory}' to run it again.");
         }

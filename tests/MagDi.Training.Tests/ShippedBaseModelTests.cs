@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text.Json;
+using MagDi.SafeTensors;
+using static TorchSharp.torch;
+
+namespace MagDi.Training.Tests;
+
+/// <summary>
+/// The base student shipped in samples/Shared/synthetic-base is what the library's recipe builds. The full rebuild takes
+/// about 15 minutes on two cores, so CI checks what can change it cheaply, and eng/rebuild-synthetic-base.sh checks the
+/// whole rebuild bit for bit.
+/// </summary>
+public sealed class ShippedBaseModelTests
+{
+    private const int PrefixSteps = 20;
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    private static string ShippedRoot => Path.Combine(Machine.RepositoryRoot(), "samples", "Shared", "synthetic-base");
+
+    private static string PrefixFixture => Path.Combine(Machine.RepositoryRoot(), "tests", "TestData", "synthetic-base", $"pretraining-prefix-{PrefixSteps}.json");
+
+    [Fact]
+    public void TheCodesDefaultRecipe_IsTheShippedBase()
+    {
+        var options = new SyntheticBaseModelOptions();
+        Assert.True(SyntheticBaseModel.IsBuilt(ShippedRoot, options),
+            $"No shipped base for the default recipe {options.Fingerprint()} in {ShippedRoot}: rebuild it with eng/rebuild-synthetic-base.sh.");
+        string directory = SyntheticBaseModel.PathFor(ShippedRoot, options);
+        using var recipe = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "recipe.json")));
+        Assert.Equal(SyntheticBaseModel.RecipeVersion, recipe.RootElement.GetProperty("recipe").GetString());
+        Assert.Equal(options.Fingerprint(), recipe.RootElement.GetProperty("fingerprint").GetString());
+    }
+
+    [Fact]
+    public async Task Rebuild_ReproducesTheShippedTokenizerAndConfig_AndTheFirstPretrainingSteps()
+    {
+        var options = new SyntheticBaseModelOptions();
+        string shipped = SyntheticBaseModel.PathFor(ShippedRoot, options);
+        string temp = TestStudent.TempDirectory();
+        try
+        {
+            await SyntheticBaseModel.BuildAsync(temp, options, null, null, CancellationToken.None, stopAfterSteps: PrefixSteps);
+
+            // The corpus, the tokenizer trained on it and the architecture come out byte for byte the same.
+            foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json", "config.json" })
+            {
+                Assert.True(File.ReadAllBytes(Path.Combine(shipped, file)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(temp, file))),
+                    $"{file} of a rebuild differs from the shipped one: the recipe's code changed; rebuild with eng/rebuild-synthetic-base.sh.");
+            }
+
+            // The first steps of pretraining (same initial weights, data order and schedule) reproduce the recorded weights.
+            Dictionary<string, double[]> stats = WeightStatistics(Path.Combine(temp, "model.safetensors"));
+            if (Environment.GetEnvironmentVariable("MAGDI_WRITE_FIXTURES") == "1")
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(PrefixFixture)!);
+                File.WriteAllText(PrefixFixture, JsonSerializer.Serialize(stats, Indented));
+            }
+
+            Assert.True(File.Exists(PrefixFixture), $"Missing {PrefixFixture}; write it with MAGDI_WRITE_FIXTURES=1.");
+            var expected = JsonSerializer.Deserialize<Dictionary<string, double[]>>(File.ReadAllText(PrefixFixture))!;
+            Assert.Equal(expected.Keys.Order(), stats.Keys.Order());
+            foreach (var (name, values) in expected)
+            {
+                for (int i = 0; i < values.Length; i++)
+                {
+                    double tolerance = 1e-5 * Math.Max(1, Math.Abs(values[i]));
+                    Assert.True(Math.Abs(values[i] - stats[name][i]) <= tolerance,
+                        string.Create(CultureInfo.InvariantCulture, $"{name}[{i}]: rebuilt {stats[name][i]:R}, recorded {values[i]:R}"));
+                }
+            }
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    /// <summary>Per tensor: sum, sum of squares and the first four values, in float64.</summary>
+    private static Dictionary<string, double[]> WeightStatistics(string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        var stats = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (string name in file.Tensors.Keys.Order(StringComparer.Ordinal))
+        {
+            using Tensor t = file.Read(name).to(ScalarType.Float64).flatten();
+            double[] head = t.narrow(0, 0, Math.Min(4, t.shape[0])).data<double>().ToArray();
+            stats[name] = [t.sum().item<double>(), t.square().sum().item<double>(), .. head];
+        }
+
+        return stats;
+    }
+}
