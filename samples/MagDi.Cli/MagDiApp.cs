@@ -69,6 +69,7 @@ public static class MagDiApp
         new(["score"], typeof(ScoreCommand), typeof(ScoreCommand.Settings)),
         new(["train"], typeof(TrainCommand), typeof(TrainCommand.Settings)),
         new(["experiment"], typeof(ExperimentCommand), typeof(ExperimentCommand.Settings)),
+        new(["pretrain"], typeof(PretrainCommand), typeof(PretrainCommand.Settings)),
         new(["discuss"], typeof(DiscussCommand), typeof(DiscussCommand.Settings)),
     ];
 
@@ -77,7 +78,7 @@ public static class MagDiApp
         Verbs.Where(v => v.Path.Count <= args.Count && v.Path.Select((w, i) => string.Equals(args[i], w, StringComparison.Ordinal)).All(x => x))
             .MaxBy(v => v.Path.Count);
 
-    /// <summary>Registers every verb: <c>mags stats|convert|render|report</c>, <c>eval</c>, <c>tokenize</c>, <c>generate</c>, <c>score</c>, <c>train</c>, <c>experiment</c>, <c>discuss</c>.</summary>
+    /// <summary>Registers every verb: <c>mags stats|convert|render|report</c>, <c>eval</c>, <c>tokenize</c>, <c>generate</c>, <c>score</c>, <c>train</c>, <c>experiment</c>, <c>pretrain</c>, <c>discuss</c>.</summary>
     /// <param name="config">The Spectre configurator.</param>
     public static void Configure(IConfigurator config)
     {
@@ -109,6 +110,8 @@ public static class MagDiApp
         config.AddCommand<ExperimentCommand>("experiment").WithDescription("The multi-seed MAGDi experiment: No teacher, SiT per teacher and Levels 1-4 from one base student; table, results.json and plot with 95 % intervals.")
             .WithExample("experiment", "--synthetic", "--out", "out/experiment", "--seeds", "5")
             .WithExample("experiment", "--model", "mistral-7b", "--mags", "MAG/GSM8K_1000.json", "--test", "gsm8k_test.jsonl", "--task", "gsm8k", "--out", "exp", "--device", "cuda", "--dtype", "bf16", "--seeds", "3");
+        config.AddCommand<PretrainCommand>("pretrain").WithDescription("Pretrain the synthetic experiment's base student on textbook solutions (never teacher output).")
+            .WithExample("pretrain", "--synthetic", "--out", "bases");
         config.AddCommand<DiscussCommand>("discuss").WithDescription("Build a MAG corpus from multi-agent discussions (OpenAI-compatible teachers or simulated ones).")
             .WithExample("discuss", "--task", "synthetic-arithmetic", "--questions", "synthetic:20", "--out", "mags.jsonl", "--simulated")
             .WithExample("discuss", "--task", "gsm8k", "--questions", "gsm8k_train.jsonl", "--out", "mags.jsonl", "--agent", "a=http://localhost:11434/v1|llama3", "--agent", "b=http://localhost:11434/v1|qwen2");

@@ -13,6 +13,7 @@ internal static class ExperimentConsole
     public static async Task<ExperimentReport> RunAsync(IAnsiConsole console, MagDiExperimentBuilder builder, CancellationToken cancellationToken)
     {
         ExperimentReport report = null!;
+        int reused = 0, runs = 0;
         await console.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .StartAsync(async ctx =>
@@ -39,6 +40,8 @@ internal static class ExperimentConsole
                             break;
                         case ExperimentStage.Finished:
                             all.Value = p.Run;
+                            runs = p.Runs;
+                            reused += p.Reused ? 1 : 0;
                             all.Description = Markup.Escape(string.Create(CultureInfo.InvariantCulture,
                                 $"Runs ({run}: {100 * (p.Accuracy ?? 0):F1} %{(p.Reused ? ", reused" : string.Empty)})"));
                             break;
@@ -49,6 +52,11 @@ internal static class ExperimentConsole
                 current.Value = current.MaxValue;
                 current.Description = "Done";
             });
+        if (reused > 0)
+        {
+            console.MarkupLine(Markup.Escape($"Reused {reused} of {runs} (row, seed) runs finished earlier in {report.OutputDirectory}."));
+        }
+
         return report;
     }
 
@@ -57,7 +65,7 @@ internal static class ExperimentConsole
     {
         var table = new Table().Title(Markup.Escape($"Held-out zero-shot accuracy, {report.Seeds.Count} seed(s) x {report.TestQuestions} questions"))
             .AddColumn("Row")
-            .AddColumn(new TableColumn("Accuracy % [95 % CI]").RightAligned())
+            .AddColumn(new TableColumn(Markup.Escape("Accuracy % [95 % CI]")).RightAligned())
             .AddColumn(new TableColumn("Seeds %").RightAligned());
         bool sit = report.BestSingleTeacher is not null, level1 = report.Rows.Any(r => r.Comparisons.ContainsKey("level_1"));
         if (sit) table.AddColumn(new TableColumn(Markup.Escape("Δ vs best SiT")).RightAligned());
@@ -66,7 +74,7 @@ internal static class ExperimentConsole
         double best = report.Rows.Max(r => r.Accuracy.Mean);
         foreach (ExperimentRowResult r in report.Rows)
         {
-            string accuracy = $"{Pct(r.Accuracy.Mean)} [{Pct(r.Accuracy.Low)}, {Pct(r.Accuracy.High)}]";
+            string accuracy = Markup.Escape($"{Pct(r.Accuracy.Mean)} [{Pct(r.Accuracy.Low)}, {Pct(r.Accuracy.High)}]");
             var cells = new List<string>
             {
                 Markup.Escape(r.Name),

@@ -82,7 +82,7 @@ public sealed class SyntheticBaseModelOptions
 /// </remarks>
 public static partial class SyntheticBaseModel
 {
-    internal const string RecipeVersion = "magdi-synthetic-base/2";
+    internal const string RecipeVersion = "magdi-synthetic-base/3";
 
     internal static readonly JsonSerializerOptions RecipeJson = new()
     {

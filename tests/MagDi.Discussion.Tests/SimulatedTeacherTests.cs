@@ -122,3 +122,92 @@ public class SimulatedTeacherTests
         Assert.Contains("Stubbornness", ex.Message, StringComparison.Ordinal);
     }
 }
+
+public class SimulatedCorpusDiversityTests
+{
+    private static async Task<List<InteractionGraph>> DefaultTeamMags(int count, int seed = 3)
+    {
+        var options = new MagDi.Tasks.Synthetic.SyntheticBenchmarkOptions { Seed = seed, MinSteps = 2, MaxSteps = 4, MaxOperand = 30, MaxValue = 99 };
+        var runner = new DiscussionRunner(SimulatedTeacher.CreateTeam(seed), TestData.FastOptions());
+        var graphs = new List<InteractionGraph>();
+        foreach (var p in MagDi.Tasks.Synthetic.SyntheticBenchmark.Generate(MagDi.Tasks.Synthetic.SyntheticFamily.Arithmetic, count, options))
+        {
+            graphs.Add((await runner.DiscussAsync(MagDi.Tasks.Synthetic.SyntheticTasks.ToQuestion(p))).Graph);
+        }
+
+        return graphs;
+    }
+
+    [Fact]
+    public async Task DefaultTeam_DifferentTeachersNeverWriteTheSameCorrectChain()
+    {
+        var graphs = await DefaultTeamMags(150);
+        MagDiversity d = MagDiversity.Compute(graphs);
+
+        Assert.True(d.CrossTeacherPairs > 150, $"{d.CrossTeacherPairs} pairs");
+        Assert.Equal(0, d.IdenticalCrossTeacherShare);
+        Assert.True(d.CrossTeacherOverlap < 0.25, $"word-bigram overlap {d.CrossTeacherOverlap:F3}");
+        // Every correct node of a MAG is its own text (a kept answer is restated, not copied).
+        Assert.Equal(d.CorrectChainsPerGraph, d.DistinctCorrectChainsPerGraph, 6);
+    }
+
+    [Fact]
+    public async Task ChangedAnswers_AreDerivedAgain_NeverACopyOfAnEarlierChain()
+    {
+        var graphs = await DefaultTeamMags(200, seed: 5);
+        MagDiversity d = MagDiversity.Compute(graphs);
+        Assert.True(d.ChangedAnswers > 20, $"{d.ChangedAnswers} changed answers");
+        Assert.Equal(0, d.RevisedCopyShare);
+
+        foreach (InteractionGraph g in graphs)
+        {
+            for (int round = 1; round < g.RoundCount; round++)
+            {
+                foreach (MagNode node in g.NodesInRound(round).Where(n => n.IsValid))
+                {
+                    MagNode before = g.Nodes[g.IndexOf(node.Agent, round - 1)];
+                    if (before.IsValid && before.Answer != node.Answer)
+                    {
+                        // No fixed agreement boilerplate, no text of the previous round; the repaired step is named.
+                        Assert.DoesNotContain("I reviewed the solutions of the other agents", node.Reasoning, StringComparison.Ordinal);
+                        Assert.All(g.NodesInRound(round - 1), p => Assert.DoesNotContain(p.Reasoning, node.Reasoning, StringComparison.Ordinal));
+                        Assert.Matches(@"Correction|went wrong|my error|Rechecked|Fixing my count|I revise", node.Reasoning);
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task DefaultTeachers_WriteInTheirOwnStyles()
+    {
+        var graphs = await DefaultTeamMags(60, seed: 8);
+        string Text(string agent) => string.Join(" ", graphs.SelectMany(g => g.NodesInRound(0)).Where(n => n.Agent == agent && n.IsValid).Select(n => n.Reasoning));
+
+        string gpt4 = Text("gpt4"), claude = Text("claude"), bard = Text("bard");
+        Assert.DoesNotContain(" plus ", gpt4, StringComparison.Ordinal);     // equations
+        Assert.Contains(" plus ", claude, StringComparison.Ordinal);         // words for operations
+        Assert.DoesNotContain(" = ", claude, StringComparison.Ordinal);
+        Assert.Matches(@"(Gains|Added|Losses|Removed): \d+ \+ \d+ = \d+", bard); // sums first
+        Assert.True(claude.Length > 1.5 * gpt4.Length, "claude is the verbose one");
+    }
+
+    [Fact]
+    public void ErrorCorrelation_KeepsEachTeachersAccuracy_AndMakesErrorsCoincide()
+    {
+        var questions = MagDi.Tasks.Synthetic.SyntheticBenchmark.Generate(
+            MagDi.Tasks.Synthetic.SyntheticFamily.Arithmetic, 1500, new MagDi.Tasks.Synthetic.SyntheticBenchmarkOptions { Seed = 2, MinSteps = 2, MaxSteps = 4, MaxOperand = 30, MaxValue = 99 });
+        bool[] Wrong(SimulatedTeacherProfile profile) => questions
+            .Select(p => new SimulatedTeacher(profile with { FormatNoiseRate = 0, MalformedRate = 0 }, seed: 4)
+                .Reply([new ChatMessage(ChatRole.User, "Question: " + p.Text)]))
+            .Select((reply, i) => DiscussionReplyParser.Parse(reply, ReasoningTasks.Gsm8k).Reply!.Answer != questions[i].GoldAnswer)
+            .ToArray();
+
+        bool[] a = Wrong(SimulatedTeacherProfile.Strong()), b = Wrong(SimulatedTeacherProfile.Weak());
+        double errA = a.Average(x => x ? 1.0 : 0), errB = b.Average(x => x ? 1.0 : 0);
+        Assert.InRange(errA, 0.12 - 0.03, 0.12 + 0.03);
+        Assert.InRange(errB, 0.26 - 0.04, 0.26 + 0.04);
+        double both = a.Zip(b).Average(x => x.First && x.Second ? 1.0 : 0);
+        Assert.True(both > 1.5 * errA * errB, $"P(both wrong) {both:F3} vs independent {errA * errB:F3}");
+    }
+}

@@ -83,7 +83,7 @@ public sealed class QuickstartTests
             var console2 = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(again), Interactive = InteractionSupport.No, Ansi = AnsiSupport.No });
             QuickstartReport second = await new QuickstartRunner(options, console2).RunAsync();
             Assert.Equal(experiment.Rows.Select(r => r.PerSeed.ToArray()), second.Experiment.Rows.Select(r => r.PerSeed.ToArray()));
-            Assert.Contains("reused", again.ToString());
+            Assert.Contains("Reused 16 of 16 (row, seed) runs", again.ToString());
             Assert.True(second.WallTime < report.WallTime / 2, $"restart took {second.WallTime.TotalSeconds:F0} s after {report.WallTime.TotalSeconds:F0} s");
         }
         finally

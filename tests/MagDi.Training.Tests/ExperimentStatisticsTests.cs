@@ -24,7 +24,7 @@ public sealed class ExperimentStatisticsTests
     [InlineData(0.975, 4, 2.776445105)]
     [InlineData(0.975, 9, 2.262157163)]
     [InlineData(0.975, 30, 2.042272456)]
-    [InlineData(0.975, 2.5, 3.574655)]
+    [InlineData(0.975, 2.5, 3.5746548)]
     [InlineData(0.95, 5, 2.015048373)]
     [InlineData(0.025, 3, -3.182446305)]
     [InlineData(0.975, double.PositiveInfinity, 1.959963985)]

@@ -73,6 +73,7 @@ public sealed partial class MagDiExperiment
 
     private readonly ExperimentSetup _setup;
     private readonly ILogger _logger;
+    private readonly HashSet<string> _writtenThisRun = new(StringComparer.Ordinal);
 
     internal MagDiExperiment(ExperimentSetup setup)
     {
@@ -134,8 +135,14 @@ public sealed partial class MagDiExperiment
             UnitResult existing = ReadResult(resultPath);
             if (existing.Fingerprint == fingerprint)
             {
-                LogReused(row.Name, seed, resultPath);
-                Report(row, seed, index, count, ExperimentStage.Finished, null, _setup.Test.Count, existing.Accuracy, reused: true);
+                // A seed-independent run evaluated earlier in this same run is shared, not reused from an earlier run.
+                bool reused = !_writtenThisRun.Contains(resultPath);
+                if (reused)
+                {
+                    LogReused(row.Name, seed, resultPath);
+                }
+
+                Report(row, seed, index, count, ExperimentStage.Finished, null, _setup.Test.Count, existing.Accuracy, reused);
                 return existing;
             }
 
@@ -215,6 +222,7 @@ public sealed partial class MagDiExperiment
             Questions = questions,
         };
         await AtomicFile.WriteAllTextAsync(resultPath, JsonSerializer.Serialize(unit, Json), ct).ConfigureAwait(false);
+        _writtenThisRun.Add(resultPath);
         LogFinished(row.Name, seed, unit.Accuracy);
         Report(row, seed, index, count, ExperimentStage.Finished, null, questions.Count, unit.Accuracy, reused: false);
         return unit;

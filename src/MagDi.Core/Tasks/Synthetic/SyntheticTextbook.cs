@@ -25,11 +25,12 @@ public sealed class SyntheticTextbookOptions
 
 /// <summary>
 /// Worked solutions of synthetic problems as a corpus written by many authors, for the text a base student is pretrained on
-/// before it ever sees a teacher. Every sentence of a solution is worded independently from a broad bank (equations or
-/// words, terse or chatty, labels or prose, and now and then the gains and losses summed first), as a web corpus mixes
-/// the ways people explain such problems; at <see cref="SyntheticTextbookOptions.MistakeRate"/> a solution has one mistake
-/// that the following steps build on. It is not teacher output: it shares the language the teachers write in, as a real
-/// base model's corpus shares English with GPT-4's, but no solution follows any one teacher's consistent style.
+/// before it ever sees a teacher. Each solution is written by one of five authors with a coherent way of explaining (plain
+/// equations, labelled equations, prose, gains and losses summed first, or a terse running total), its wording drawn from a
+/// few variants, as a web corpus holds many consistent writers rather than one voice; at
+/// <see cref="SyntheticTextbookOptions.MistakeRate"/> a solution has one mistake that the following steps build on. It is
+/// not teacher output: it is written over easier problems, and shares the ways of writing that teachers use, as a real base
+/// model's corpus shares them with GPT-4's, without copying any teacher.
 /// </summary>
 public static class SyntheticTextbook
 {
@@ -61,103 +62,108 @@ public static class SyntheticTextbook
         }
     }
 
-    /// <summary>The wording of a derivation: each sentence drawn on its own from the bank.</summary>
+    /// <summary>The wording of a derivation by one of the authors, drawn from <paramref name="rng"/>.</summary>
     internal static string Render(SyntheticDerivation d, Random rng)
     {
         SyntheticProblem p = d.Problem;
-        string s = p.Subject, items = p.Items, start = N(d.Start);
-        var parts = new List<string>();
-        if (rng.Next(4) == 0)
-        {
-            parts.Add(Pick(rng, "Let's work through this step by step.", "We follow each change in order.", "Let me solve it one event at a time.", "Step by step:"));
-        }
-
-        parts.Add(Pick(rng,
-            $"{s} starts with {start} {items}.",
-            $"At first {s} has {start} {items}.",
-            $"We begin with {start} {items}.",
-            $"Start: {start} {items}.",
-            $"Initial amount: {start} {items}.",
-            $"Initially, {s} has {start} {items}.",
-            $"{s} begins with {start}.",
-            $"Start = {start}."));
-
         var active = d.Steps.Where(x => !x.Skipped).ToList();
-        bool grouped = active.Count >= 2 && rng.Next(5) == 0;
-        if (grouped)
+        int author = rng.Next(5);
+        if (author == 3 && active.Count < 2)
         {
-            parts.AddRange(GroupedSteps(active, rng));
-        }
-        else
-        {
-            for (int i = 0; i < active.Count; i++)
-            {
-                parts.Add(Step(p, active[i], i == 0, rng));
-            }
+            author = 0; // nothing to group
         }
 
-        if (p.Family == SyntheticFamily.Comparison)
+        var parts = new List<string>();
+        string s = p.Subject, items = p.Items, start = N(d.Start);
+        switch (author)
         {
-            int t = p.Threshold!.Value;
-            bool more = d.Final > t;
-            parts.Add(more
-                ? Pick(rng, $"{N(d.Final)} is more than {N(t)}.", $"{N(d.Final)} > {N(t)}.", $"Since {N(d.Final)} is more than {N(t)}, yes.")
-                : Pick(rng, $"{N(d.Final)} is not more than {N(t)}.", $"{N(d.Final)} <= {N(t)}.", $"Since {N(d.Final)} is not more than {N(t)}, no."));
-        }
-        else
-        {
-            string f = N(d.Final);
-            string? end = Pick(rng,
-                $"{s} has {f} {items} now.",
-                $"Final count: {f} {items}.",
-                $"So in the end there are {f} {items}.",
-                $"Total: {f} {items}.",
-                $"Answer: {f}.",
-                $"That leaves {s} with {f} {items}.",
-                null,
-                null);
-            if (end is not null)
-            {
-                parts.Add(end);
-            }
+            case 0: // plain equations
+                parts.Add(Pick(rng, $"{s} starts with {start} {items}.", $"At first {s} has {start} {items}.", $"We begin with {start} {items}."));
+                parts.AddRange(active.Select(x => Equation(x) + "."));
+                break;
+            case 1: // labelled equations
+                parts.Add(Pick(rng, $"Start: {start} {items}.", $"Initial amount: {start} {items}.", $"{s} starts with {start} {items}."));
+                int label = rng.Next(3);
+                foreach (DerivationStep x in active)
+                {
+                    string gerund = Gerund(p.VerbOf(x.Index));
+                    string what = x.Stated.Operator == '*' ? string.Empty : " " + N(x.Used.Operand);
+                    parts.Add(label switch
+                    {
+                        0 => $"After {gerund}{what}: {Equation(x)}.",
+                        1 => $"{Capital(gerund)}{what}: {Equation(x)}.",
+                        _ => $"{s} {p.VerbOf(x.Index)}{what}: {Equation(x)}.",
+                    });
+                }
+
+                break;
+            case 2: // prose
+                parts.Add(Pick(rng, "Let's work through this step by step.", "We follow each change in order.", "Let me solve it one event at a time."));
+                parts.Add(Pick(rng, $"{s} begins with {start} {items}.", $"Initially, {s} has {start} {items}."));
+                for (int i = 0; i < active.Count; i++)
+                {
+                    parts.Add(Prose(p, active[i], i == 0, rng));
+                }
+
+                break;
+            case 3: // gains and losses first
+                parts.Add(Pick(rng, $"{s} starts with {start}.", $"Start = {start}."));
+                parts.AddRange(GroupedSteps(active, rng));
+                break;
+            default: // terse running total
+                parts.Add($"{start} {items}.");
+                parts.AddRange(active.Select(x => x.Used.Operator switch
+                {
+                    '+' => $"Plus {N(x.Used.Operand)}: {N(x.After)}.",
+                    '-' => $"Minus {N(x.Used.Operand)}: {N(x.After)}.",
+                    _ => $"Times {N(x.Used.Operand)}: {N(x.After)}.",
+                }));
+                break;
         }
 
-        return string.Join(" ", parts);
+        parts.Add(Conclusion(d, author, rng));
+        return string.Join(" ", parts.Where(x => x.Length > 0));
     }
 
-    private static string Step(SyntheticProblem p, DerivationStep step, bool first, Random rng)
+    private static string Conclusion(SyntheticDerivation d, int author, Random rng)
     {
-        string a = N(step.Before), b = N(step.Used.Operand), c = N(step.After), eq = Equation(step);
+        SyntheticProblem p = d.Problem;
+        string f = N(d.Final);
+        if (p.Family == SyntheticFamily.Comparison)
+        {
+            string t = N(p.Threshold!.Value);
+            bool more = d.Final > p.Threshold.Value;
+            return author is 3 or 4
+                ? (more ? $"{f} > {t}." : $"{f} <= {t}.")
+                : (more ? $"{f} is more than {t}." : $"{f} is not more than {t}.");
+        }
+
+        return author switch
+        {
+            0 => Pick(rng, $"{p.Subject} has {f} {p.Items} now.", string.Empty),
+            1 => Pick(rng, $"Final count: {f} {p.Items}.", $"Result: {f}.", $"{p.Subject} has {f} {p.Items} now."),
+            2 => Pick(rng, $"That means {p.Subject} ends up with {f} {p.Items}.", $"So in the end there are {f} {p.Items}."),
+            3 => Pick(rng, $"Total: {f} {p.Items}.", $"Answer: {f}."),
+            _ => string.Empty,
+        };
+    }
+
+    private static string Prose(SyntheticProblem p, DerivationStep step, bool first, Random rng)
+    {
+        string a = N(step.Before), b = N(step.Used.Operand), c = N(step.After);
         string verb = p.VerbOf(step.Index);
-        string then = first ? Pick(rng, "First", "To start", "Then") : Pick(rng, "Then", "Next", "After that");
-        string gerund = Gerund(verb);
+        string then = first ? Pick(rng, "First", "To start") : Pick(rng, "Then", "Next", "After that");
         return step.Used.Operator switch
         {
             '+' => Pick(rng,
-                $"{eq}.",
-                $"Adding {b} gives {eq}.",
-                $"After {gerund} {b}: {eq}.",
-                $"{Capital(gerund)} {b}: {eq}.",
-                $"{then}, {p.Subject} {verb} {b}, so the total becomes {a} plus {b}, which is {c}.",
-                $"{then} {a} + {b} = {c}.",
-                $"Plus {b}: {eq}.",
-                $"{a} plus {b} is {c}."),
+                $"{then}, {p.Subject} {verb} {b} more, so the total becomes {a} plus {b}, which is {c}.",
+                $"{then}, {p.Subject} {verb} {b}, bringing the count from {a} up to {a} plus {b}, that is {c}."),
             '-' => Pick(rng,
-                $"{eq}.",
-                $"Taking away {b} leaves {eq}.",
-                $"After {gerund} {b}: {eq}.",
-                $"{Capital(gerund)} {b}: {eq}.",
                 $"{then}, {p.Subject} {verb} {b}, leaving {a} minus {b}, which is {c}.",
-                $"{then} {a} - {b} = {c}.",
-                $"Minus {b}: {eq}.",
-                $"{a} minus {b} leaves {c}."),
+                $"{then}, {p.Subject} {verb} {b}, so {a} minus {b} leaves {c}."),
             _ => Pick(rng,
-                $"{eq}.",
-                step.Used.Operand == 2 ? $"Doubling gives {eq}." : $"Tripling gives {eq}.",
-                $"After {gerund}: {eq}.",
                 $"{then}, the amount {(step.Used.Operand == 2 ? "doubles" : "triples")}: {a} times {b} is {c}.",
-                $"Multiplying: {eq}.",
-                $"{a} times {b} equals {c}."),
+                $"{then}, {p.Subject} {verb} them, giving {a} times {b}, which equals {c}."),
         };
     }
 

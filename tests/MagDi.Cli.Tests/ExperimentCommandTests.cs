@@ -1,0 +1,86 @@
+using System.Text.Json;
+
+namespace MagDi.Cli.Tests;
+
+[Collection(CliTestGroup.Name)]
+public sealed class ExperimentCommandTests(CliFixture fixture)
+{
+    private string[] Args(string output, params string[] more) =>
+    [
+        "experiment", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--test", fixture.BenchmarkPath, "--task", "gsm8k",
+        "--out", output, "--seeds", "2", "--rows", "no-teacher,sit,level1,level3", "--teacher", "alpha",
+        "--max-steps", "2", "--batch-size", "4", "--grad-accum", "1", "--lr", "1e-3", "--max-new-tokens", "4", "--dtype", "f32", "--threads", "1",
+        .. more,
+    ];
+
+    [Fact]
+    public async Task Experiment_OnAMagFileAndACheckpoint_WritesTheTableResultsAndPlot_AndARerunReusesEveryRun()
+    {
+        string output = fixture.NewDirectory("experiment");
+        var (code, stdout, stderr) = await CliFixture.Run(Args(output, "--json"));
+
+        Assert.True(code == 0, stderr);
+        using (var json = JsonDocument.Parse(stdout))
+        {
+            JsonElement rows = json.RootElement.GetProperty("rows");
+            Assert.Equal(["No teacher", "SiT (alpha)", "Level 1", "Level 3"], rows.EnumerateArray().Select(r => r.GetProperty("name").GetString()));
+            Assert.All(rows.EnumerateArray(), r =>
+            {
+                Assert.Equal(2, r.GetProperty("per_seed").GetArrayLength());
+                Assert.Equal(2, r.GetProperty("ci95").GetArrayLength());
+            });
+            Assert.Equal([1, 2], json.RootElement.GetProperty("seeds").EnumerateArray().Select(s => s.GetInt32()));
+        }
+
+        foreach (string file in new[] { "table.md", "results.json", "plot.png" })
+        {
+            Assert.True(File.Exists(Path.Combine(output, file)), file);
+        }
+
+        Assert.True(File.Exists(Path.Combine(output, "runs", "level-3", "seed-2", "train", "adapter", "adapter_model.safetensors")));
+
+        // Without --json: progress, the table with intervals, the claims; every run reused.
+        var (again, table, err) = await CliFixture.Run(Args(output));
+        Assert.True(again == 0, err);
+        Assert.Contains("95 % CI", table, StringComparison.Ordinal);
+        Assert.Contains("Reused 8 of 8 (row, seed) runs", table, StringComparison.Ordinal);
+        Assert.Contains("Multi-teacher (Level 1) > best SiT", table, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--seeds", "0", "--seeds must be")]
+    [InlineData("--teacher", "zeta", "no training MAG has the teacher 'zeta'")]
+    [InlineData("--rows", "sit,everything", "--rows takes")]
+    [InlineData("--decoding", "beam", "--decoding must be greedy or paper")]
+    public async Task Experiment_BadSettings_Exit2NamingTheSetting(string option, string value, string expected)
+    {
+        var args = Args(fixture.NewDirectory("bad")).ToList();
+        int at = args.IndexOf(option);
+        if (at >= 0)
+        {
+            args[at + 1] = value;
+        }
+        else
+        {
+            args.AddRange([option, value]);
+        }
+
+        var (code, _, stderr) = await CliFixture.Run([.. args]);
+
+        Assert.Equal(2, code);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Experiment_SyntheticWithAModel_AndPretrainWithoutSynthetic_AreRefused()
+    {
+        var (code, _, stderr) = await CliFixture.Run("experiment", "--synthetic", "--model", fixture.ModelDirectory, "--out", fixture.NewDirectory("s"));
+        Assert.Equal(2, code);
+        Assert.Contains("--synthetic builds its own base student", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await CliFixture.Run("pretrain", "--out", fixture.NewDirectory("p"));
+        Assert.Equal(2, code);
+        Assert.Contains("pretrain needs --synthetic", stderr, StringComparison.Ordinal);
+    }
+}
