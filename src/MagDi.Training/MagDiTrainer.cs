@@ -83,6 +83,7 @@ public sealed partial class MagDiTrainer
     /// <exception cref="TrainingDataException">The data cannot be trained on (no usable node, all invalid, a node too long); the message names the MAGs.</exception>
     /// <exception cref="InvalidDataException">The tokenizer does not belong to the model (more ids than embedding rows, special ids outside the vocabulary, no EOS).</exception>
     /// <exception cref="TrainingDivergedException">A loss term became NaN or infinite; the last good checkpoint is kept.</exception>
+    /// <exception cref="IOException">A fresh run (no <see cref="MagDiTrainingOptions.Resume"/>) into an output folder that holds checkpoints of an earlier run.</exception>
     public Task<TrainingResult> TrainAsync(CancellationToken cancellationToken = default) =>
         Task.Factory.StartNew(() => Train(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
@@ -160,6 +161,15 @@ public sealed partial class MagDiTrainer
 
         var state = new TrainerState { TotalSteps = totalSteps, Seed = o.Seed, Level = o.Level.ToString() };
         string? lastCheckpoint = null;
+        if (!o.Resume && CheckpointStore.Latest(output) is { } earlier)
+        {
+            // A fresh run would prune the earlier run's newer checkpoints against its own, and a later resume would continue
+            // the wrong run: refuse, naming what is there.
+            throw new IOException(
+                $"'{output}' holds checkpoints of an earlier run (newest: {Path.GetFileName(earlier)}). Continue that run with " +
+                "ResumeFromLatestCheckpoint (magdi train --resume), or write this run to another output folder.");
+        }
+
         if (o.Resume && CheckpointStore.Latest(output) is { } latest)
         {
             state = CheckpointStore.Load(latest, trainable, optimizer);

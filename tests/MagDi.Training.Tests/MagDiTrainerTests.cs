@@ -78,6 +78,21 @@ public sealed class MagDiTrainerTests : IDisposable
     }
 
     [Fact]
+    public async Task TrainAsync_FreshRunIntoAFolderWithAnEarlierRunsCheckpoints_IsRefused_AndResumeContinuesIt()
+    {
+        TrainingResult first = await Builder(DistillationLevel.RoundZero, "again").Build().TrainAsync();
+
+        // A fresh run would prune the earlier run's checkpoints against its own: refused, naming the folder and the checkpoint.
+        var ex = await Assert.ThrowsAsync<IOException>(() => Builder(DistillationLevel.RoundZero, "again").Build().TrainAsync());
+        Assert.Contains("holds checkpoints of an earlier run", ex.Message, StringComparison.Ordinal);
+        Assert.Contains(Path.GetFileName(first.LastCheckpoint!), ex.Message, StringComparison.Ordinal);
+        Assert.True(Directory.Exists(first.LastCheckpoint), "the earlier run's checkpoint is kept");
+
+        TrainingResult resumed = await Builder(DistillationLevel.RoundZero, "again").ResumeFromLatestCheckpoint().Build().TrainAsync();
+        Assert.Equal(first.Steps, resumed.Steps);
+    }
+
+    [Fact]
     public async Task TrainAsync_SelectsNodesByLevel()
     {
         var graphs = TestStudent.Graphs();

@@ -173,6 +173,7 @@ public sealed partial class MagDiExperiment
                 .WithTrainingGraphs(_setup.Training)
                 .WithSeed(seed)
                 .WithOutputDirectory(Path.Combine(directory, "train"))
+                .ResumeFromLatestCheckpoint() // a run interrupted mid-training continues from its checkpoint
                 .UseLogger(_logger)
                 .UseProgress(new InlineProgress<TrainingProgress>(p => Report(row, seed, index, count, ExperimentStage.Training, p, 0, null, reused: false)));
             TrainingResult training = await builder.Build().TrainAsync(ct).ConfigureAwait(false);
