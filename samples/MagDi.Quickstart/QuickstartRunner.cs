@@ -15,7 +15,7 @@ namespace MagDi.Quickstart;
 /// <summary>What a quickstart run measured and wrote.</summary>
 /// <param name="Experiment">The experiment's report (rows, intervals, comparisons, claims).</param>
 /// <param name="Data">The synthetic set-up: base student and MAG corpora.</param>
-/// <param name="Files">Every file the run wrote or reused, besides the per-run folders.</param>
+/// <param name="Files">Every file the run wrote or reused in the output folder, besides the per-run folders.</param>
 /// <param name="WallTime">Wall time of the whole run.</param>
 public sealed record QuickstartReport(ExperimentReport Experiment, SyntheticExperimentData Data, IReadOnlyList<string> Files, TimeSpan WallTime);
 
@@ -60,7 +60,6 @@ public sealed class QuickstartRunner
 
         // 1. Base student and MAGs (cached under the output folder).
         SyntheticExperimentData data = await PrepareAsync(outDir, cancellationToken);
-        files.Add(data.BaseModelDirectory);
         files.Add(data.TrainingMagsPath);
         files.Add(data.TestMagsPath);
         ExperimentConsole.WriteCorpus(_console, data.TrainingGraphs);
@@ -136,7 +135,7 @@ public sealed class QuickstartRunner
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Base student ({(shipped ? "shipped with the repository" : baseBuilt ? "reused" : "built")}): llama, {b.Layers} layers, d_model {b.HiddenSize}, pretrained for {b.Training.Steps} steps on " +
             $"{b.Problems} textbook solutions of {b.Corpus.MinSteps}-{b.Corpus.MaxSteps}-step problems (values up to {b.Corpus.MaxValue}, {100 * b.MistakeRate:F0} % with a mistake); " +
-            $"{Path.GetRelativePath(outDir, data.BaseModelDirectory)}.")));
+            $"{data.BaseModelDirectory}.")));
         var q = _setup;
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Benchmark: {q.TrainingQuestions} training and {q.TestQuestions} test questions of {q.Benchmark.MinSteps}-{q.Benchmark.MaxSteps} steps (values up to {q.Benchmark.MaxValue}); " +

@@ -60,26 +60,29 @@ internal static class ExperimentConsole
         return report;
     }
 
-    /// <summary>The result table: mean accuracy with its 95 % interval, the seeds, and paired differences.</summary>
+    /// <summary>
+    /// The result table, narrow enough for an 80-column terminal: mean accuracy ± the half-width of its 95 % interval, the
+    /// seeds, and the paired differences with the best SiT and Level 1 (* when significant; the intervals are in table.md).
+    /// </summary>
     public static void WriteTable(IAnsiConsole console, ExperimentReport report)
     {
         var table = new Table().Title(Markup.Escape($"Held-out zero-shot accuracy, {report.Seeds.Count} seed(s) x {report.TestQuestions} questions"))
             .AddColumn("Row")
-            .AddColumn(new TableColumn(Markup.Escape("Accuracy % [95 % CI]")).RightAligned())
-            .AddColumn(new TableColumn("Seeds %").RightAligned());
+            .AddColumn(new TableColumn(Markup.Escape("Accuracy % ± 95 % CI")).RightAligned())
+            .AddColumn(new TableColumn(report.Seeds.Count <= 4 ? "Seeds %" : "Seeds % (min-max)").RightAligned());
         bool sit = report.BestSingleTeacher is not null, level1 = report.Rows.Any(r => r.Comparisons.ContainsKey("level_1"));
-        if (sit) table.AddColumn(new TableColumn(Markup.Escape("Δ vs best SiT")).RightAligned());
-        if (level1) table.AddColumn(new TableColumn(Markup.Escape("Δ vs Level 1")).RightAligned());
+        if (sit) table.AddColumn(new TableColumn(Markup.Escape("Δ best SiT")).RightAligned());
+        if (level1) table.AddColumn(new TableColumn(Markup.Escape("Δ Level 1")).RightAligned());
         table.AddColumn(new TableColumn("Tokens").RightAligned());
         double best = report.Rows.Max(r => r.Accuracy.Mean);
         foreach (ExperimentRowResult r in report.Rows)
         {
-            string accuracy = Markup.Escape($"{Pct(r.Accuracy.Mean)} [{Pct(r.Accuracy.Low)}, {Pct(r.Accuracy.High)}]");
+            string accuracy = Markup.Escape($"{Pct(r.Accuracy.Mean)} ± {Pct((r.Accuracy.High - r.Accuracy.Low) / 2)}");
             var cells = new List<string>
             {
                 Markup.Escape(r.Name),
                 r.Accuracy.Mean == best ? $"[bold green]{accuracy}[/]" : accuracy,
-                string.Join(" ", r.PerSeed.Select(Pct)),
+                report.Seeds.Count <= 4 ? string.Join(" ", r.PerSeed.Select(Pct)) : $"{Pct(r.PerSeed.Min())}-{Pct(r.PerSeed.Max())}",
             };
             if (sit) cells.Add(Delta(r, "best_sit"));
             if (level1) cells.Add(Delta(r, "level_1"));
@@ -88,7 +91,7 @@ internal static class ExperimentConsole
         }
 
         console.Write(table);
-        console.MarkupLine(Markup.Escape("Δ: paired difference in points with its 95 % paired-bootstrap interval; * = significant at 95 %."));
+        console.MarkupLine(Markup.Escape("Δ: paired difference in points (paired bootstrap over seeds and questions); * = its 95 % interval excludes 0. Intervals and p-values: table.md."));
         if (report.Teachers is { } t)
         {
             double student = report.Rows.Where(r => r.Kind != ExperimentRowKind.NoTeacher).Select(r => r.AverageGeneratedTokens).DefaultIfEmpty(1).Average();
@@ -149,8 +152,7 @@ internal static class ExperimentConsole
     }
 
     private static string Delta(ExperimentRowResult r, string key) => r.Comparisons.TryGetValue(key, out var c)
-        ? Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"{100 * c.Difference.Mean:+0.0;-0.0;0.0} [{100 * c.Difference.Low:+0.0;-0.0;0.0}, {100 * c.Difference.High:+0.0;-0.0;0.0}]{(c.Significant ? " *" : string.Empty)}"))
+        ? Markup.Escape(string.Create(CultureInfo.InvariantCulture, $"{100 * c.Difference.Mean:+0.0;-0.0;0.0}{(c.Significant ? " *" : "  ")}"))
         : "-";
 
     private static string Pct(double v) => double.IsNaN(v) ? "-" : (100 * v).ToString("F1", CultureInfo.InvariantCulture);
