@@ -503,13 +503,15 @@ public sealed class HostileInputTests(CliFixture fixture)
     }
 
     [Fact]
-    public async Task NaNWeights_FailGenerateScoreAndEval_NamingTheStepAndTheWeight()
+    public async Task NaNWeights_FailGenerateScoreAndEval_NamingTheWeight()
     {
         string nan = PoisonedModel();
         const string Weight = "model.layers.1.mlp.down_proj.weight";
 
+        // Loading refuses the checkpoint before any token is produced (NaN weights could otherwise stay hidden behind
+        // attention masking); the generation-time check is covered in MagDi.Core.Tests.
         var generate = await CliFixture.Run("generate", "--model", nan, "--prompt", "Tom has", "--max-new-tokens", "4", "--dtype", "f32");
-        AssertBadInput(generate, "generation step 0", "NaN or infinite", Weight);
+        AssertBadInput(generate, "weight tensor(s) hold NaN or infinite values", "The checkpoint is damaged", Weight);
         Assert.Equal(string.Empty, generate.Out);
 
         var score = await CliFixture.Run("score", "--model", nan, "--ids", "1,40,41");
@@ -521,7 +523,7 @@ public sealed class HostileInputTests(CliFixture fixture)
         Assert.Equal(string.Empty, json.Out);
 
         var eval = await CliFixture.Run("eval", "--model", nan, "--task", "gsm8k", "--test", fixture.BenchmarkPath, "--limit", "2", "--max-new-tokens", "4", "--json");
-        AssertBadInput(eval, "Evaluating question(s)", "generation step 0", Weight);
+        AssertBadInput(eval, "NaN or infinite", Weight);
         Assert.DoesNotContain("accuracy", eval.Out);
     }
 

@@ -180,6 +180,7 @@ public sealed class LoraAdapter
     /// <exception cref="FileNotFoundException">A file is missing.</exception>
     /// <exception cref="NotSupportedException">A PEFT feature MagDi does not implement (DoRA, rsLoRA, bias training, regex targets, ...).</exception>
     /// <exception cref="InvalidDataException">Keys or shapes do not match the model.</exception>
+    /// <exception cref="NonFiniteException">An adapter weight holds NaN or an infinity (the message names the tensors).</exception>
     public static LoraAdapter Load(CausalLanguageModel model, string directory)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -222,9 +223,26 @@ public sealed class LoraAdapter
                 $"unexpected [{string.Join(", ", unexpected.Take(10))}] (PEFT keys look like '{PeftPrefix}model.layers.0.self_attn.q_proj.lora_A.weight').");
         }
 
+        var nonFinite = new List<string>();
         foreach (var (key, tensor) in expected)
         {
             file.ReadInto(key, tensor);
+            using var noGrad = torch.no_grad();
+            if (!tensor.isfinite().all().item<bool>())
+            {
+                nonFinite.Add(key);
+            }
+        }
+
+        if (nonFinite.Count > 0)
+        {
+            // Left applied, the adapter would turn into NaN logits later (or silently into nothing): refuse it, naming the tensors.
+            throw new NonFiniteException(
+                $"'{weightsPath}': {nonFinite.Count} adapter tensor(s) hold NaN or infinite values: {string.Join(", ", nonFinite.Take(10))}{(nonFinite.Count > 10 ? ", ..." : string.Empty)}. The adapter is damaged.")
+            {
+                TensorName = nonFinite[0],
+                NonFiniteWeights = nonFinite.Take(10).ToList(),
+            };
         }
 
         return adapter;

@@ -206,6 +206,7 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
     /// <exception cref="FileNotFoundException">No config.json or no weights file.</exception>
     /// <exception cref="CheckpointKeyMismatchException">Strict loading and the keys differ.</exception>
     /// <exception cref="NotSupportedException">Unsupported model_type, rope_scaling or tensor dtype.</exception>
+    /// <exception cref="NonFiniteException">A weight holds NaN or an infinity (the message names the tensors).</exception>
     public static CausalLanguageModel FromPretrained(string directory, ModelLoadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
@@ -229,6 +230,19 @@ public sealed class CausalLanguageModel : nn.Module<CausalLMInput, CausalLMOutpu
         try
         {
             model.LoadWeights(directory, weightMap, options.Strict);
+
+            // A NaN or an infinity in the weights would surface only as bad logits later, or not at all (attention can mask
+            // it): refuse the checkpoint now, naming the tensors (one reduction per tensor, small next to reading them).
+            IReadOnlyList<string> bad = NonFiniteException.FindNonFiniteWeights(model, out int total);
+            if (total > 0)
+            {
+                throw new NonFiniteException(
+                    $"'{directory}': {total} weight tensor(s) hold NaN or infinite values: {string.Join(", ", bad)}{(total > bad.Count ? ", ..." : string.Empty)}. The checkpoint is damaged.")
+                {
+                    TensorName = bad[0],
+                    NonFiniteWeights = bad,
+                };
+            }
         }
         catch
         {

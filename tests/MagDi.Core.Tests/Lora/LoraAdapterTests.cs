@@ -106,6 +106,26 @@ public sealed class LoraAdapterTests
     }
 
     [Fact]
+    public void Load_AdapterWithNaN_IsRefusedNamingTheTensor()
+    {
+        string dir = TestCheckpoints.TempDir();
+        using var model = TestCheckpoints.Model("mistral");
+        var adapter = LoraAdapter.Apply(model, new LoraOptions { Rank = 2, Alpha = 4, TargetModules = ["q_proj", "v_proj"] });
+        using (no_grad())
+        {
+            adapter.Layers[1].Layer.LoraB.fill_(float.PositiveInfinity);
+        }
+
+        adapter.Save(dir);
+
+        using var fresh = TestCheckpoints.Model("mistral");
+        var error = Assert.Throws<NonFiniteException>(() => LoraAdapter.Load(fresh, dir));
+        Assert.Contains("adapter_model.safetensors", error.Message, StringComparison.Ordinal);
+        Assert.Single(error.NonFiniteWeights);
+        Assert.EndsWith(".lora_B.weight", error.TensorName, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SaveThenLoad_UsesPeftLayoutAndRoundTrips()
     {
         string dir = TestCheckpoints.TempDir();

@@ -41,6 +41,28 @@ public sealed class CheckpointTests
     }
 
     [Fact]
+    public void FromPretrained_NaNOrInfiniteWeights_AreRefusedNamingTheTensors()
+    {
+        string dir = TestCheckpoints.TempDir();
+        using (var model = TestCheckpoints.Model("llama"))
+        {
+            using (no_grad())
+            {
+                model.state_dict()["model.layers.0.self_attn.q_proj.weight"][0, 1] = tensor(float.NaN);
+                model.state_dict()["model.norm.weight"].fill_(float.NegativeInfinity);
+            }
+
+            model.SavePretrained(dir);
+        }
+
+        var error = Assert.Throws<NonFiniteException>(() => CausalLanguageModel.FromPretrained(dir));
+
+        Assert.Contains("2 weight tensor(s) hold NaN or infinite values", error.Message, StringComparison.Ordinal);
+        Assert.Contains(dir, error.Message, StringComparison.Ordinal);
+        Assert.Equal(["model.layers.0.self_attn.q_proj.weight", "model.norm.weight"], error.NonFiniteWeights.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void ShardedIndex_LoadsEveryShard()
     {
         string dir = TestCheckpoints.TempDir();
