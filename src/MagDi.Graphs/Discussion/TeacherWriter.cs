@@ -69,7 +69,7 @@ internal static class TeacherWriter
         foreach (DerivationStep s in d.Steps.Where(s => !s.Skipped))
         {
             string eq = Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
-            string gerund = Gerund(p.VerbOf(s.Index));
+            string gerund = p.GerundOf(s.Index);
             parts.Add(s.Used.Operator == '*' || s.Stated.Operator == '*'
                 ? Pick(rng, $"After {gerund}: {eq}.", $"{Capitalize(gerund)}: {eq}.")
                 : Pick(rng, $"After {gerund} {N(s.Used.Operand)}: {eq}.", $"{Capitalize(gerund)} {N(s.Used.Operand)}: {eq}."));
@@ -282,19 +282,6 @@ internal static class TeacherWriter
             _ => inverse is null ? $"Check: the result is still {N(d.Final)}." : $"Check: {inverse}.",
         };
     }
-
-    private static string Gerund(string verb) => verb switch
-    {
-        "buys" => "buying",
-        "finds" => "finding",
-        "gets" => "getting",
-        "gives away" => "giving away",
-        "loses" => "losing",
-        "sells" => "selling",
-        "doubles" => "doubling",
-        "triples" => "tripling",
-        _ => verb,
-    };
 
     private static string Eq(int a, char op, int b, int c) => $"{N(a)} {op} {N(b)} = {N(c)}";
 

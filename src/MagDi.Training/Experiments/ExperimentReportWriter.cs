@@ -60,11 +60,11 @@ internal static class ExperimentReportWriter
             "and two-sided p-values; * marks a difference whose interval excludes 0.");
         if (report.Teachers is { } t)
         {
-            double best = report.Rows.Where(r => r.Kind != ExperimentRowKind.NoTeacher).Select(r => r.AverageGeneratedTokens).DefaultIfEmpty(0).Max();
+            double student = report.Rows.Where(r => r.Kind != ExperimentRowKind.NoTeacher).Select(r => r.AverageGeneratedTokens).DefaultIfEmpty(0).Average();
             sb.AppendLine();
             sb.Append(CultureInfo.InvariantCulture, $"Teachers (ReConcile discussion of the same {t.Questions} questions): team accuracy {Percent(t.Accuracy)} %, ");
             sb.Append(CultureInfo.InvariantCulture, $"{t.AverageTokens:F0} tokens per question over all agents and rounds");
-            sb.AppendLine(best > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({t.AverageTokens / best:F1}x what a distilled student generates).") : ".");
+            sb.AppendLine(student > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({t.AverageTokens / student:F1}x what a distilled student generates on average).") : ".");
         }
 
         if (report.Claims.Count > 0)

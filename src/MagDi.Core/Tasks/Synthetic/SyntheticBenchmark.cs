@@ -67,6 +67,20 @@ public sealed record SyntheticProblem(
     /// </summary>
     public IReadOnlyList<string> StepVerbs { get; init; } = [];
 
+    /// <summary>The -ing form of step <paramref name="index"/>'s verb (<c>buying</c>, <c>giving away</c>, <c>doubling</c>, ...).</summary>
+    public string GerundOf(int index) => VerbOf(index) switch
+    {
+        "buys" => "buying",
+        "finds" => "finding",
+        "gets" => "getting",
+        "gives away" => "giving away",
+        "loses" => "losing",
+        "sells" => "selling",
+        "doubles" => "doubling",
+        "triples" => "tripling",
+        var other => other,
+    };
+
     /// <summary>The verb of step <paramref name="index"/> as the question words it, or a neutral one.</summary>
     public string VerbOf(int index) => index >= 0 && index < StepVerbs.Count
         ? StepVerbs[index]

@@ -86,7 +86,7 @@ public static class SyntheticTextbook
                 int label = rng.Next(3);
                 foreach (DerivationStep x in active)
                 {
-                    string gerund = Gerund(p.VerbOf(x.Index));
+                    string gerund = p.GerundOf(x.Index);
                     string what = x.Stated.Operator == '*' ? string.Empty : " " + N(x.Used.Operand);
                     parts.Add(label switch
                     {
@@ -208,19 +208,6 @@ public static class SyntheticTextbook
 
     internal static string Equation(DerivationStep s) =>
         string.Create(CultureInfo.InvariantCulture, $"{s.Before} {s.Used.Operator} {s.Used.Operand} = {s.After}");
-
-    private static string Gerund(string verb) => verb switch
-    {
-        "buys" => "buying",
-        "finds" => "finding",
-        "gets" => "getting",
-        "gives away" => "giving away",
-        "loses" => "losing",
-        "sells" => "selling",
-        "doubles" => "doubling",
-        "triples" => "tripling",
-        _ => verb,
-    };
 
     private static string Capital(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
