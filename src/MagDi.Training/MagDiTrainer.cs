@@ -33,6 +33,8 @@ namespace MagDi.Training;
 /// Each optimizer step takes <see cref="MagDiTrainingOptions.GradientAccumulationSteps"/> micro-batches of
 /// <see cref="MagDiTrainingOptions.BatchSize"/> MAGs. Every selected node of a micro-batch is encoded once; its logits feed
 /// the next-token loss (correct nodes only) and its pooled last hidden state feeds the scorer and the GCN.
+/// A run seeds torch's process-wide generator with <see cref="MagDiTrainingOptions.Seed"/>; two trainers running at the
+/// same time in one process share that generator and are then not reproducible.
 /// </remarks>
 public sealed partial class MagDiTrainer
 {

@@ -56,15 +56,15 @@ public sealed class OutputSafetyTests : IDisposable
     {
         Directory.CreateDirectory(Path.Combine(_out, "checkpoint-0-mine"));
         File.WriteAllText(Path.Combine(_out, "checkpoint-0-mine", "notes.txt"), "my notes");
-        // A checkpoint of a MagDi version before the marker: kept (never deleted), as documented.
+        // A folder named like a checkpoint that MagDi did not write (no marker, no trainer state): kept, as documented.
         Directory.CreateDirectory(Path.Combine(_out, "checkpoint-000000"));
-        File.WriteAllText(Path.Combine(_out, "checkpoint-000000", "trainer_state.json"), "{}");
+        File.WriteAllText(Path.Combine(_out, "checkpoint-000000", "notes.txt"), "also mine");
 
         TrainingResult result = await Builder(maxSteps: 5, saveEvery: 1).Build().TrainAsync();
 
         Assert.Equal(5, result.Steps);
         Assert.Equal("my notes", File.ReadAllText(Path.Combine(_out, "checkpoint-0-mine", "notes.txt")));
-        Assert.True(File.Exists(Path.Combine(_out, "checkpoint-000000", "trainer_state.json")));
+        Assert.Equal("also mine", File.ReadAllText(Path.Combine(_out, "checkpoint-000000", "notes.txt")));
         string[] checkpoints = Directory.GetDirectories(_out, "checkpoint-*").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray()!;
         Assert.Equal(["checkpoint-0-mine", "checkpoint-000000", "checkpoint-000004", "checkpoint-000005"], checkpoints);
         Assert.True(File.Exists(Path.Combine(_out, "checkpoint-000005", CheckpointStore.Marker)));
