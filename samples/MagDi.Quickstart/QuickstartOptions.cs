@@ -8,8 +8,15 @@ public sealed class QuickstartOptions
     /// <summary>Small budget (under about two minutes on two cores); used by the test.</summary>
     public bool Quick { get; set; }
 
-    /// <summary>Folder that receives the base student, the MAGs, every run, table.md, results.json, plot.png and mag.svg.</summary>
-    public string OutputDirectory { get; set; } = Path.Combine("out", "quickstart");
+    /// <summary>
+    /// Folder that receives the MAGs, every run, table.md, results.json, plot.png and mag.svg; null:
+    /// <c>out/quickstart</c>, or <c>out/quickstart-quick</c> with <see cref="Quick"/> (the two budgets' runs cannot
+    /// share a folder: the runner refuses runs made with other settings).
+    /// </summary>
+    public string? OutputDirectory { get; set; }
+
+    /// <summary>The output folder this run uses.</summary>
+    public string EffectiveOutputDirectory => OutputDirectory ?? Path.Combine("out", Quick ? "quickstart-quick" : "quickstart");
 
     /// <summary>Training seeds per row; null: 3 (default budget) or 2 (--quick).</summary>
     public int? Seeds { get; set; }

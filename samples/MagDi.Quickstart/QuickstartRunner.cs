@@ -49,7 +49,7 @@ public sealed class QuickstartRunner
         // Two intra-op threads make the default run about 1.4x faster on two idle cores; --quick (the test suite, which
         // shares its cores with other test hosts) uses one, which does not collapse when the cores are busy.
         torch.set_num_threads(_options.Threads ?? (_options.Quick ? 1 : Math.Min(2, Environment.ProcessorCount)));
-        string outDir = Path.GetFullPath(_options.OutputDirectory);
+        string outDir = Path.GetFullPath(_options.EffectiveOutputDirectory);
         Directory.CreateDirectory(outDir);
         AtomicFile.DeleteLeftovers(outDir); // what a killed run left: only MagDi's own temporary names
         var files = new List<string>();

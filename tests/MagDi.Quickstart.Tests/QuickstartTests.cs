@@ -100,7 +100,11 @@ public sealed class QuickstartTests
     {
         var o = QuickstartOptions.Parse(["--quick", "--out", "x", "--seeds", "5", "--first-seed", "11", "--threads", "2"]);
         Assert.True(o.Quick);
-        Assert.Equal("x", o.OutputDirectory);
+        Assert.Equal("x", o.EffectiveOutputDirectory);
+        // The two budgets default to different folders: a --quick run after a default run must not meet the default
+        // run's results (the runner would refuse them as made with other settings).
+        Assert.Equal(Path.Combine("out", "quickstart"), QuickstartOptions.Parse([]).EffectiveOutputDirectory);
+        Assert.Equal(Path.Combine("out", "quickstart-quick"), QuickstartOptions.Parse(["--quick"]).EffectiveOutputDirectory);
         Assert.Equal(5, o.SeedCount);
         Assert.Equal(11, o.FirstSeed);
         Assert.Equal(2, o.Threads);
