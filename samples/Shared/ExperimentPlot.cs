@@ -16,7 +16,6 @@ internal static class ExperimentPlot
             Position = i,
             Value = 100 * r.Accuracy.Mean,
             Error = 100 * (r.Accuracy.High - r.Accuracy.Low) / 2, // the interval is symmetric (mean ± t·SE)
-            Label = (100 * r.Accuracy.Mean).ToString("F1", System.Globalization.CultureInfo.InvariantCulture),
             FillColor = r.Kind switch
             {
                 ExperimentRowKind.NoTeacher => Colors.Gray,
@@ -25,10 +24,16 @@ internal static class ExperimentPlot
                 _ => Colors.SeaGreen,
             },
         }).ToArray();
-        var barPlot = plot.Add.Bars(bars);
-        barPlot.ValueLabelStyle.FontSize = 11;
+        plot.Add.Bars(bars);
         for (int i = 0; i < report.Rows.Count; i++)
         {
+            // The mean above the whisker and the highest seed, where neither covers it.
+            ExperimentRowResult row = report.Rows[i];
+            double above = 100 * Math.Max(row.Accuracy.High, row.PerSeed.Count > 0 ? row.PerSeed.Max() : 0);
+            var mean = plot.Add.Text(
+                (100 * row.Accuracy.Mean).ToString("F1", System.Globalization.CultureInfo.InvariantCulture), i, above + 1);
+            mean.LabelFontSize = 12;
+            mean.LabelAlignment = Alignment.LowerCenter;
             var seeds = report.Rows[i].PerSeed;
             double[] xs = seeds.Select((_, k) => i - 0.15 + (0.3 * (k + 1) / (seeds.Count + 1))).ToArray();
             var markers = plot.Add.Markers(xs, seeds.Select(v => 100 * v).ToArray());
@@ -41,8 +46,11 @@ internal static class ExperimentPlot
             var line = plot.Add.HorizontalLine(100 * teachers.Accuracy);
             line.LinePattern = LinePattern.Dashed;
             line.Color = Colors.DarkRed;
-            line.Text = $"teachers (ReConcile) {100 * teachers.Accuracy:F1}";
-            line.LabelOppositeAxis = true;
+            var label = plot.Add.Text(
+                $"teachers (ReConcile): {100 * teachers.Accuracy:F1} %", -0.45, (100 * teachers.Accuracy) + 1);
+            label.LabelFontSize = 12;
+            label.LabelFontColor = Colors.DarkRed;
+            label.LabelAlignment = Alignment.LowerLeft;
         }
 
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
@@ -50,8 +58,8 @@ internal static class ExperimentPlot
         plot.Axes.Bottom.TickLabelStyle.Rotation = 20;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.UpperLeft;
         plot.Axes.Bottom.MinimumSize = 80;
-        double top = Math.Max(report.Rows.Max(r => r.Accuracy.High), report.Teachers?.Accuracy ?? 0);
-        plot.Axes.SetLimitsY(0, Math.Max(10, 100 * top * 1.12));
+        double top = Math.Max(report.Rows.Max(r => Math.Max(r.Accuracy.High, r.PerSeed.Count > 0 ? r.PerSeed.Max() : 0)), report.Teachers?.Accuracy ?? 0);
+        plot.Axes.SetLimitsY(0, Math.Max(10, (100 * top * 1.08) + 4));
         // Written beside the target and renamed over it, so an interrupted run never leaves half a PNG.
         using ScottPlot.Image image = plot.GetImage(1200, 560);
         MagDi.IO.AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png));
