@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Rebuilds the synthetic experiment's base student from its recipe (SyntheticBaseModelOptions defaults) with the library's
 # own pretraining stage (`magdi pretrain --synthetic`) and compares it, file by file and bit for bit, with the one shipped in
-# samples/Shared/synthetic-base. About 15 minutes on two cores (one thread: the same recipe gives the same bits).
+# samples/Shared/synthetic-base. About 18 minutes, build included (pretraining runs on one thread: the same recipe gives
+# the same bits).
 #   eng/rebuild-synthetic-base.sh           rebuild into a temporary folder and compare
 #   eng/rebuild-synthetic-base.sh --update  replace the shipped base by the rebuild (after a recipe change)
 set -euo pipefail
