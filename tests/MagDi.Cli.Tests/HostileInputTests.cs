@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using System.Text.Json;
 using CsCheck;
 using MagDi.Cli.Infrastructure;
@@ -335,14 +333,7 @@ public sealed class HostileInputTests(CliFixture fixture)
     [Fact]
     public async Task Discuss_RefusedConnection_PrintsTheReason()
     {
-        int port;
-        using (var socket = new TcpListener(IPAddress.Loopback, 0))
-        {
-            socket.Start();
-            port = ((IPEndPoint)socket.LocalEndpoint).Port;
-        }
-
-        var run = await Discuss($"http://127.0.0.1:{port}/v1", "--retries", "0");
+        var run = await Discuss($"http://127.0.0.1:{ScriptedChatServer.FreePort()}/v1", "--retries", "0");
         AssertBadInput(run, "refused", "1 question(s) failed");
     }
 
@@ -525,87 +516,5 @@ public sealed class HostileInputTests(CliFixture fixture)
         var eval = await CliFixture.Run("eval", "--model", nan, "--task", "gsm8k", "--test", fixture.BenchmarkPath, "--limit", "2", "--max-new-tokens", "4", "--json");
         AssertBadInput(eval, "NaN or infinite", Weight);
         Assert.DoesNotContain("accuracy", eval.Out);
-    }
-
-    /// <summary>An OpenAI-compatible chat-completions endpoint whose every answer comes from a script.</summary>
-    private sealed class ScriptedChatServer : IDisposable
-    {
-        private readonly HttpListener _listener = new();
-        private readonly Func<int, string, (HttpStatusCode Status, string Body)> _script;
-        private readonly Task _loop;
-        private int _requests;
-
-        public ScriptedChatServer(Func<int, string, (HttpStatusCode Status, string Body)> script)
-        {
-            _script = script;
-            int port;
-            using (var socket = new TcpListener(IPAddress.Loopback, 0))
-            {
-                socket.Start();
-                port = ((IPEndPoint)socket.LocalEndpoint).Port;
-            }
-
-            BaseUrl = $"http://127.0.0.1:{port}/v1";
-            _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            _listener.Start();
-            _loop = Task.Run(ServeAsync);
-        }
-
-        public string BaseUrl { get; }
-
-        public int Requests => Volatile.Read(ref _requests);
-
-        public static string Reply(string reasoning) =>
-            JsonSerializer.Serialize(new Dictionary<string, object> { ["reasoning"] = reasoning, ["answer"] = "42", ["confidence_level"] = 0.8 });
-
-        /// <summary>A chat completion with one choice holding <paramref name="content"/>, or with no choices when it is null.</summary>
-        public static string Completion(string model, string? content) => JsonSerializer.Serialize(new
-        {
-            id = "chatcmpl-1",
-            @object = "chat.completion",
-            created = 1_700_000_000,
-            model,
-            choices = content is null
-                ? Array.Empty<object>()
-                : [new { index = 0, message = new { role = "assistant", content }, finish_reason = "stop" }],
-            usage = new { prompt_tokens = 50, completion_tokens = 20, total_tokens = 70 },
-        });
-
-        public static string Error(string message) =>
-            JsonSerializer.Serialize(new { error = new { message, type = "invalid_request_error" } });
-
-        private async Task ServeAsync()
-        {
-            while (_listener.IsListening)
-            {
-                HttpListenerContext context;
-                try
-                {
-                    context = await _listener.GetContextAsync();
-                }
-                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-                {
-                    return;
-                }
-
-                using var reader = new StreamReader(context.Request.InputStream, Encoding.UTF8);
-                using var request = JsonDocument.Parse(await reader.ReadToEndAsync());
-                string model = request.RootElement.GetProperty("model").GetString()!;
-                var (status, body) = _script(Interlocked.Increment(ref _requests), model);
-                byte[] bytes = Encoding.UTF8.GetBytes(body);
-                context.Response.StatusCode = (int)status;
-                context.Response.ContentType = "application/json";
-                context.Response.ContentLength64 = bytes.Length;
-                await context.Response.OutputStream.WriteAsync(bytes);
-                context.Response.Close();
-            }
-        }
-
-        public void Dispose()
-        {
-            _listener.Stop();
-            _listener.Close();
-            _loop.Wait(TimeSpan.FromSeconds(5));
-        }
     }
 }
