@@ -422,30 +422,10 @@ public sealed partial class MagDiTrainer
         return peak * Math.Clamp((double)(total - step) / decaySteps, 0.0, 1.0);
     }
 
-    /// <summary>
-    /// The micro-batches of one epoch: a seeded shuffle, then length bucketing inside windows of 16 batches so that MAGs of
-    /// similar token counts share a batch (less padding), then a seeded shuffle of the batches.
-    /// </summary>
-    private List<List<PreparedGraph>> BatchesForEpoch(List<PreparedGraph> graphs, int epoch)
-    {
-        var rng = new Random(unchecked((Options.Seed * 1_000_003) + epoch));
-        var order = Enumerable.Range(0, graphs.Count).ToArray();
-        rng.Shuffle(order);
-        int window = Options.BatchSize * 16;
-        var batches = new List<List<PreparedGraph>>();
-        for (int start = 0; start < order.Length; start += window)
-        {
-            var chunk = order.Skip(start).Take(window).Select(i => graphs[i]).OrderBy(g => g.Nodes.Max(n => n.Ids.Length)).ToList();
-            for (int b = 0; b < chunk.Count; b += Options.BatchSize)
-            {
-                batches.Add(chunk.Skip(b).Take(Options.BatchSize).ToList());
-            }
-        }
-
-        var shuffled = batches.ToArray();
-        rng.Shuffle(shuffled);
-        return [.. shuffled];
-    }
+    /// <summary>The micro-batches of one epoch (<see cref="EpochBatching"/>; a MAG's length is its longest node).</summary>
+    private List<List<PreparedGraph>> BatchesForEpoch(List<PreparedGraph> graphs, int epoch) =>
+        [.. EpochBatching.Batches(graphs.Count, i => graphs[i].Nodes.Max(n => n.Ids.Length), Options.BatchSize, Options.Seed, epoch)
+            .Select(batch => batch.Select(i => graphs[i]).ToList())];
 
     private Dictionary<InteractionGraph, Tensor> PrecomputeFrozenFeatures(List<PreparedGraph> graphs, Device device)
     {

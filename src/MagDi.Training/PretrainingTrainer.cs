@@ -156,7 +156,7 @@ public sealed partial class PretrainingTrainer
             cancellationToken.ThrowIfCancellationRequested();
             if (batches.Count == 0)
             {
-                foreach (int[] b in EpochBatches(rows, epoch++))
+                foreach (int[] b in EpochBatching.Batches(rows.Length, i => rows[i].Length, o.BatchSize, o.Seed, epoch++))
                 {
                     batches.Enqueue(b);
                 }
@@ -251,28 +251,6 @@ public sealed partial class PretrainingTrainer
         }
 
         return rows;
-    }
-
-    /// <summary>One epoch: a seeded shuffle, then texts of similar length batched together inside windows of 16 batches, then the batches shuffled.</summary>
-    private int[][] EpochBatches(int[][] rows, int epoch)
-    {
-        var rng = new Random(unchecked((_options.Seed * 1_000_003) + epoch));
-        int[] order = Enumerable.Range(0, rows.Length).ToArray();
-        rng.Shuffle(order);
-        int window = _options.BatchSize * 16;
-        var batches = new List<int[]>();
-        for (int start = 0; start < order.Length; start += window)
-        {
-            int[] chunk = order.Skip(start).Take(window).OrderBy(i => rows[i].Length).ToArray();
-            for (int b = 0; b < chunk.Length; b += _options.BatchSize)
-            {
-                batches.Add(chunk.Skip(b).Take(_options.BatchSize).ToArray());
-            }
-        }
-
-        int[][] shuffled = [.. batches];
-        rng.Shuffle(shuffled);
-        return shuffled;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Pretraining step {Step}/{Total}: loss {Loss:F4}, lr {LearningRate:E2}")]
