@@ -151,25 +151,9 @@ public static partial class SyntheticBaseModel
         string parent = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(parent);
         AtomicFile.DeleteLeftovers(parent, Path.GetFileName(target)); // a build that was killed: only MagDi's own temporary folders
-        // Built under one of MagDi's temporary names, renamed into place when finished.
-        string temp = Path.Combine(parent, $".{Path.GetFileName(target)}.{Guid.NewGuid():N}.magdi-tmp");
-        Directory.CreateDirectory(temp);
-        try
-        {
-            await BuildAsync(temp, options, progress, logger, cancellationToken).ConfigureAwait(false);
-            if (Directory.Exists(target))
-            {
-                Directory.Delete(target, recursive: true); // an unfinished folder without recipe.json, written by an older build
-            }
-
-            Directory.Move(temp, target);
-        }
-        catch
-        {
-            TryDelete(temp);
-            throw;
-        }
-
+        // Built under one of MagDi's temporary names, then put in place as one unit (a failed or cancelled build leaves nothing).
+        await AtomicFile.WriteDirectoryAsync(
+            target, (temp, ct) => BuildAsync(temp, options, progress, logger, ct), cancellationToken).ConfigureAwait(false);
         return target;
     }
 
@@ -238,24 +222,6 @@ public static partial class SyntheticBaseModel
         // recipe.json last: its presence marks a finished base.
         string recipe = JsonSerializer.Serialize(new { recipe = RecipeVersion, fingerprint = options.Fingerprint(), options }, RecipeJson);
         await AtomicFile.WriteAllTextAsync(Path.Combine(directory, "recipe.json"), recipe, ct).ConfigureAwait(false);
-    }
-
-    private static void TryDelete(string directory)
-    {
-        try
-        {
-            if (Directory.Exists(directory))
-            {
-                Directory.Delete(directory, recursive: true);
-            }
-        }
-        catch (IOException)
-        {
-            // Best effort: a leftover temporary folder never looks like a finished base (no recipe.json).
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Built the synthetic base student in {Directory}: {Steps} steps, final loss {Loss:F4}, {Seconds:F0} s")]

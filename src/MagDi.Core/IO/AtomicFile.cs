@@ -140,6 +140,32 @@ public static partial class AtomicFile
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
         ArgumentNullException.ThrowIfNull(write);
+        // The writer is synchronous, so the shared path below completes before it returns.
+        WriteDirectoryCoreAsync(directory, temp =>
+        {
+            write(temp);
+            return Task.CompletedTask;
+        }).GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// <see cref="WriteDirectory"/> for a writer that works asynchronously: the same temporary folder, swap or merge, and
+    /// clean-up. When <paramref name="write"/> fails or is cancelled, the old folder is untouched and no temporary folder
+    /// is left.
+    /// </summary>
+    /// <param name="directory">The folder to create or replace.</param>
+    /// <param name="write">Writes every file of the new version into the folder it is given.</param>
+    /// <param name="cancellationToken">Passed to <paramref name="write"/>.</param>
+    /// <exception cref="IOException">Writing failed or <paramref name="directory"/> is a file.</exception>
+    public static Task WriteDirectoryAsync(string directory, Func<string, CancellationToken, Task> write, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(write);
+        return WriteDirectoryCoreAsync(directory, temp => write(temp, cancellationToken));
+    }
+
+    private static async Task WriteDirectoryCoreAsync(string directory, Func<string, Task> write)
+    {
         string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
         if (File.Exists(target))
         {
@@ -151,7 +177,7 @@ public static partial class AtomicFile
         Directory.CreateDirectory(temp);
         try
         {
-            write(temp);
+            await write(temp).ConfigureAwait(false);
             if (!Directory.Exists(target))
             {
                 Directory.Move(temp, target);

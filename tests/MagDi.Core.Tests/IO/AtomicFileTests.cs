@@ -209,6 +209,38 @@ public sealed class AtomicFileTests : IDisposable
     }
 
     [Fact]
+    public async Task WriteDirectoryAsync_WriterThatYields_PutsTheFolderInPlaceWhenItFinishes()
+    {
+        await AtomicFile.WriteDirectoryAsync(PathOf("base"), async (temp, ct) =>
+        {
+            await File.WriteAllTextAsync(Path.Combine(temp, "model.safetensors"), "weights", ct);
+            await Task.Yield();
+            Assert.False(Directory.Exists(PathOf("base")));
+            await File.WriteAllTextAsync(Path.Combine(temp, "recipe.json"), "{}", ct);
+        });
+
+        Assert.Equal(["base", Path.Combine("base", "model.safetensors"), Path.Combine("base", "recipe.json")], Listing());
+    }
+
+    [Fact]
+    public async Task WriteDirectoryAsync_Cancelled_LeavesTheOldFolder_AndNoTemporaryFolder()
+    {
+        Directory.CreateDirectory(PathOf("base"));
+        File.WriteAllText(PathOf("base/config.json"), "old");
+        using var cts = new CancellationTokenSource();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => AtomicFile.WriteDirectoryAsync(PathOf("base"), async (temp, ct) =>
+        {
+            await File.WriteAllTextAsync(Path.Combine(temp, "config.json"), "new", ct);
+            await cts.CancelAsync();
+            await Task.Delay(Timeout.Infinite, ct);
+        }, cts.Token));
+
+        Assert.Equal(["base", Path.Combine("base", "config.json")], Listing());
+        Assert.Equal("old", File.ReadAllText(PathOf("base/config.json")));
+    }
+
+    [Fact]
     public void WriteDirectory_TargetIsAFile_FailsNamingIt()
     {
         File.WriteAllText(PathOf("adapter"), "a file");
