@@ -1,4 +1,5 @@
 using MagDi.Runtime;
+using MagDi.Modeling.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -117,7 +118,6 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
 
         using var scope = NewDisposeScope();
         long b = ids.shape[0], t = ids.shape[1];
-        using var decoding = CpuKernels.DecodingStep(t == 1 && !is_grad_enabled());  // the CPU kernels serve these steps only
         KvCache? cache = input.Cache;
         long past = cache?.Length ?? 0;
         long s = past + t;
@@ -136,52 +136,20 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
         Tensor positions = input.PositionIds
             ?? (mask is not null
                 ? (mask.to_type(ScalarType.Int64).cumsum(-1) - 1).clamp_min(0).narrow(1, past, t)
-                : arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, t));
-        var (cos, sin) = Rope.Build(positions, Config.EffectiveHeadDim, Config.RopeTheta, DType);
+                : arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, t));     // [B,T]
+        var (cos, sin) = Rope.Build(positions, Config.EffectiveHeadDim, Config.RopeTheta, DType);           // [B,1,T,hd]
 
-        int? window = Config.EffectiveSlidingWindow;
-        bool hasPadding = mask is not null && mask.min().item<long>() == 0;
-        if (hasPadding && past == 0 && s > 1 && !mask!.narrow(1, 1, s - 1).gt(mask.narrow(1, 0, s - 1)).any().item<bool>())
-        {
-            // Right padding only (no 0 -> 1 step in any row): under the causal mask a real token never sees a later pad,
-            // so the fast causal kernel gives identical results for every real token.
-            hasPadding = false;
-        }
-
-        bool windowActive = window is not null && s > window;
-        bool eager = t > 1 && UseEagerAttention(AttentionImplementation, device, DType, b * Config.NumAttentionHeads * t * s);
-        Tensor? attnMask = null;
-        bool isCausal = false;
-        if (hasPadding || windowActive || (past > 0 && t > 1) || eager) // eager attention has no causal flag: it needs the mask
-        {
-            Tensor q = arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(1); // [T,1] absolute query positions
-            Tensor k = arange(0, s, dtype: ScalarType.Int64, device: device).unsqueeze(0);    // [1,S]
-            Tensor allowed = k <= q;
-            if (windowActive)
-            {
-                allowed = allowed.logical_and(q - k < window!.Value);
-            }
-
-            allowed = allowed.unsqueeze(0).unsqueeze(0);                                       // [1,1,T,S]
-            if (hasPadding)
-            {
-                allowed = allowed.logical_and(mask!.to_type(ScalarType.Bool).unsqueeze(1).unsqueeze(1)); // [B,1,T,S]
-            }
-
-            // Padding queries attend to themselves so their (ignored) rows stay finite.
-            attnMask = allowed.logical_or((k == q).unsqueeze(0).unsqueeze(0));
-        }
-        else if (t > 1)
-        {
-            isCausal = past == 0;
-        }
-
-        var ctx = new LayerContext(cos, sin, attnMask, isCausal, cache, past, eager);
+        // How this forward computes, decided once here and carried to every layer: the CPU decoding kernels serve one-token
+        // steps without autograd only; the attention follows from the setting, the shapes and those kernels.
+        ForwardKernels kernels = ForwardKernels.For(decodingStep: t == 1 && !is_grad_enabled());
+        var (attention, attnMask) = AttentionKernel.Choose(
+            AttentionImplementation, mask, b, Config.NumAttentionHeads, past, t, Config.EffectiveSlidingWindow, device, DType, kernels);
+        var ctx = new LayerContext(cos, sin, attnMask, cache, past, attention, kernels);
         Tensor hidden = _model.Forward(ids, ctx, GradientCheckpointing); // [B,T,d]
         Tensor logits = input.LogitsToKeep switch
         {
-            null => ComputeLogits(hidden),                                                                       // [B,T,V]
-            int n when n >= 0 => ComputeLogits(hidden.narrow(1, t - Math.Min(n, t), Math.Min(n, t))),            // [B,min(n,T),V]
+            null => ApplyHead(hidden, kernels),                                                              // [B,T,V]
+            int n when n >= 0 => ApplyHead(hidden.narrow(1, t - Math.Min(n, t), Math.Min(n, t)), kernels),   // [B,min(n,T),V]
             int n => throw new ArgumentException($"LogitsToKeep must be null or at least 0; got {n}.", nameof(input)),
         };
         if (cache is not null)
@@ -204,20 +172,11 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
     public Tensor ComputeLogits(Tensor hiddenStates)
     {
         ArgumentNullException.ThrowIfNull(hiddenStates);
-        return CpuGemv.Linear(hiddenStates, _lmHead?.weight ?? _model.EmbedTokens.weight!, null);
+        return ApplyHead(hiddenStates, ForwardKernels.LibTorch);
     }
 
-    /// <summary>Scores per layer up to which <see cref="AttentionImplementation.Auto"/> picks eager attention on the CPU (float32 copy: 32 MiB).</summary>
-    internal const long EagerScoreLimit = 1L << 23;
-
-    /// <summary>Whether a forward over several query tokens uses eager attention; <paramref name="scores"/> = B x H x T x S.</summary>
-    internal static bool UseEagerAttention(AttentionImplementation implementation, Device device, ScalarType dtype, long scores) => implementation switch
-    {
-        AttentionImplementation.Eager => true,
-        AttentionImplementation.Sdpa => false,
-        AttentionImplementation.Auto => device.type == DeviceType.CPU && (dtype is ScalarType.BFloat16 or ScalarType.Float16) && scores <= EagerScoreLimit,
-        _ => throw new ArgumentOutOfRangeException(nameof(implementation), implementation, "Unknown attention implementation."),
-    };
+    private Tensor ApplyHead(Tensor hiddenStates, ForwardKernels kernels) =>
+        kernels.Linear(hiddenStates, _lmHead?.weight ?? _model.EmbedTokens.weight!, null);
 
     private static void CheckDType(ScalarType type)
     {

@@ -33,6 +33,6 @@ internal sealed class DecoderStack : nn.Module
             h = layer.Forward(h, ctx, checkpoint);
         }
 
-        return _norm.call(h).MoveToOuterDisposeScope();
+        return _norm.Forward(h, ctx.Kernels).MoveToOuterDisposeScope();
     }
 }

@@ -1,5 +1,5 @@
+using MagDi.Modeling.Kernels;
 using TorchSharp;
-using TorchSharp.Modules;
 using TorchSharp.Utils;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -7,7 +7,7 @@ using F = TorchSharp.torch.nn.functional;
 namespace MagDi.Modeling;
 
 /// <summary>SwiGLU feed-forward: down(silu(gate(x)) * up(x)).</summary>
-internal sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionHost
+internal sealed class Mlp : nn.Module, IProjectionHost
 {
     [ComponentName(Name = "gate_proj")] private nn.Module<Tensor, Tensor> _gateProj;
     [ComponentName(Name = "up_proj")] private nn.Module<Tensor, Tensor> _upProj;
@@ -38,9 +38,11 @@ internal sealed class Mlp : nn.Module<Tensor, Tensor>, IProjectionHost
         }
     }
 
-    public override Tensor forward(Tensor x)
+    /// <summary>x [..,d] to [..,d], computed with <paramref name="kernels"/>.</summary>
+    public Tensor Forward(Tensor x, ForwardKernels kernels)
     {
         using var scope = NewDisposeScope();
-        return CpuGemv.Project(_downProj, F.silu(CpuGemv.Project(_gateProj, x)) * CpuGemv.Project(_upProj, x)).MoveToOuterDisposeScope();
+        Tensor hidden = F.silu(kernels.Project(_gateProj, x)) * kernels.Project(_upProj, x); // [..,ffn]
+        return kernels.Project(_downProj, hidden).MoveToOuterDisposeScope();
     }
 }

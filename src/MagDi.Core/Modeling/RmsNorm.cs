@@ -1,3 +1,4 @@
+using MagDi.Modeling.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -21,9 +22,12 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
 
     public Parameter Weight => _weight;
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, ForwardKernels.LibTorch);
+
+    /// <summary>Normalises x [.., d], with the forward's kernel when it has one for these tensors.</summary>
+    public Tensor Forward(Tensor x, ForwardKernels kernels)
     {
-        if (CpuRowKernels.TryRmsNorm(x, _weight, _eps) is { } y)
+        if (kernels.TryRmsNorm(x, _weight, _eps) is { } y)
         {
             return y;
         }

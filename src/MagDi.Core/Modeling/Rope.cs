@@ -1,3 +1,4 @@
+using MagDi.Modeling.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -16,9 +17,10 @@ internal static class Rope
         return (emb.cos().to_type(dtype).MoveToOuterDisposeScope(), emb.sin().to_type(dtype).MoveToOuterDisposeScope());
     }
 
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    /// <summary>x · cos + rotate_half(x) · sin for x [B,H,T,hd], cos and sin [B,1,T,hd], with the forward's kernel when it has one.</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin, ForwardKernels kernels)
     {
-        if (CpuRowKernels.TryRope(x, cos, sin) is { } y)
+        if (kernels.TryRope(x, cos, sin) is { } y)
         {
             return y;
         }
