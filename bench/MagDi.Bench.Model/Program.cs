@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 TorchRuntime.EnsureInitialized();
 string outPath = Arg("--out") ?? Path.Combine("artifacts", "bench", "model-bench.json");
 bool quick = args.Contains("--quick");
-string only = Arg("--only") ?? "all"; // all | matmul | training | generation | load
+string only = Arg("--only") ?? "all"; // all | matmul | training | generation | decode | load
 if (Arg("--threads") is { } threads)
 {
     set_num_threads(int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
@@ -147,10 +147,10 @@ report["training_fwd_bwd"] = training;
 //    batch) after 16-token prompts, and batch 1 after a 128-token prompt (a MAGDi test prompt with a GSM8K-length
 //    question is ~80-130 tokens). Without the cache every step recomputes the whole sequence; both modes compute
 //    logits only for the last position (TextGenerator asks for LogitsToKeep = 1).
-foreach (var (batchSize, promptLength) in new[] { (1, 16), (8, 16), (1, 128) })
+foreach (var (batchSize, promptLength) in only == "decode" ? new[] { (1, 16), (1, 128) } : new[] { (1, 16), (8, 16), (1, 128) })
 {
     var generation = new JsonObject();
-    foreach (ScalarType dt in only is "all" or "generation" ? new[] { ScalarType.Float32, ScalarType.BFloat16 } : [])
+    foreach (ScalarType dt in only is "all" or "generation" or "decode" ? new[] { ScalarType.Float32, ScalarType.BFloat16 } : [])
     {
         using var model = CausalLanguageModel.CreateRandom(config, 2, dtype: dt);
         var generator = new TextGenerator(model);
@@ -158,7 +158,10 @@ foreach (var (batchSize, promptLength) in new[] { (1, 16), (8, 16), (1, 128) })
         var entry = new JsonObject();
         // Best of 3 runs per mode, the modes interleaved so that a change in machine load touches both. The third mode
         // decodes with the cache but with MagDi's CPU decoding kernels switched off (libtorch ops only), to show their share.
-        string[] modes = ["kv_cache", "no_cache", "kv_cache_libtorch_only"];
+        // --only decode measures the cached batch-1 decoding path alone (three runs even with --quick), where the CPU
+        // decoding kernels run: a before/after check of them that fits in a few minutes on a loaded machine.
+        bool decodeOnly = only == "decode";
+        string[] modes = decodeOnly ? ["kv_cache"] : ["kv_cache", "no_cache", "kv_cache_libtorch_only"];
         var runs = modes.ToDictionary(m => m, _ => new List<double>());
         GenerationResult Run(string mode, int tokens)
         {
@@ -178,7 +181,7 @@ foreach (var (batchSize, promptLength) in new[] { (1, 16), (8, 16), (1, 128) })
             Run(mode, 4);
         }
 
-        for (int run = 0; run < (quick ? 1 : 3); run++)
+        for (int run = 0; run < (quick && !decodeOnly ? 1 : 3); run++)
         {
             foreach (string mode in modes)
             {
@@ -197,8 +200,11 @@ foreach (var (batchSize, promptLength) in new[] { (1, 16), (8, 16), (1, 128) })
 
         entry["new_tokens"] = quick ? 64 : 256;
         entry["prompt_tokens"] = promptLength;
-        entry["speedup"] = Math.Round(runs["kv_cache"].Max() / runs["no_cache"].Max(), 2);
-        entry["speedup_libtorch_only"] = Math.Round(runs["kv_cache_libtorch_only"].Max() / runs["no_cache"].Max(), 2);
+        if (!decodeOnly)
+        {
+            entry["speedup"] = Math.Round(runs["kv_cache"].Max() / runs["no_cache"].Max(), 2);
+            entry["speedup_libtorch_only"] = Math.Round(runs["kv_cache_libtorch_only"].Max() / runs["no_cache"].Max(), 2);
+        }
         generation[dt.ToString()] = entry;
     }
 

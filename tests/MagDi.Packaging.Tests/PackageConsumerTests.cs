@@ -118,7 +118,9 @@ public sealed class PackageConsumerTests : IDisposable
         Assert.Equal("MIT", metadata.Element(ns + "license")?.Value);
         Assert.Equal("README.md", metadata.Element(ns + "readme")?.Value);
         Assert.False(string.IsNullOrWhiteSpace(metadata.Element(ns + "description")?.Value));
-        Assert.NotNull(metadata.Element(ns + "repository"));
+        // No project or repository URL is published until the project has a real public home (issue 16).
+        Assert.Null(metadata.Element(ns + "projectUrl"));
+        Assert.Null(metadata.Element(ns + "repository")?.Attribute("url"));
         Assert.Contains(zip.Entries, e => e.FullName == "README.md");
 
         var dependencies = metadata.Descendants(ns + "dependency").Select(d => (string)d.Attribute("id")!).ToList();

@@ -1,4 +1,4 @@
-using MagDi.Modeling;
+using MagDi.Modeling.Kernels;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;
@@ -13,7 +13,7 @@ namespace MagDi.Lora;
 /// The base weight keeps its key (<c>weight</c>, <c>bias</c>) and is frozen; <c>lora_A.weight</c> and
 /// <c>lora_B.weight</c> are float32 whatever the base dtype (inputs are cast to f32 for the adapter branch and back).
 /// </summary>
-public sealed class LoraLinear : nn.Module<Tensor, Tensor>
+public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
 {
     [ComponentName(Name = "weight")] private readonly Parameter _weight;
     [ComponentName(Name = "bias")] private readonly Parameter? _bias;
@@ -77,10 +77,15 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>
     public Parameter? Bias => _bias;
 
     /// <inheritdoc />
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => Forward(x, ForwardKernels.LibTorch);
+
+    /// <summary>The output for x [..., in] as [..., out], the base product computed with the forward's <paramref name="kernels"/>.</summary>
+    Tensor IKernelModule.Forward(Tensor x, ForwardKernels kernels) => Forward(x, kernels);
+
+    private Tensor Forward(Tensor x, ForwardKernels kernels)
     {
         using var scope = NewDisposeScope();
-        Tensor y = CpuGemv.Linear(x, _weight, _bias); // [..., out]
+        Tensor y = kernels.Linear(x, _weight, _bias); // [..., out]
         if (!IsMerged)
         {
             Tensor a = x.to_type(ScalarType.Float32);

@@ -7,7 +7,7 @@ using MagDi.Tokenization;
 namespace MagDi.Core.Tests.Hostile;
 
 /// <summary>
-/// Hostile inputs for the benchmark, predictions and <c>tokenize --in</c> readers and for <see cref="InputFile"/>
+/// Hostile inputs for the benchmark and predictions readers (the <c>tokenize --in</c> reader's are in MagDi.Cli.Tests) and for <see cref="InputFile"/>
 /// (issue 15): unpaired surrogate escapes, invalid UTF-8 and files that are not regular files. Each is an exception of
 /// the documented type whose message names the file, the line or element and the field.
 /// </summary>
@@ -86,57 +86,6 @@ public sealed class HostileDataInputTests : IDisposable
     }
 
     [Fact]
-    public async Task TokenizeFile_LoneSurrogate_NamesFileLineAndField()
-    {
-        string path = Write("in.jsonl", "{\"text\":\"fine\"}\n{\"text\":\"x\\ud800y\"}\n");
-
-        var ex = await Assert.ThrowsAsync<InvalidDataException>(() =>
-            TokenizerJsonLines.TokenizeFileAsync(new CharTokenizer(), path, new StringWriter()));
-
-        Assert.StartsWith($"{path}: line 2, field \"text\": the string holds the escape \\ud800", ex.Message, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task TokenizeFile_InvalidUtf8_NamesFileAndLineInsteadOfReplacingIt()
-    {
-        byte[] bytes = [.. "{\"text\":\"ok\"}\n{\"text\":\"caf"u8, 0xE9, .. "\"}\n"u8];
-        string path = Write("latin1.jsonl", bytes);
-        var output = new StringWriter();
-
-        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => TokenizerJsonLines.TokenizeFileAsync(new CharTokenizer(), path, output));
-
-        Assert.Equal($"{path}: line 2: invalid UTF-8.", ex.Message);
-        Assert.DoesNotContain("\uFFFD", output.ToString(), StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public async Task TokenizeFile_ReadsTheSameIdsAsTheTextReaderOverload()
-    {
-        const string Content = "\uFEFF{\"text\":\"Hello world\",\"id\":1}\r\n{\"text\":\"caf\u00e9 \\ud83d\\ude00\"}\n";
-        string path = Write("ok.jsonl", Content);
-        var fromFile = new StringWriter();
-        var fromReader = new StringWriter();
-
-        int n = await TokenizerJsonLines.TokenizeFileAsync(new CharTokenizer(), path, fromFile);
-        await TokenizerJsonLines.TokenizeAsync(new CharTokenizer(), new StringReader(Content.TrimStart('\uFEFF')), fromReader);
-
-        Assert.Equal(2, n);
-        Assert.Equal(fromReader.ToString(), fromFile.ToString());
-    }
-
-    [Fact]
-    public async Task TokenizeReader_WithAStrictDecoder_ReportsInvalidUtf8AsInvalidData()
-    {
-        byte[] bytes = [.. "{\"text\":\"ok\"}\n{\"text\":\""u8, 0xFF, .. "\"}\n"u8];
-        using var reader = new StreamReader(new MemoryStream(bytes), InputFile.StrictUtf8);
-
-        var ex = await Assert.ThrowsAsync<InvalidDataException>(() => TokenizerJsonLines.TokenizeAsync(new CharTokenizer(), reader, new StringWriter()));
-
-        Assert.Contains("invalid UTF-8", ex.Message, StringComparison.Ordinal);
-        Assert.IsType<DecoderFallbackException>(ex.InnerException);
-    }
-
-    [Fact]
     public async Task Fifo_IsRefusedWithoutBlockingByEveryDataReader()
     {
         string fifo = Path.Combine(_dir, "input.jsonl");
@@ -147,7 +96,6 @@ public sealed class HostileDataInputTests : IDisposable
 
         var benchmark = await HostileFiles.CaptureWithoutBlocking(fifo, () => BenchmarkReader.ReadAsync(fifo, "gsm8k"));
         var predictions = await HostileFiles.CaptureWithoutBlocking(fifo, () => Scoring.ReadPredictionsAsync(fifo));
-        var tokenize = await HostileFiles.CaptureWithoutBlocking(fifo, () => TokenizerJsonLines.TokenizeFileAsync(new CharTokenizer(), fifo, new StringWriter()));
         var bytes = await HostileFiles.CaptureWithoutBlocking(fifo, () => InputFile.ReadAllBytes(fifo, 100));
 
         foreach (var ex in new[] { benchmark, predictions })
@@ -157,11 +105,8 @@ public sealed class HostileDataInputTests : IDisposable
             Assert.Contains("FIFO", data.Reason, StringComparison.Ordinal);
         }
 
-        foreach (var ex in new[] { tokenize, bytes })
-        {
-            var invalid = Assert.IsType<InvalidDataException>(ex);
-            Assert.StartsWith($"{fifo}: is not a regular file but a FIFO", invalid.Message, StringComparison.Ordinal);
-        }
+        var invalid = Assert.IsType<InvalidDataException>(bytes);
+        Assert.StartsWith($"{fifo}: is not a regular file but a FIFO", invalid.Message, StringComparison.Ordinal);
     }
 
     [Fact]

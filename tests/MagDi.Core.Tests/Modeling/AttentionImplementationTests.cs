@@ -80,14 +80,14 @@ public sealed class AttentionImplementationTests
     public void Auto_IsEagerOnlyForHalfPrecisionOnTheCpuWithFewScores()
     {
         Device cpu = CPU;
-        long limit = CausalLanguageModel.EagerScoreLimit;
-        Assert.True(CausalLanguageModel.UseEagerAttention(AttentionImplementation.Auto, cpu, ScalarType.BFloat16, 8 * 6 * 256 * 256));
-        Assert.True(CausalLanguageModel.UseEagerAttention(AttentionImplementation.Auto, cpu, ScalarType.Float16, limit));
-        Assert.False(CausalLanguageModel.UseEagerAttention(AttentionImplementation.Auto, cpu, ScalarType.BFloat16, limit + 1));
-        Assert.False(CausalLanguageModel.UseEagerAttention(AttentionImplementation.Auto, cpu, ScalarType.Float32, 16));
-        Assert.False(CausalLanguageModel.UseEagerAttention(AttentionImplementation.Auto, new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 16));
-        Assert.True(CausalLanguageModel.UseEagerAttention(AttentionImplementation.Eager, cpu, ScalarType.Float32, limit * 4));
-        Assert.False(CausalLanguageModel.UseEagerAttention(AttentionImplementation.Sdpa, cpu, ScalarType.BFloat16, 16));
+        long limit = AttentionKernel.EagerScoreLimit;
+        Assert.True(AttentionKernel.UseEager(AttentionImplementation.Auto, cpu, ScalarType.BFloat16, 8 * 6 * 256 * 256));
+        Assert.True(AttentionKernel.UseEager(AttentionImplementation.Auto, cpu, ScalarType.Float16, limit));
+        Assert.False(AttentionKernel.UseEager(AttentionImplementation.Auto, cpu, ScalarType.BFloat16, limit + 1));
+        Assert.False(AttentionKernel.UseEager(AttentionImplementation.Auto, cpu, ScalarType.Float32, 16));
+        Assert.False(AttentionKernel.UseEager(AttentionImplementation.Auto, new Device(DeviceType.CUDA, 0), ScalarType.BFloat16, 16));
+        Assert.True(AttentionKernel.UseEager(AttentionImplementation.Eager, cpu, ScalarType.Float32, limit * 4));
+        Assert.False(AttentionKernel.UseEager(AttentionImplementation.Sdpa, cpu, ScalarType.BFloat16, 16));
     }
 
     [Fact]

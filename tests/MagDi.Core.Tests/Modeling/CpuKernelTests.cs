@@ -1,6 +1,7 @@
 using MagDi.Generation;
 using MagDi.Lora;
 using MagDi.Modeling;
+using MagDi.Modeling.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -52,7 +53,7 @@ public sealed class CpuGemvTests
         using Tensor? b = withBias ? randn([n], generator: generator).to_type(dtype) : null;
         using var noGrad = no_grad();
 
-        using Tensor? actual = Decoding(() => CpuGemv.TryLinear(x, w, b));
+        using Tensor? actual = CpuGemv.TryLinear(x, w, b);
         using Tensor expected = F.linear(x, w, b);
 
         Assert.NotNull(actual);
@@ -74,7 +75,7 @@ public sealed class CpuGemvTests
         using Tensor x = storage[45].narrow(0, 0, 40).unsqueeze(0);                         // offset 1800
         using var noGrad = no_grad();
 
-        using Tensor? actual = Decoding(() => CpuGemv.TryLinear(x, w, null));
+        using Tensor? actual = CpuGemv.TryLinear(x, w, null);
 
         Assert.NotNull(actual);
         TestCheckpoints.AssertClose(F.linear(x, w), actual, 0.05, "bf16 product of offset views");
@@ -86,7 +87,6 @@ public sealed class CpuGemvTests
         using Tensor w = randn(8, 16);
         using Tensor x = randn(1, 16);
         using var noGrad = no_grad();
-        using var step = CpuKernels.DecodingStep(true);
 
         Assert.NotNull(CpuGemv.TryLinear(x, w, null));                                     // the control
         Assert.Null(CpuGemv.TryLinear(randn(CpuGemv.MaxRows + 1, 16), w, null));             // enough rows for a GEMM
@@ -97,15 +97,18 @@ public sealed class CpuGemvTests
     }
 
     [Fact]
-    public void Kernels_RunOnlyInsideADecodingStep()
+    public void Kernels_RunOnlyInADecodingStep()
     {
         using Tensor w = randn(8, 16);
         using Tensor x = randn(1, 16);
         using var noGrad = no_grad();
 
-        Assert.Null(CpuGemv.TryLinear(x, w, null));                                        // prefill, scoring, training
-        Assert.NotNull(Decoding(() => CpuGemv.TryLinear(x, w, null)));
-        Assert.Null(CpuGemv.TryLinear(x, w, null));                                        // the scope ended
+        Assert.Same(ForwardKernels.LibTorch, ForwardKernels.For(decodingStep: false));      // prefill, scoring, training
+        Assert.Same(ForwardKernels.CpuDecode, ForwardKernels.For(decodingStep: true));
+        Assert.Null(ForwardKernels.LibTorch.TryRmsNorm(x, ones(16), 1e-5));               // libtorch computes everything there
+        Assert.Null(ForwardKernels.LibTorch.TryAttendOne(randn(1, 2, 1, 16), randn(1, 2, 3, 16), randn(1, 2, 3, 16), null));
+        Assert.NotNull(ForwardKernels.CpuDecode.TryRmsNorm(x, ones(16), 1e-5));
+        TestCheckpoints.AssertClose(F.linear(x, w), ForwardKernels.CpuDecode.Linear(x, w, null), 1e-5, "decode-step linear");
     }
 
     [Fact]
@@ -113,7 +116,6 @@ public sealed class CpuGemvTests
     {
         using Tensor w = randn(8, 16).requires_grad_(true);
         using Tensor x = randn(1, 16);
-        using var step = CpuKernels.DecodingStep(true);
 
         Assert.Null(CpuGemv.TryLinear(x, w, null));                                        // grad mode on, weight trainable
         using (no_grad())
@@ -123,15 +125,10 @@ public sealed class CpuGemvTests
     }
 
     [Fact]
-    public void TryLinear_Declines_WhenTheSwitchIsSet()
+    public void DecodingSteps_UseLibTorch_WhenTheSwitchIsSet()
     {
-        using Tensor w = randn(8, 16);
-        using Tensor x = randn(1, 16);
-        using var noGrad = no_grad();
-        using var step = CpuKernels.DecodingStep(true);
-
-        Assert.Null(CpuKernelSwitch.WithKernelDisabled(() => CpuGemv.TryLinear(x, w, null)));
-        Assert.NotNull(CpuGemv.TryLinear(x, w, null));
+        Assert.Same(ForwardKernels.LibTorch, CpuKernelSwitch.WithKernelDisabled(() => ForwardKernels.For(decodingStep: true)));
+        Assert.Same(ForwardKernels.CpuDecode, ForwardKernels.For(decodingStep: true));
     }
 
     [Fact]
@@ -152,13 +149,6 @@ public sealed class CpuGemvTests
         }
 
         Assert.True(float.IsNaN(CpuKernels.BFloat16ToSingle(CpuKernels.SingleToBFloat16(float.NaN))));
-    }
-
-    /// <summary>Runs <paramref name="kernel"/> as inside a model's one-token step, where the kernels may run.</summary>
-    private static Tensor? Decoding(Func<Tensor?> kernel)
-    {
-        using var step = CpuKernels.DecodingStep(true);
-        return kernel();
     }
 
     [Theory]
@@ -238,7 +228,7 @@ public sealed class CpuRowKernelTests
         using Tensor x = (randn([rows, 1, d], generator: generator) * 3).to_type(dtype);
 
         using Tensor expected = norm.call(x);
-        using Tensor? actual = Step(() => CpuRowKernels.TryRmsNorm(x, norm.Weight, 1e-5));
+        using Tensor? actual = CpuRowKernels.TryRmsNorm(x, norm.Weight, 1e-5);
 
         Assert.NotNull(actual);
         // Only the mean's summation order differs: f32 to rounding; bf16 by at most one step where a value sits on a boundary.
@@ -261,8 +251,8 @@ public sealed class CpuRowKernelTests
         using Tensor projected = randn([2, t, 6 * headDim], generator: generator).to_type(dtype);               // a linear layer's output
         using Tensor x = projected.view(2, t, 6, headDim).transpose(1, 2);                                       // [B,H,T,hd]
 
-        using Tensor expected = Rope.Apply(x, cos, sin);
-        using Tensor? actual = Step(() => CpuRowKernels.TryRope(x, cos, sin));
+        using Tensor expected = Rope.Apply(x, cos, sin, ForwardKernels.LibTorch);
+        using Tensor? actual = CpuRowKernels.TryRope(x, cos, sin);
 
         Assert.NotNull(actual);
         Assert.True(expected.eq(actual).all().item<bool>(), $"{dtype} hd {headDim} T {t}: max difference {(expected - actual).abs().max().to_type(ScalarType.Float64).item<double>()}");
@@ -276,14 +266,8 @@ public sealed class CpuRowKernelTests
         using var noGrad = no_grad();
         using Tensor w = ones(64);
         using Tensor large = randn(CpuKernels.MaxElements / 64 + 1, 64);
-        Assert.Null(Step(() => CpuRowKernels.TryRmsNorm(large, w, 1e-5)));
-        Assert.NotNull(Step(() => CpuRowKernels.TryRmsNorm(large.narrow(0, 0, 2), w, 1e-5)));
-    }
-
-    internal static Tensor? Step(Func<Tensor?> kernel)
-    {
-        using var step = CpuKernels.DecodingStep(true);
-        return kernel();
+        Assert.Null(CpuRowKernels.TryRmsNorm(large, w, 1e-5));
+        Assert.NotNull(CpuRowKernels.TryRmsNorm(large.narrow(0, 0, 2), w, 1e-5));
     }
 }
 
@@ -314,7 +298,7 @@ public sealed class CpuDecodeAttentionTests
 
         using Tensor expected = F.scaled_dot_product_attention(
             q, k.repeat_interleave(heads / kvHeads, 1), v.repeat_interleave(heads / kvHeads, 1), padded ? mask : null, 0.0, false);
-        using Tensor? actual = CpuRowKernelTests.Step(() => CpuDecodeAttention.TryAttend(q, k, v, padded ? mask : null));
+        using Tensor? actual = CpuDecodeAttention.TryAttend(q, k, v, padded ? mask : null);
 
         Assert.NotNull(actual);
         // libtorch's fused kernel rounds the probabilities to bf16 before multiplying by v; the kernel keeps them in f32.
@@ -326,10 +310,10 @@ public sealed class CpuDecodeAttentionTests
     {
         using var noGrad = no_grad();
         using Tensor k = randn(1, 2, 5, 8);
-        Assert.Null(CpuRowKernelTests.Step(() => CpuDecodeAttention.TryAttend(randn(1, 2, 2, 8), k, k, null)));            // two queries
-        Assert.Null(CpuRowKernelTests.Step(() => CpuDecodeAttention.TryAttend(randn(1, 2, 1, 8), k, k, zeros(1, 1, 1, 5)))); // a float mask
-        Assert.Null(CpuRowKernelTests.Step(() => CpuDecodeAttention.TryAttend(randn(1, 3, 1, 8), k, k, null)));            // 3 heads over 2
-        Assert.NotNull(CpuRowKernelTests.Step(() => CpuDecodeAttention.TryAttend(randn(1, 4, 1, 8), k, k, null)));
+        Assert.Null(CpuDecodeAttention.TryAttend(randn(1, 2, 2, 8), k, k, null));            // two queries
+        Assert.Null(CpuDecodeAttention.TryAttend(randn(1, 2, 1, 8), k, k, zeros(1, 1, 1, 5))); // a float mask
+        Assert.Null(CpuDecodeAttention.TryAttend(randn(1, 3, 1, 8), k, k, null));            // 3 heads over 2
+        Assert.NotNull(CpuDecodeAttention.TryAttend(randn(1, 4, 1, 8), k, k, null));
     }
 }
 

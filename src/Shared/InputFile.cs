@@ -14,7 +14,7 @@ namespace MagDi.IO;
 /// reached through an ordinary path, paths in the device namespace (<c>\\.\</c>) are refused and everything else that
 /// exists and is not a directory is accepted.
 /// </remarks>
-public static partial class InputFile
+internal static partial class InputFile
 {
     // The file type bits of FileStatus.Mode in .NET's own native shim (System.Native), the same on every Unix.
     private const int TypeMask = 0xF000;

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MagDi.Modeling;
+namespace MagDi.Modeling.Kernels;
 
 /// <summary>
 /// RMSNorm and rotary embedding for small inputs on the CPU (<see cref="CpuKernels"/>): one pass over each row instead of
@@ -18,11 +18,6 @@ internal static unsafe class CpuRowKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor? TryRmsNorm(Tensor x, Tensor weight, double eps)
     {
-        if (!CpuKernels.Active)
-        {
-            return null;
-        }
-
         long d = weight.numel();
         if (x.dim() < 1 || x.shape[^1] != d || x.numel() > CpuKernels.MaxElements || !CpuKernels.Accept(x, weight)
             || !x.is_contiguous() || !weight.is_contiguous())
@@ -78,7 +73,7 @@ internal static unsafe class CpuRowKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor? TryRope(Tensor x, Tensor cos, Tensor sin)
     {
-        if (!CpuKernels.Active || x.dim() != 4 || cos.dim() != 4 || x.numel() > CpuKernels.MaxElements || !CpuKernels.Accept(x, cos, sin)
+        if (x.dim() != 4 || cos.dim() != 4 || x.numel() > CpuKernels.MaxElements || !CpuKernels.Accept(x, cos, sin)
             || cos.shape[1] != 1 || cos.shape[0] != x.shape[0] || cos.shape[2] != x.shape[2] || cos.shape[3] != x.shape[3]
             || !sin.shape.SequenceEqual(cos.shape) || !cos.is_contiguous() || !sin.is_contiguous() || (x.shape[3] & 1) != 0)
         {

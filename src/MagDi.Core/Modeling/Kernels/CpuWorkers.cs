@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace MagDi.Modeling;
+namespace MagDi.Modeling.Kernels;
 
 /// <summary>
 /// Fork-join for the CPU kernels: the calling thread and a few dedicated workers each run one part of a loop.
@@ -9,7 +9,7 @@ namespace MagDi.Modeling;
 /// workers here spin on a counter for <see cref="SpinMicroseconds"/> after each part (staying hot across the calls of
 /// a step, as OpenMP's workers do) and then sleep on an event until the next call.
 /// <para>
-/// The kernels only run inside a one-token decoding step (<see cref="CpuKernels.DecodingStep"/>), where every libtorch op
+/// The kernels only run inside a one-token decoding step (<see cref="ForwardKernels.CpuDecode"/>), where every libtorch op
 /// is small enough to run on the calling thread: libtorch's OpenMP team sleeps and the workers have the other cores.
 /// Next to libtorch's threaded matmuls (prefill, recomputation, training) the two spinning teams take cores from each
 /// other; a full-sequence forward got up to 2.5x slower that way on the benchmark machine.

@@ -4,7 +4,7 @@ using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MagDi.Modeling;
+namespace MagDi.Modeling.Kernels;
 
 /// <summary>
 /// y = x Wᵀ + b for a handful of input rows on the CPU (one-token decoding). With one input row a linear layer is a
@@ -23,22 +23,11 @@ internal static unsafe class CpuGemv
     /// </summary>
     internal const int MaxRows = 2;
 
-    /// <summary><see cref="TryLinear"/>, or libtorch's linear when it does not apply.</summary>
-    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias) =>
-        TryLinear(x, weight, bias) ?? nn.functional.linear(x, weight, bias);
-
-    /// <summary>
-    /// The module's output: a plain linear layer's through <see cref="TryLinear"/> when it applies, else the module's
-    /// own forward (which runs its hooks; inside a decoding step, the kernel's products run no module hooks).
-    /// </summary>
-    public static Tensor Project(nn.Module<Tensor, Tensor> module, Tensor x) =>
-        module is TorchSharp.Modules.Linear linear && TryLinear(x, linear.weight!, linear.bias) is { } y ? y : module.call(x);
-
     /// <summary>x [..., K] · W [N, K]ᵀ + b [N] as [..., N], or null when this kernel does not apply.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor? TryLinear(Tensor x, Tensor weight, Tensor? bias)
     {
-        if (!CpuKernels.Active || weight.dim() != 2 || x.dim() < 1 || !CpuKernels.Accept(weight, x, bias))
+        if (weight.dim() != 2 || x.dim() < 1 || !CpuKernels.Accept(weight, x, bias))
         {
             return null;
         }

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MagDi.Modeling;
+namespace MagDi.Modeling.Kernels;
 
 /// <summary>
 /// Attention of one query token per row over the KV cache on the CPU (<see cref="CpuKernels"/>), with grouped-query heads
@@ -19,7 +19,7 @@ internal static unsafe class CpuDecodeAttention
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static Tensor? TryAttend(Tensor q, Tensor k, Tensor v, Tensor? mask)
     {
-        if (!CpuKernels.Active || q.dim() != 4 || q.shape[2] != 1 || k.dim() != 4 || !k.shape.SequenceEqual(v.shape)
+        if (q.dim() != 4 || q.shape[2] != 1 || k.dim() != 4 || !k.shape.SequenceEqual(v.shape)
             || k.shape[0] != q.shape[0] || k.shape[3] != q.shape[3] || k.shape[1] == 0 || q.shape[1] % k.shape[1] != 0
             || (long)k.shape[1] * k.shape[2] * k.shape[3] * q.shape[0] > CpuKernels.MaxElements * 8
             || !CpuKernels.Accept(q, k, v)

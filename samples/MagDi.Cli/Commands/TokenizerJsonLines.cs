@@ -2,14 +2,15 @@ using System.Text;
 using System.Text.Json;
 using MagDi.IO;
 using MagDi.Tasks;
+using MagDi.Tokenization;
 
-namespace MagDi.Tokenization;
+namespace MagDi.Cli.Commands;
 
 /// <summary>
-/// The logic of the CLI verb <c>magdi tokenize</c>: reads JSON Lines with a <c>"text"</c> string per line and
+/// The body of the CLI verb <c>magdi tokenize --in</c>: reads JSON Lines with a <c>"text"</c> string per line and
 /// writes one <c>{"ids":[...]}</c> line per input line, in order.
 /// </summary>
-public static class TokenizerJsonLines
+internal static class TokenizerJsonLines
 {
     /// <summary>The longest input line accepted by <see cref="TokenizeFileAsync"/>: 64 MiB.</summary>
     public const int MaxLineBytes = 64 * 1024 * 1024;

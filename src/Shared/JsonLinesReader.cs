@@ -8,7 +8,7 @@ namespace MagDi.Tasks;
 /// <param name="Utf8">The line's bytes without the line terminator (empty when <paramref name="TooLong"/>).</param>
 /// <param name="TooLong">Whether the line exceeded the byte limit (its bytes were not kept).</param>
 /// <param name="IsValidUtf8">Whether the line is valid UTF-8.</param>
-public sealed record JsonLine(int Number, ReadOnlyMemory<byte> Utf8, bool TooLong, bool IsValidUtf8)
+internal sealed record JsonLine(int Number, ReadOnlyMemory<byte> Utf8, bool TooLong, bool IsValidUtf8)
 {
     /// <summary>Whether the line is empty or whitespace only.</summary>
     public bool IsBlank => !TooLong && Utf8.Span.Trim(" \t\r"u8).IsEmpty;
@@ -18,7 +18,7 @@ public sealed record JsonLine(int Number, ReadOnlyMemory<byte> Utf8, bool TooLon
 /// Splits a UTF-8 stream into lines with constant memory (one line at a time, bounded by a byte
 /// limit), reporting over-long lines and invalid UTF-8 instead of failing.
 /// </summary>
-public static class JsonLinesReader
+internal static class JsonLinesReader
 {
     /// <summary>Reads the lines of <paramref name="stream"/>. A UTF-8 byte-order mark and trailing <c>\r</c> are removed.</summary>
     /// <param name="stream">The stream.</param>

@@ -3,19 +3,19 @@ using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace MagDi.Modeling;
+namespace MagDi.Modeling.Kernels;
 
 /// <summary>
 /// What the CPU inference kernels (<see cref="CpuGemv"/>, <see cref="CpuRowKernels"/>, <see cref="CpuDecodeAttention"/>)
-/// share: when they may run, and bfloat16 conversion.
+/// share: which tensors they accept, and bfloat16 conversion.
 /// <para>
 /// A one-token decoding step on the CPU is a long chain of tiny ops. libtorch costs 1-2 µs of dispatch per op, 8-30 µs
 /// for a reduction or a fused attention call, and streams small weights well below the memory bandwidth; these kernels
 /// do the same arithmetic in C# SIMD loops (the matrix-vector products split over <see cref="CpuWorkers"/>). They run
-/// only inside a decoding step (<see cref="DecodingStep"/>), on float32 and bfloat16 tensors on the CPU that need no
-/// autograd; they compute in float32 and round bfloat16 results to nearest even where libtorch rounds, so element-wise
+/// only in a decoding step, through <see cref="ForwardKernels.CpuDecode"/> (which <see cref="ForwardKernels.For"/>
+/// picks once per forward), on float32 and bfloat16 tensors on the CPU that need no autograd; they compute in float32 and round bfloat16 results to nearest even where libtorch rounds, so element-wise
 /// results are bit-identical and reductions agree to float32 summation order. Everything else (prefill, recomputation,
-/// training, GPU tensors, float16, large inputs) runs libtorch's ops, and so does everything when the
+/// training, GPU tensors, float16, large inputs) runs libtorch's ops, and so does every forward when the
 /// <c>MagDi.DisableCpuKernels</c> <see cref="AppContext"/> switch is set (runtimeconfig <c>configProperties</c> or
 /// <see cref="AppContext.SetSwitch"/>).
 /// </para>
@@ -31,45 +31,12 @@ internal static class CpuKernels
     /// </summary>
     internal const long MaxElements = 1L << 14;
 
-    [ThreadStatic]
-    private static bool _decoding;
-
     /// <summary>
-    /// Marks this thread's work until disposal as one decoding step when <paramref name="active"/> (the model's forward
-    /// over one token per row, without autograd); the kernels run only there. Prefill, recomputation and training keep
-    /// libtorch's threaded kernels, which <see cref="CpuWorkers"/> would compete with for cores.
-    /// </summary>
-    internal static DecodingScope DecodingStep(bool active)
-    {
-        bool previous = _decoding;
-        _decoding = active;
-        return new DecodingScope(previous);
-    }
-
-    /// <summary>Restores the state before <see cref="DecodingStep"/>.</summary>
-    internal readonly struct DecodingScope(bool previous) : IDisposable
-    {
-        public void Dispose() => _decoding = previous;
-    }
-
-    /// <summary>
-    /// True inside a <see cref="DecodingStep"/> with SIMD available and the switch off. The kernels test this before
-    /// anything else, so the ops of every other forward (training included) pay no shape queries for them.
-    /// </summary>
-    internal static bool Active =>
-        _decoding && Vector256.IsHardwareAccelerated && !(AppContext.TryGetSwitch(DisableSwitch, out bool disabled) && disabled);
-
-    /// <summary>
-    /// True when the kernels may run on these tensors: <see cref="Active"/>, and every non-null tensor is on the CPU,
-    /// has the first tensor's dtype (float32 or bfloat16) and needs no gradient.
+    /// True when the kernels may run on these tensors: every non-null tensor is on the CPU, has the first tensor's dtype
+    /// (float32 or bfloat16) and needs no gradient.
     /// </summary>
     internal static bool Accept(params ReadOnlySpan<Tensor?> tensors)
     {
-        if (!Active)
-        {
-            return false;
-        }
-
         ScalarType dtype = tensors[0]!.dtype;
         if (dtype != ScalarType.Float32 && dtype != ScalarType.BFloat16)
         {

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace MagDi.Training;
 
 /// <summary>Parses the dtype names used in options and on the command line.</summary>
-public static class DTypes
+internal static class DTypes
 {
     /// <summary><c>f32</c>/<c>float32</c>, <c>bf16</c>/<c>bfloat16</c>, <c>f16</c>/<c>float16</c>.</summary>
     /// <exception cref="ArgumentException">Another name.</exception>
