@@ -1,4 +1,5 @@
 using MagDi.Graphs.Gcn;
+using MagDi.Graphs.Heads;
 using MagDi.Runtime;
 using TorchSharp;
 using TorchSharp.Utils;
@@ -9,7 +10,7 @@ namespace MagDi.Losses;
 
 /// <summary>
 /// The MAGDi objective, paper equation 4: L = α·L+ + β·L− + γ·L_I, with its trainable heads (the contrastive scorer and
-/// the GCN node classifier).
+/// the graph head: the GCN node classifier by default, or one of the attention heads of paper Table 6).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -24,7 +25,12 @@ namespace MagDi.Losses;
 /// A term whose weight is 0 is not computed (its head is not even created); its loss reads 0. A term whose weight is
 /// positive needs its inputs: logits and labels for α, representations and graphs for β and γ.
 /// </para>
-/// <para>State-dict keys: <c>scorer.*</c> (<see cref="ContrastiveScorer"/>) and <c>gcn.*</c> (<see cref="GcnNodeClassifier"/>).</para>
+/// <para>
+/// State-dict keys: <c>scorer.*</c> (<see cref="ContrastiveScorer"/>) and, named per graph head, <c>gcn.*</c>
+/// (<see cref="GcnNodeClassifier"/>), <c>node_attention.*</c> (<see cref="NodeAttentionClassifier"/>) or
+/// <c>token_attention.*</c> (<see cref="TokenAttentionClassifier"/>). A checkpoint of one head therefore never loads
+/// silently into another.
+/// </para>
 /// </remarks>
 public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
 {
@@ -33,6 +39,12 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
 
     [ComponentName(Name = "gcn")]
     private readonly GcnNodeClassifier? _gcn;
+
+    [ComponentName(Name = "node_attention")]
+    private readonly NodeAttentionClassifier? _nodeAttention;
+
+    [ComponentName(Name = "token_attention")]
+    private readonly TokenAttentionClassifier? _tokenAttention;
 
     private readonly Random _random;
 
@@ -51,7 +63,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
             _scorer = new ContrastiveScorer(options.HiddenSize);
         }
 
-        if (options.Weights.Gamma > 0)
+        if (options.Weights.Gamma > 0 && options.GraphHead == GraphHeadKind.Gcn)
         {
             _gcn = new GcnNodeClassifier(new GcnNodeClassifierOptions
             {
@@ -61,6 +73,26 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                 Classes = options.NodeClasses,
                 Normalization = options.Normalization,
             });
+        }
+        else if (options.Weights.Gamma > 0)
+        {
+            var attention = new AttentionHeadOptions
+            {
+                InputSize = options.HiddenSize,
+                HiddenSize = options.GcnHiddenSize,
+                Heads = options.AttentionHeads,
+                Dropout = options.GcnDropout,
+                Classes = options.NodeClasses,
+                PositionWeightedSpans = options.SpanPooling == PoolingKind.PositionWeightedMean,
+            };
+            if (options.GraphHead == GraphHeadKind.NodeAttention)
+            {
+                _nodeAttention = new NodeAttentionClassifier(attention);
+            }
+            else
+            {
+                _tokenAttention = new TokenAttentionClassifier(attention);
+            }
         }
 
         RegisterComponents();
@@ -72,8 +104,11 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
     /// <summary>The contrastive scorer, or null when β = 0.</summary>
     public ContrastiveScorer? Scorer => _scorer;
 
-    /// <summary>The GCN head, or null when γ = 0.</summary>
+    /// <summary>The GCN head, or null when γ = 0 or another <see cref="MagDiObjectiveOptions.GraphHead"/> is used.</summary>
     public GcnNodeClassifier? NodeClassifier => _gcn;
+
+    /// <summary>The graph head of the node-classification term (<see cref="MagDiObjectiveOptions.GraphHead"/>), or null when γ = 0.</summary>
+    public IGraphHead? GraphHead => (IGraphHead?)_gcn ?? (IGraphHead?)_nodeAttention ?? _tokenAttention;
 
     /// <summary>
     /// Forms the margin-ranking pairs of a batch: inside each graph, correct nodes against incorrect ones, as rows of the
@@ -178,11 +213,17 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
             terms.Add(nll * w.Alpha);
         }
 
+        bool tokenHead = Options.GraphHead == GraphHeadKind.TokenAttention;
         if (w.Beta > 0 || w.Gamma > 0)
         {
             GraphBatch graphs = input.Graphs ?? throw new ArgumentException("Graphs are required when Beta > 0 or Gamma > 0.", nameof(input));
-            Tensor reps = input.NodeRepresentations ?? throw new ArgumentException("NodeRepresentations are required when Beta > 0 or Gamma > 0.", nameof(input));
-            if (reps.dim() != 2 || reps.shape[0] != graphs.RealNodeCount)
+            Tensor? reps = input.NodeRepresentations;
+            if (reps is null && (w.Beta > 0 || !tokenHead))
+            {
+                throw new ArgumentException("NodeRepresentations are required when Beta > 0 or Gamma > 0 (with a GCN or node-attention head).", nameof(input));
+            }
+
+            if (reps is not null && (reps.dim() != 2 || reps.shape[0] != graphs.RealNodeCount))
             {
                 throw new ArgumentException(
                     $"NodeRepresentations must have shape [{graphs.RealNodeCount}, d] (one row per real node of the graphs), got {TensorChecks.Shape(reps)}.",
@@ -192,7 +233,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
             if (w.Beta > 0)
             {
                 pairs = FormPairs(graphs, Options.Pairing, input.PairingRandom ?? _random);
-                Tensor scores = _scorer!.forward(reps);                                   // [N], each node scored once
+                Tensor scores = _scorer!.forward(reps!);                                   // [N], each node scored once
                 var (posIndex, negIndex) = PairIndices(pairs, scores.device);
                 MarginRankingLossResult r = MarginRankingLoss.Compute(
                     scores.index_select(0, posIndex), scores.index_select(0, negIndex), Options.Margin);
@@ -217,10 +258,13 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                         nameof(input));
                 }
 
-                Tensor features = Options.NodeFeatures == NodeFeatureSource.Live
-                    ? reps
-                    : (input.FrozenNodeFeatures ?? reps).detach();
-                Tensor logits = _gcn!.Classify(features, graphs);                         // [NodeCount, C]
+                Tensor logits = tokenHead
+                    ? _tokenAttention!.forward(TokenInput(input), graphs)                  // [NodeCount, C]
+                    : GraphHead!.Classify(new GraphHeadInput
+                    {
+                        Graphs = graphs,
+                        NodeFeatures = Options.NodeFeatures == NodeFeatureSource.Live ? reps : (input.FrozenNodeFeatures ?? reps!).detach(),
+                    });
                 NodeClassificationLossResult r = NodeClassificationLoss.Compute(logits, graphs.LabelsTensor(logits.device));
                 node = r.Loss;
                 metrics[LossReport.Keys.NodeCount] = r.NodeCount;
@@ -253,6 +297,14 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
             node.MoveToOuterDisposeScope(),
             pairs,
             new LossReport(metrics));
+    }
+
+    /// <summary>The token states the token head reads: live, or detached for <see cref="NodeFeatureSource.Frozen"/>.</summary>
+    private LinearizedGraphStates TokenInput(MagDiObjectiveInput input)
+    {
+        LinearizedGraphStates tokens = input.Tokens
+            ?? throw new ArgumentException("Tokens (the hidden states of each MAG's linearised interaction) are required when Gamma > 0 with GraphHead TokenAttention.", nameof(input));
+        return Options.NodeFeatures == NodeFeatureSource.Live ? tokens : tokens with { HiddenStates = tokens.HiddenStates.detach() };
     }
 
     private static (Tensor Positive, Tensor Negative) PairIndices(IReadOnlyList<(int Positive, int Negative)> pairs, Device device)

@@ -1,4 +1,5 @@
 using MagDi.Graphs.Gcn;
+using MagDi.Graphs.Heads;
 using static TorchSharp.torch;
 
 namespace MagDi.Losses;
@@ -40,6 +41,12 @@ public sealed class MagDiObjectiveInput
     /// the frozen mode uses <see cref="NodeRepresentations"/> detached.
     /// </summary>
     public Tensor? FrozenNodeFeatures { get; init; }
+
+    /// <summary>
+    /// The student's hidden states of each MAG's linearised interaction and every real node's span in it: the input of the
+    /// token-attention graph head (<see cref="GraphHeadKind.TokenAttention"/>); other heads ignore it.
+    /// </summary>
+    public LinearizedGraphStates? Tokens { get; init; }
 
     /// <summary>Random source for pairing; null uses the objective's own, seeded from <see cref="MagDiObjectiveOptions.Seed"/>.</summary>
     public Random? PairingRandom { get; init; }

@@ -1,4 +1,5 @@
 using MagDi.Graphs.Gcn;
+using MagDi.Graphs.Heads;
 
 namespace MagDi.Losses;
 
@@ -23,10 +24,26 @@ public sealed class MagDiObjectiveOptions
     /// <summary>Where the GCN's node features come from. Default <see cref="NodeFeatureSource.Live"/>.</summary>
     public NodeFeatureSource NodeFeatures { get; set; } = NodeFeatureSource.Live;
 
-    /// <summary>Hidden size of the GCN layers. Default 512.</summary>
+    /// <summary>
+    /// How the node-classification term models the MAG: <see cref="GraphHeadKind.Gcn"/> (default, the paper's MAGDi),
+    /// <see cref="GraphHeadKind.NodeAttention"/> or <see cref="GraphHeadKind.TokenAttention"/> (paper Table 6). Token attention
+    /// reads <see cref="MagDiObjectiveInput.Tokens"/> instead of <see cref="MagDiObjectiveInput.NodeRepresentations"/>.
+    /// </summary>
+    public GraphHeadKind GraphHead { get; set; } = GraphHeadKind.Gcn;
+
+    /// <summary>Attention heads of each layer of the attention graph heads. Default 8. <see cref="GcnHiddenSize"/> must be a multiple.</summary>
+    public int AttentionHeads { get; set; } = 8;
+
+    /// <summary>
+    /// How the token-attention head pools a node's span: position-weighted (default, as the chain representation) or plain
+    /// mean. Other heads ignore it.
+    /// </summary>
+    public PoolingKind SpanPooling { get; set; } = PoolingKind.PositionWeightedMean;
+
+    /// <summary>Hidden size of the graph head's two layers (GCN or attention). Default 512.</summary>
     public int GcnHiddenSize { get; set; } = 512;
 
-    /// <summary>Dropout of the GCN head (training mode only). Default 0.5.</summary>
+    /// <summary>Dropout after each of the graph head's two layers (training mode only). Default 0.5.</summary>
     public double GcnDropout { get; set; } = 0.5;
 
     /// <summary>Node classes: 2 (paper, default) or 3 with padded missing nodes (released recipe).</summary>
@@ -82,6 +99,27 @@ public sealed class MagDiObjectiveOptions
         if (NodeClasses < 2)
         {
             problems.Add($"NodeClasses must be at least 2 (got {NodeClasses}).");
+        }
+
+        if (!Enum.IsDefined(GraphHead))
+        {
+            problems.Add($"GraphHead '{GraphHead}' is not a known GraphHeadKind.");
+        }
+        else if (GraphHead != GraphHeadKind.Gcn)
+        {
+            if (AttentionHeads < 1)
+            {
+                problems.Add($"AttentionHeads must be at least 1 (got {AttentionHeads}).");
+            }
+            else if (GcnHiddenSize >= 1 && GcnHiddenSize % AttentionHeads != 0)
+            {
+                problems.Add($"GcnHiddenSize ({GcnHiddenSize}) must be a multiple of AttentionHeads ({AttentionHeads}) for GraphHead {GraphHead}.");
+            }
+        }
+
+        if (!Enum.IsDefined(SpanPooling))
+        {
+            problems.Add($"SpanPooling '{SpanPooling}' is not a known PoolingKind.");
         }
 
         if (!Enum.IsDefined(Normalization))

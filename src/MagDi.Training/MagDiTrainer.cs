@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using MagDi.Graphs;
+using MagDi.Graphs.Heads;
 using MagDi.IO;
 using MagDi.Losses;
 using MagDi.Lora;
@@ -123,6 +124,11 @@ public sealed partial class MagDiTrainer
             };
         }
 
+        if (o.GraphHead == GraphHeadKind.TokenAttention && o.EffectiveWeights().Gamma > 0)
+        {
+            LinearizedBatch.EnsureFits(graphs, maxLength, o.MaxSequenceLength is null ? "the model's max_position_embeddings" : "MaxSequenceLength");
+        }
+
         LogData(summary);
         var validationOptions = o.Clone();
         validationOptions.Level = DistillationLevel.CorrectNodes;
@@ -147,6 +153,9 @@ public sealed partial class MagDiTrainer
             GcnDropout = o.GcnDropout,
             NodeClasses = o.NodeClasses,
             Normalization = o.GcnNormalization,
+            GraphHead = o.GraphHead,
+            AttentionHeads = o.AttentionHeads,
+            SpanPooling = o.Pooling,
         });
         Objective.to(device);
         List<(string Name, Parameter Parameter)> headParameters = [.. Objective.named_parameters().Select(p => ("objective." + p.name, p.parameter))];
@@ -344,6 +353,10 @@ public sealed partial class MagDiTrainer
             representations = SequencePooling.Pool(output.LastHiddenState!.to(ScalarType.Float32), batch.AttentionMask, Options.Pooling);
         }
 
+        // Token attention: each MAG once more through the student, as one linearised sequence (see LinearizedBatch).
+        LinearizedGraphStates? tokens = Objective.Options.GraphHead == GraphHeadKind.TokenAttention && Objective.Options.Weights.Gamma > 0
+            ? LinearizedBatch.Forward(_model, batch.Source, PadId())
+            : null;
         Tensor? frozenFeatures = frozen is null ? null : cat(batch.Source.Select(g => frozen[g.Graph]).ToList(), 0);
         return Objective.forward(new MagDiObjectiveInput
         {
@@ -353,6 +366,7 @@ public sealed partial class MagDiTrainer
             NodeRepresentations = representations,
             Graphs = batch.Graphs,
             FrozenNodeFeatures = frozenFeatures,
+            Tokens = tokens,
             PairingRandom = pairing,
         });
     }

@@ -1,4 +1,5 @@
 using MagDi.Graphs;
+using MagDi.Graphs.Heads;
 using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
@@ -94,6 +95,21 @@ public sealed class MagDiTrainerBuilder
         o.Alpha = alpha;
         o.Beta = beta;
         o.Gamma = gamma;
+    });
+
+    /// <summary>
+    /// How the node-classification loss models a MAG (paper Table 6): the GCN over its edges (default), node-level or
+    /// token-level attention. See <see cref="MagDiTrainingOptions.GraphHead"/>.
+    /// </summary>
+    /// <param name="head">The graph head.</param>
+    /// <param name="attentionHeads">Attention heads per layer of an attention graph head; null keeps the current setting (default 8).</param>
+    public MagDiTrainerBuilder WithGraphHead(GraphHeadKind head, int? attentionHeads = null) => Configure(o =>
+    {
+        o.GraphHead = head;
+        if (attentionHeads is int heads)
+        {
+            o.AttentionHeads = heads;
+        }
     });
 
     /// <summary>Peak learning rate of the student (and optionally of the scorer and GCN heads).</summary>

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using MagDi.Graphs.Gcn;
+using MagDi.Graphs.Heads;
 using MagDi.Losses;
 
 namespace MagDi.Training;
@@ -59,11 +60,24 @@ public sealed class MagDiTrainingOptions
     /// <summary>How correct and incorrect nodes of a MAG are paired: <c>paper</c> (default) or <c>cyclic</c> (release).</summary>
     public string Pairing { get; set; } = "paper";
 
-    /// <summary>Hidden size of the two GCN layers. Default 512 (release).</summary>
+    /// <summary>
+    /// How the node-classification loss (level <see cref="DistillationLevel.Structure"/>) models a MAG:
+    /// <see cref="GraphHeadKind.Gcn"/> over its edges (default, the paper's MAGDi), or the paper's Table 6 alternatives
+    /// <see cref="GraphHeadKind.NodeAttention"/> (self-attention over the node vectors, no edges) and
+    /// <see cref="GraphHeadKind.TokenAttention"/> (each MAG run through the student as one token sequence, self-attention
+    /// over all its tokens, nodes classified from their spans). Levels 1-3 have no node loss and ignore it.
+    /// </summary>
+    public GraphHeadKind GraphHead { get; set; } = GraphHeadKind.Gcn;
+
+    /// <summary>Attention heads per layer of the attention graph heads. Default 8; <see cref="GcnHiddenSize"/> must be a multiple.</summary>
+    [Range(1, 4096)]
+    public int AttentionHeads { get; set; } = 8;
+
+    /// <summary>Hidden size of the graph head's two layers (GCN or attention). Default 512 (release).</summary>
     [Range(1, 65536)]
     public int GcnHiddenSize { get; set; } = 512;
 
-    /// <summary>Dropout between the GCN layers. Default 0.5 (release).</summary>
+    /// <summary>Dropout after each of the graph head's two layers (GCN or attention). Default 0.5 (release).</summary>
     [Range(0.0, 0.99)]
     public double GcnDropout { get; set; } = 0.5;
 
@@ -176,6 +190,18 @@ public sealed class MagDiTrainingOptions
         if (!Enum.IsDefined(FineTuning)) problems.Add($"FineTuning '{FineTuning}' is not a FineTuningMode.");
         if (!Enum.IsDefined(GcnNormalization)) problems.Add($"GcnNormalization '{GcnNormalization}' is not known.");
         if (!Enum.IsDefined(NodeFeatures)) problems.Add($"NodeFeatures '{NodeFeatures}' is not known.");
+        if (!Enum.IsDefined(GraphHead)) problems.Add($"GraphHead '{GraphHead}' is not a GraphHeadKind (Gcn, NodeAttention, TokenAttention).");
+        if (GraphHead is GraphHeadKind.NodeAttention or GraphHeadKind.TokenAttention && AttentionHeads >= 1 && GcnHiddenSize % AttentionHeads != 0)
+        {
+            problems.Add($"GraphHead {GraphHead}: GcnHiddenSize ({GcnHiddenSize}) must be a multiple of AttentionHeads ({AttentionHeads}).");
+        }
+
+        if (GraphHead == GraphHeadKind.TokenAttention && NodeFeatures == NodeFeatureSource.Frozen)
+        {
+            problems.Add("GraphHead TokenAttention cannot use NodeFeatures Frozen: frozen features are one precomputed vector per node, " +
+                "while the token head reads the student's states of the whole linearised MAG. Use NodeFeatures Live, or GraphHead Gcn or NodeAttention.");
+        }
+
         if (!Enum.IsDefined(Pooling)) problems.Add($"Pooling '{Pooling}' is not known.");
         if (FineTuning == FineTuningMode.Lora && (LoraTargetModules is null || LoraTargetModules.Count == 0 || LoraTargetModules.Any(string.IsNullOrWhiteSpace)))
         {

@@ -47,6 +47,24 @@ public sealed class ExperimentCommandTests(CliFixture fixture)
         Assert.Contains("Multi-teacher (Level 1) > best SiT", table, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Experiment_GraphHeadRows_AreComparedWithLevel4()
+    {
+        string output = fixture.NewDirectory("experiment-heads");
+        var args = Args(output, "--json").ToList();
+        args[args.IndexOf("--rows") + 1] = "level4,graph-heads";
+        args[args.IndexOf("--seeds") + 1] = "1";
+
+        var (code, stdout, stderr) = await CliFixture.Run([.. args]);
+
+        Assert.True(code == 0, stderr);
+        using var json = JsonDocument.Parse(stdout);
+        JsonElement rows = json.RootElement.GetProperty("rows");
+        Assert.Equal(["Level 4 (MAGDi)", "MAGDi (node attention)", "MAGDi (token attention)"], rows.EnumerateArray().Select(r => r.GetProperty("name").GetString()));
+        Assert.Equal("Level 4 (MAGDi)", rows[1].GetProperty("comparisons").GetProperty("level_4").GetProperty("reference").GetString());
+        Assert.Contains("Δ vs Level 4 (GCN)", await File.ReadAllTextAsync(Path.Combine(output, "table.md")), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--seeds", "0", "--seeds must be")]
     [InlineData("--teacher", "zeta", "no training MAG has the teacher 'zeta'")]

@@ -156,12 +156,40 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
     [Theory]
     [InlineData("--level", "level-five", "--level must be")]
     [InlineData("--dtype", "f64", "--dtype must be")]
+    [InlineData("--graph-head", "gat", "--graph-head must be gcn, node-attention or token-attention (got 'gat')")]
     [InlineData("--max-steps", "0", "--max-steps must be a whole number from 1 to 2147483647 (got '0')")]
     public async Task Train_BadOptions_AreBadInput(string option, string value, string reason)
     {
         var (code, _, err) = await CliFixture.Run("train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", fixture.NewDirectory("bad"), option, value);
         Assert.Equal(2, code);
         Assert.Contains(reason, err);
+    }
+
+    [Fact]
+    public async Task Train_TokenAttentionGraphHead_TrainsTheNodeLossThroughIt_AndNeedsLevelStructure()
+    {
+        string outDir = Path.Combine(fixture.NewDirectory("train-token"), "run");
+        var (code, output, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--graph-head", "token-attention", "--out", outDir,
+            "--max-steps", "2", "--batch-size", "2", "--lr", "1e-3", "--dtype", "f32", "--json");
+
+        Assert.True(code == 0, err);
+        using (var doc = JsonDocument.Parse(output))
+        {
+            Assert.True(doc.RootElement.GetProperty("loss/node").GetDouble() > 0);
+        }
+
+        string checkpoint = Directory.GetDirectories(outDir, "checkpoint-*").Single();
+        using (var file = MagDi.SafeTensors.SafeTensorsFile.Open(Path.Combine(checkpoint, "trainable.safetensors")))
+        {
+            Assert.Contains("objective.token_attention.classifier.weight", file.Tensors.Keys);
+        }
+
+        var (wrongLevel, _, levelErr) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--graph-head", "node-attention", "--level", "all-nodes",
+            "--out", fixture.NewDirectory("bad-head"));
+        Assert.Equal(2, wrongLevel);
+        Assert.Contains("--graph-head node-attention needs --level structure", levelErr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -88,4 +88,40 @@ internal sealed record ToyBatch(GraphSample[] Graphs, long[][] Tokens, int[] Pro
 
         return (tensor(ids), tensor(mask), tensor(target));
     }
+
+    /// <summary>
+    /// Each MAG as one token sequence (its nodes' tokens one after another, right-padded): ids and mask [G, L] and one
+    /// span per node in batch order, as the token-attention head reads them.
+    /// </summary>
+    public (Tensor Ids, Tensor Mask, TokenSpan[] Spans) Linearize()
+    {
+        var rows = new List<List<long>>();
+        var spans = new List<TokenSpan>();
+        int node = 0;
+        for (int g = 0; g < Graphs.Length; g++)
+        {
+            var row = new List<long>();
+            for (int i = 0; i < Graphs[g].NodeCount; i++, node++)
+            {
+                spans.Add(new TokenSpan(g, row.Count, Tokens[node].Length));
+                row.AddRange(Tokens[node]);
+            }
+
+            rows.Add(row);
+        }
+
+        int l = rows.Max(r => r.Count) + 1;
+        var ids = new long[rows.Count, l];
+        var mask = new long[rows.Count, l];
+        for (int g = 0; g < rows.Count; g++)
+        {
+            for (int t = 0; t < rows[g].Count; t++)
+            {
+                ids[g, t] = rows[g][t];
+                mask[g, t] = 1;
+            }
+        }
+
+        return (tensor(ids), tensor(mask), [.. spans]);
+    }
 }

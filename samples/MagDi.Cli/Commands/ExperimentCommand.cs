@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using MagDi.Cli.Infrastructure;
 using MagDi.Graphs;
+using MagDi.Graphs.Heads;
 using MagDi.Graphs.IO;
 using MagDi.Samples;
 using MagDi.Tasks;
@@ -20,7 +21,7 @@ namespace MagDi.Cli.Commands;
 /// </summary>
 public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<ExperimentCommand.Settings>
 {
-    private static readonly string[] RowKinds = ["no-teacher", "sit", "level1", "level2", "level3", "level4", "levels"];
+    private static readonly string[] RowKinds = ["no-teacher", "sit", "level1", "level2", "level3", "level4", "levels", "node-attention", "token-attention", "graph-heads"];
 
     /// <summary>Options of <c>experiment</c>.</summary>
     public sealed class Settings : CliSettings
@@ -81,7 +82,7 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
 
         /// <summary>The rows.</summary>
         [CommandOption("--rows <LIST>")]
-        [Description("Comma-separated rows: no-teacher, sit, level1, level2, level3, level4, levels (= all four). Default: no-teacher,sit,levels.")]
+        [Description("Comma-separated rows: no-teacher, sit, level1, level2, level3, level4, levels (= all four), node-attention, token-attention, graph-heads (= both: MAGDi with attention instead of the GCN, paper Table 6). Default: no-teacher,sit,levels.")]
         [DefaultValue("no-teacher,sit,levels")]
         public string Rows { get; set; } = "no-teacher,sit,levels";
 
@@ -293,6 +294,11 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
             kinds.UnionWith(["level1", "level2", "level3", "level4"]);
         }
 
+        if (kinds.Remove("graph-heads"))
+        {
+            kinds.UnionWith(["node-attention", "token-attention"]);
+        }
+
         return kinds;
     }
 
@@ -397,6 +403,8 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         if (rows.Contains("no-teacher")) builder.AddNoTeacherRow();
         if (rows.Contains("sit")) builder.AddSingleTeacherRows(settings.Teachers);
         AddLevels(builder, rows);
+        if (rows.Contains("node-attention")) builder.AddGraphHeadRow(GraphHeadKind.NodeAttention);
+        if (rows.Contains("token-attention")) builder.AddGraphHeadRow(GraphHeadKind.TokenAttention);
         builder.WithEvaluation(new EvaluationOptions
         {
             MaxNewTokens = settings.MaxNewTokens ?? 300,

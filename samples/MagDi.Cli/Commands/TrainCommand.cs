@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using MagDi.Cli.Infrastructure;
 using MagDi.Graphs;
+using MagDi.Graphs.Heads;
 using MagDi.Graphs.IO;
 using MagDi.Training;
 using Spectre.Console;
@@ -50,6 +51,12 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         [Description("round-zero, correct-nodes, all-nodes or structure (default, MAGDi).")]
         [DefaultValue("structure")]
         public string Level { get; set; } = "structure";
+
+        /// <summary>The graph head of the node loss.</summary>
+        [CommandOption("--graph-head <HEAD>")]
+        [Description("How level 4's node loss models a MAG: gcn (default, MAGDi), node-attention or token-attention (paper Table 6).")]
+        [DefaultValue("gcn")]
+        public string GraphHead { get; set; } = "gcn";
 
         /// <summary>Single-teacher baseline.</summary>
         [CommandOption("--teacher <AGENT>")]
@@ -175,6 +182,16 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 return ValidationResult.Error($"--level must be round-zero, correct-nodes, all-nodes or structure (got '{Level}').");
             }
 
+            if (ParseGraphHead(GraphHead) is not { } head)
+            {
+                return ValidationResult.Error($"--graph-head must be gcn, node-attention or token-attention (got '{GraphHead}').");
+            }
+
+            if (head != GraphHeadKind.Gcn && ParseLevel(Level) != DistillationLevel.Structure)
+            {
+                return ValidationResult.Error($"--graph-head {GraphHead} needs --level structure: only level 4 has the node-classification loss that uses a graph head (got --level {Level}).");
+            }
+
             if (DType.Trim().ToLowerInvariant() is not ("f32" or "float32" or "bf16" or "bfloat16"))
             {
                 return ValidationResult.Error($"--dtype must be f32 or bf16 (got '{DType}').");
@@ -205,6 +222,15 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         _ => null,
     };
 
+    /// <summary>Parses a graph-head name of the command line.</summary>
+    internal static GraphHeadKind? ParseGraphHead(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "gcn" => GraphHeadKind.Gcn,
+        "node-attention" or "node" => GraphHeadKind.NodeAttention,
+        "token-attention" or "token" => GraphHeadKind.TokenAttention,
+        _ => null,
+    };
+
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
@@ -224,6 +250,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
             .WithTrainingGraphs(training)
             .WithValidationGraphs(validation)
             .WithLevel(ParseLevel(settings.Level)!.Value)
+            .WithGraphHead(ParseGraphHead(settings.GraphHead)!.Value)
             .WithOutputDirectory(settings.Out!)
             .WithSchedule(settings.Epochs, warmup, settings.MaxSteps);
         if (settings.Teacher is not null) builder.WithSingleTeacher(settings.Teacher);

@@ -1,3 +1,4 @@
+using MagDi.Graphs.Heads;
 using MagDi.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -19,7 +20,7 @@ namespace MagDi.Graphs.Gcn;
 /// </code>
 /// State-dict keys: <c>conv1.*</c>, <c>conv2.*</c>, <c>classifier.weight</c>, <c>classifier.bias</c>.
 /// </remarks>
-public sealed class GcnNodeClassifier : Module<Tensor, GcnAdjacency, Tensor>
+public sealed class GcnNodeClassifier : Module<Tensor, GcnAdjacency, Tensor>, IGraphHead
 {
     [ComponentName(Name = "conv1")]
     private readonly GcnConv _conv1;
@@ -56,6 +57,12 @@ public sealed class GcnNodeClassifier : Module<Tensor, GcnAdjacency, Tensor>
     /// <summary>A copy of the settings the head was built with.</summary>
     public GcnNodeClassifierOptions Options { get; }
 
+    /// <inheritdoc />
+    public GraphHeadKind Kind => GraphHeadKind.Gcn;
+
+    /// <inheritdoc />
+    public int Classes => Options.Classes;
+
     /// <summary>Classifies nodes given an adjacency built by the caller.</summary>
     /// <param name="x">Node features [N, InputSize].</param>
     /// <param name="adjacency">Normalised adjacency of the N nodes.</param>
@@ -91,5 +98,13 @@ public sealed class GcnNodeClassifier : Module<Tensor, GcnAdjacency, Tensor>
         using GcnAdjacency adjacency = batch.CreateAdjacency(Options.Normalization, realNodeFeatures.dtype, realNodeFeatures.device, Options.AddSelfLoops);
         Tensor x = batch.ArrangeNodeFeatures(realNodeFeatures);
         return forward(x, adjacency).MoveToOuterDisposeScope();
+    }
+
+    /// <inheritdoc />
+    public Tensor Classify(GraphHeadInput input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        Tensor features = input.NodeFeatures ?? throw new ArgumentException("The GCN head needs NodeFeatures (one pooled vector per real node).", nameof(input));
+        return Classify(features, input.Graphs);
     }
 }

@@ -14,6 +14,9 @@ public enum ExperimentRowKind
 
     /// <summary>A trainer configuration of the caller's.</summary>
     Custom,
+
+    /// <summary>MAGDi (level 4) with an attention graph head instead of the GCN (paper Table 6), compared with Level 4.</summary>
+    GraphHead,
 }
 
 /// <summary>The paired difference between a row and a reference row, over the same seeds and test questions.</summary>

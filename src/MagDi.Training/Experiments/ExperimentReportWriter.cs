@@ -32,15 +32,18 @@ internal static class ExperimentReportWriter
         bool noTeacher = report.Rows.Any(r => r.Comparisons.ContainsKey("no_teacher"));
         bool bestSit = report.Rows.Any(r => r.Comparisons.ContainsKey("best_sit"));
         bool level1 = report.Rows.Any(r => r.Comparisons.ContainsKey("level_1"));
+        bool level4 = report.Rows.Any(r => r.Comparisons.ContainsKey("level_4"));
         sb.Append("| Row | Trained on | Accuracy % (95 % CI) | Per seed % |");
         if (noTeacher) sb.Append(" Δ vs No teacher |");
         if (bestSit) sb.Append(CultureInfo.InvariantCulture, $" Δ vs best SiT ({report.BestSingleTeacher}) |");
         if (level1) sb.Append(" Δ vs Level 1 |");
+        if (level4) sb.Append(" Δ vs Level 4 (GCN) |");
         sb.AppendLine(" Avg tokens | Train s |");
         sb.Append("|---|---|---:|---:|");
         if (noTeacher) sb.Append("---:|");
         if (bestSit) sb.Append("---:|");
         if (level1) sb.Append("---:|");
+        if (level4) sb.Append("---:|");
         sb.AppendLine("---:|---:|");
         foreach (ExperimentRowResult r in report.Rows)
         {
@@ -49,6 +52,7 @@ internal static class ExperimentReportWriter
             if (noTeacher) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "no_teacher")} |");
             if (bestSit) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "best_sit")} |");
             if (level1) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "level_1")} |");
+            if (level4) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "level_4")} |");
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $" {r.AverageGeneratedTokens.ToString("F1", CultureInfo.InvariantCulture)} | {(r.AverageTrainingSeconds > 0 ? r.AverageTrainingSeconds.ToString("F1", CultureInfo.InvariantCulture) : "-")} |");
         }

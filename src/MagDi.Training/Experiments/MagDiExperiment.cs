@@ -3,9 +3,11 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Heads;
 using MagDi.IO;
 using MagDi.Modeling;
 using MagDi.Runtime;
@@ -267,6 +269,7 @@ public sealed partial class MagDiExperiment
             .Select(r => r.Row.Name)
             .FirstOrDefault();
         string? level1 = LevelRow(DistillationLevel.RoundZero);
+        string? level4 = LevelRow(DistillationLevel.Structure);
         ExperimentComparison Compare(string row, string reference)
         {
             var (difference, p) = ExperimentStatistics.PairedBootstrap(scores[row], scores[reference]);
@@ -284,6 +287,11 @@ public sealed partial class MagDiExperiment
                 comparisons["level_1"] = Compare(row.Name, level1);
             }
 
+            if (level4 is not null && row.Kind == ExperimentRowKind.GraphHead)
+            {
+                comparisons["level_4"] = Compare(row.Name, level4);
+            }
+
             summaries.Add(new ExperimentRowResult(
                 row.Name, row.Description, row.Kind, ExperimentStatistics.Accuracy(matrix), ExperimentStatistics.PerSeed(matrix),
                 perTask, tokens, seconds, comparisons));
@@ -299,13 +307,17 @@ public sealed partial class MagDiExperiment
             }
         }
 
-        string? level2 = LevelRow(DistillationLevel.CorrectNodes), level3 = LevelRow(DistillationLevel.AllNodes), level4 = LevelRow(DistillationLevel.Structure);
+        string? level2 = LevelRow(DistillationLevel.CorrectNodes), level3 = LevelRow(DistillationLevel.AllNodes);
         Claim("Distilled (MAGDi) > No teacher", level4, noTeacher);
         Claim("Multi-teacher (Level 1) > best SiT", level1, bestSit);
         Claim("MAGDi (Level 4) > best SiT", level4, bestSit);
         Claim("Level 2 > Level 1", level2, level1);
         Claim("Level 3 > Level 2", level3, level2);
         Claim("Level 4 > Level 3", level4, level3);
+        string? nodeAttention = GraphHeadRow(GraphHeadKind.NodeAttention), tokenAttention = GraphHeadRow(GraphHeadKind.TokenAttention);
+        Claim("GCN (Level 4) > node attention", level4, nodeAttention);
+        Claim("GCN (Level 4) > token attention", level4, tokenAttention);
+        Claim("Node attention > token attention", nodeAttention, tokenAttention);
 
         TeacherReference? teachers = TeacherReferenceOf();
         var report = new ExperimentReport(_setup.OutputDirectory, seeds, test.Count, summaries, bestSit, teachers, claims, string.Empty, wall.Elapsed, []);
@@ -315,6 +327,11 @@ public sealed partial class MagDiExperiment
     /// <summary>The first Level row whose resolved options train <paramref name="level"/> with every teacher.</summary>
     private string? LevelRow(DistillationLevel level) => _setup.Rows
         .FirstOrDefault(r => r.Kind == ExperimentRowKind.Level && _setup.RowOptions.TryGetValue(r.Name, out var o) && o.Level == level && o.SingleTeacher is null)?.Name;
+
+    /// <summary>The first graph-head row whose resolved options train level 4 with <paramref name="head"/> and every teacher.</summary>
+    private string? GraphHeadRow(GraphHeadKind head) => _setup.Rows
+        .FirstOrDefault(r => r.Kind == ExperimentRowKind.GraphHead && _setup.RowOptions.TryGetValue(r.Name, out var o)
+            && o.Level == DistillationLevel.Structure && o.GraphHead == head && o.SingleTeacher is null)?.Name;
 
     private TeacherReference? TeacherReferenceOf()
     {
@@ -360,10 +377,35 @@ public sealed partial class MagDiExperiment
             data,
             device = _setup.Device,
             dtype = _setup.DType,
-            options,
+            options = FingerprintOptions(options),
             evaluation = _setup.Evaluation,
         });
         return Hash(json);
+    }
+
+    /// <summary>
+    /// The options as they enter a run's fingerprint. Settings added after fingerprints were first written are left out
+    /// while they hold their default, so a run finished before they existed has the same fingerprint and is still reused.
+    /// </summary>
+    internal static JsonNode? FingerprintOptions(MagDiTrainingOptions? options)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        var node = JsonSerializer.SerializeToNode(options)!.AsObject();
+        var defaults = new MagDiTrainingOptions();
+        if (options.GraphHead == defaults.GraphHead)
+        {
+            node.Remove(nameof(MagDiTrainingOptions.GraphHead));
+            if (options.AttentionHeads == defaults.AttentionHeads)
+            {
+                node.Remove(nameof(MagDiTrainingOptions.AttentionHeads));
+            }
+        }
+
+        return node;
     }
 
     /// <summary>A hash of the base model's identity, the training MAGs and the test questions.</summary>
