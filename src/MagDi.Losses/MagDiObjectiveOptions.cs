@@ -1,4 +1,5 @@
 using MagDi.Graphs.Gcn;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Losses;
 
@@ -36,7 +37,7 @@ public sealed class MagDiObjectiveOptions
     public GcnNormalizationKind Normalization { get; set; } = GcnNormalizationKind.RowMean;
 
     /// <summary>Checks every setting and throws once listing all problems.</summary>
-    /// <exception cref="ArgumentException">One or more settings are invalid.</exception>
+    /// <exception cref="OptionsValidationException">One or more settings are invalid; <see cref="OptionsValidationException.Failures"/> lists them all.</exception>
     public void Validate()
     {
         var problems = new List<string>();
@@ -91,7 +92,7 @@ public sealed class MagDiObjectiveOptions
 
         if (problems.Count > 0)
         {
-            throw new ArgumentException("Invalid MagDiObjectiveOptions: " + string.Join(" ", problems));
+            throw new OptionsValidationException(Options.DefaultName, typeof(MagDiObjectiveOptions), problems);
         }
     }
 

@@ -27,7 +27,7 @@ public sealed class MagDiExperimentBuilder
     private readonly List<Action<MagDiTrainerBuilder>> _trainer = [];
     private string? _baseDirectory;
     private string _device = "auto";
-    private string? _dtype;
+    private ModelDType? _dtype;
     private EvaluationOptions _evaluation = new();
     private string? _output;
     private ILogger? _logger;
@@ -43,8 +43,8 @@ public sealed class MagDiExperimentBuilder
     /// </summary>
     /// <param name="directory">The checkpoint folder.</param>
     /// <param name="device"><c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
-    /// <param name="dtype"><c>f32</c>, <c>bf16</c> or <c>f16</c> (CUDA); null uses the checkpoint's own floats as float32.</param>
-    public MagDiExperimentBuilder UseBaseModel(string directory, string device = "auto", string? dtype = null)
+    /// <param name="dtype">The dtype of the base weights (<see cref="ModelDType.F16"/> on CUDA only); null uses the checkpoint's own floats as float32.</param>
+    public MagDiExperimentBuilder UseBaseModel(string directory, string device = "auto", ModelDType? dtype = null)
     {
         _baseDirectory = directory;
         _device = device;
@@ -274,14 +274,7 @@ public sealed class MagDiExperimentBuilder
             }
         }
 
-        try
-        {
-            _evaluation.Validate();
-        }
-        catch (ArgumentException ex)
-        {
-            failures.Add(ex.Message);
-        }
+        failures.AddRange(_evaluation.GetProblems());
 
         if (failures.Count > 0)
         {
