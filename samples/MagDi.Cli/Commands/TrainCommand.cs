@@ -107,7 +107,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
 
         /// <summary>The prompt format.</summary>
         [CommandOption("--prompt-format <NAME>")]
-        [Description("auto (default: from the tokenizer's chat template, else Mistral's [INST]), mistral, llama2-chat, chatml, qwen3 or plain. Evaluate with the same format.")]
+        [Description("auto (default: from the tokenizer's chat template, else Mistral's [[INST]]), mistral, llama2-chat, chatml, qwen3 or plain. Evaluate with the same format.")]
         [DefaultValue("auto")]
         public string PromptFormat { get; set; } = "auto";
 
