@@ -23,6 +23,9 @@ public enum DecodingStrategy
 /// <summary>Settings of <see cref="MagDiEvaluator"/>.</summary>
 public sealed class EvaluationOptions
 {
+    /// <summary>The configuration section these options bind to by default: <c>MagDi:Evaluation</c>.</summary>
+    public const string SectionName = "MagDi:Evaluation";
+
     /// <summary>Greedy (default) or the paper's sampling.</summary>
     public DecodingStrategy Decoding { get; set; } = DecodingStrategy.Greedy;
 

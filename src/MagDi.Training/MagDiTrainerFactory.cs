@@ -65,3 +65,32 @@ internal sealed class MagDiTrainerFactory(IOptions<MagDiTrainingOptions> options
         return builder.Build();
     }
 }
+
+/// <summary>
+/// Creates <see cref="MagDiEvaluator"/>s with the <see cref="EvaluationOptions"/> of a dependency-injection container.
+/// Registered by <c>services.AddMagDiEvaluation(...)</c>.
+/// </summary>
+public interface IMagDiEvaluatorFactory
+{
+    /// <summary>An evaluator of <paramref name="model"/> (which stays the caller's) with the container's options.</summary>
+    /// <exception cref="OptionsValidationException">The container's options are invalid (every failure listed).</exception>
+    MagDiEvaluator Create(MagDi.Modeling.CausalLanguageModel model, MagDi.Tokenization.ITextTokenizer tokenizer);
+}
+
+/// <summary>The container's <see cref="IMagDiEvaluatorFactory"/>.</summary>
+internal sealed class MagDiEvaluatorFactory(IOptions<EvaluationOptions> options) : IMagDiEvaluatorFactory
+{
+    public MagDiEvaluator Create(MagDi.Modeling.CausalLanguageModel model, MagDi.Tokenization.ITextTokenizer tokenizer) =>
+        new(model, tokenizer, options.Value);
+}
+
+/// <summary>Validates <see cref="EvaluationOptions"/> for the options framework (every problem is one failure).</summary>
+internal sealed class EvaluationOptionsValidator : IValidateOptions<EvaluationOptions>
+{
+    public ValidateOptionsResult Validate(string? name, EvaluationOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> problems = options.GetProblems();
+        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+}

@@ -33,6 +33,21 @@ public static class MagDiTrainingServiceCollectionExtensions
         return AddCore(services).Configure(configure);
     }
 
+    /// <summary>
+    /// Binds <see cref="EvaluationOptions"/> to <paramref name="section"/> (for example
+    /// <c>configuration.GetSection(EvaluationOptions.SectionName)</c>), validates them when the host starts and registers
+    /// <see cref="IMagDiEvaluatorFactory"/> (<c>TryAdd</c>).
+    /// </summary>
+    /// <returns>The options builder, to add more configuration or validation.</returns>
+    public static OptionsBuilder<EvaluationOptions> AddMagDiEvaluation(this IServiceCollection services, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EvaluationOptions>, EvaluationOptionsValidator>());
+        services.TryAddSingleton<IMagDiEvaluatorFactory>(sp => new MagDiEvaluatorFactory(sp.GetRequiredService<IOptions<EvaluationOptions>>()));
+        return services.AddOptions<EvaluationOptions>().Bind(section).ValidateOnStart();
+    }
+
     private static OptionsBuilder<MagDiTrainingOptions> AddCore(IServiceCollection services)
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MagDiTrainingOptions>, MagDiTrainingOptionsValidator>());

@@ -209,6 +209,30 @@ public sealed class ConfigurationAndServicesTests(ExperimentFixture fixture) : I
     }
 
     [Fact]
+    public async Task EvaluatorFactory_FromJson_UsesTheConfiguredOptions_AndBadOptionsFailOnStart()
+    {
+        IConfiguration config = Json("""{ "MagDi": { "Evaluation": { "MaxNewTokens": 3, "BatchSize": 2, "PromptFormat": "Plain" } } }""");
+        var services = new ServiceCollection();
+        services.AddMagDiEvaluation(config.GetSection(EvaluationOptions.SectionName));
+        using (ServiceProvider provider = services.BuildServiceProvider())
+        {
+            provider.GetRequiredService<IStartupValidator>().Validate();
+            using var model = TestStudent.Model();
+            MagDiEvaluator evaluator = provider.GetRequiredService<IMagDiEvaluatorFactory>().Create(model, new CharTokenizer());
+            EvaluationResult result = await evaluator.EvaluateAsync([new MagDi.Tasks.Question("q", "gsm8k", "1 + 1?", "2")]);
+            Assert.InRange(result.Questions[0].GeneratedTokens, 0, 3); // the default MaxNewTokens (300) would run on
+        }
+
+        IConfiguration bad = Json("""{ "MagDi": { "Evaluation": { "MaxNewTokens": 0, "Samples": 4, "BatchSize": 0 } } }""");
+        var badServices = new ServiceCollection();
+        badServices.AddMagDiEvaluation(bad.GetSection(EvaluationOptions.SectionName));
+        using ServiceProvider badProvider = badServices.BuildServiceProvider();
+        var error = Assert.Throws<OptionsValidationException>(badProvider.GetRequiredService<IStartupValidator>().Validate);
+        Assert.Equal(typeof(EvaluationOptions), error.OptionsType);
+        Assert.Equal(3, error.Failures.Count()); // MaxNewTokens, Samples without sampling, BatchSize
+    }
+
+    [Fact]
     public async Task Dispose_OfATrainerThatLoadedItsStudent_DisposesTheModel()
     {
         MagDiTrainer trainer = MagDiTrainer.CreateBuilder()
