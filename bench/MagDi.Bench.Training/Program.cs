@@ -12,6 +12,7 @@ using System.Text.Json.Nodes;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
 using MagDi.Graphs.Discussion.Simulation;
+using MagDi.Losses;
 using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
@@ -70,8 +71,13 @@ foreach (Question q in questions)
 }
 
 var tokenizer = new CharTokenizer();
-var template = MagDiTrainer.CreateBuilder().UseStudent(CausalLanguageModel.CreateRandom(Small(config), 1), tokenizer)
-    .WithTrainingGraphs(graphs).WithOutputDirectory(work).Build().Template;
+MagDiPromptTemplate template;
+using (var templateModel = CausalLanguageModel.CreateRandom(Small(config), 1))
+using (MagDiTrainer templateTrainer = MagDiTrainer.CreateBuilder().UseStudent(templateModel, tokenizer).WithTrainingGraphs(graphs).WithOutputDirectory(work).Build())
+{
+    template = templateTrainer.Template;
+}
+
 string dataPath = Path.Combine(work, "mags.json");
 JsonObject data = Export(graphs, template, tokenizer, config);
 File.WriteAllText(dataPath, data.ToJsonString());
@@ -165,7 +171,7 @@ JsonObject RunMagDi(string dt, int round)
     ScalarType scalar = dt == "bf16" ? ScalarType.BFloat16 : ScalarType.Float32;
     using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: scalar);
     int warmSteps = warmupEpochs * stepsPerEpoch, timedSteps = timedEpochs * stepsPerEpoch;
-    MagDiTrainer trainer = MagDiTrainer.CreateBuilder()
+    using MagDiTrainer trainer = MagDiTrainer.CreateBuilder()
         .UseStudent(model, tokenizer)
         .WithTrainingGraphs(graphs)
         .WithLevel(DistillationLevel.Structure)
@@ -174,7 +180,7 @@ JsonObject RunMagDi(string dt, int round)
         .WithSchedule(epochs: 1000, warmupSteps: 100, maxSteps: warmSteps + timedSteps)
         .WithBatchSize(batchSize, gradientAccumulationSteps: 1)
         .WithSeed(11 + round)
-        .Configure(o => o.Pairing = "cyclic")
+        .Configure(o => o.Pairing = PairingStrategyKind.Cyclic)
         .WithOutputDirectory(Path.Combine(work, $"magdi-{dt}-{round}"))
         .Build();
     TrainingResult result = trainer.TrainAsync().GetAwaiter().GetResult();

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MagDi.Losses;
 
 /// <summary>
@@ -35,13 +37,13 @@ public sealed record MagDiLossWeights(double Alpha = 1.0, double Beta = 0.1, dou
     }
 
     /// <summary>Throws once listing every problem.</summary>
-    /// <exception cref="ArgumentException">A weight is outside [0, 1] or not a number, or all are 0.</exception>
+    /// <exception cref="OptionsValidationException">A weight is outside [0, 1] or not a number, or all are 0 (every failure listed).</exception>
     public void Validate()
     {
         IReadOnlyList<string> problems = GetProblems();
         if (problems.Count > 0)
         {
-            throw new ArgumentException("Invalid MagDiLossWeights: " + string.Join(" ", problems));
+            throw new OptionsValidationException(Options.DefaultName, typeof(MagDiLossWeights), problems);
         }
     }
 

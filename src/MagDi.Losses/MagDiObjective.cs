@@ -49,7 +49,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
     private readonly Random _random;
 
     /// <summary>Creates the objective and its heads.</summary>
-    /// <exception cref="ArgumentException">The options are invalid (all problems listed once).</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (all problems listed once).</exception>
     public MagDiObjective(MagDiObjectiveOptions options)
         : base(nameof(MagDiObjective))
     {

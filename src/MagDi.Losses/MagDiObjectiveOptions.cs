@@ -1,5 +1,6 @@
 using MagDi.Graphs.Gcn;
 using MagDi.Graphs.Heads;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Losses;
 
@@ -53,7 +54,7 @@ public sealed class MagDiObjectiveOptions
     public GcnNormalizationKind Normalization { get; set; } = GcnNormalizationKind.RowMean;
 
     /// <summary>Checks every setting and throws once listing all problems.</summary>
-    /// <exception cref="ArgumentException">One or more settings are invalid.</exception>
+    /// <exception cref="OptionsValidationException">One or more settings are invalid; <see cref="OptionsValidationException.Failures"/> lists them all.</exception>
     public void Validate()
     {
         var problems = new List<string>();
@@ -129,7 +130,7 @@ public sealed class MagDiObjectiveOptions
 
         if (problems.Count > 0)
         {
-            throw new ArgumentException("Invalid MagDiObjectiveOptions: " + string.Join(" ", problems));
+            throw new OptionsValidationException(Options.DefaultName, typeof(MagDiObjectiveOptions), problems);
         }
     }
 

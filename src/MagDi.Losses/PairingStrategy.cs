@@ -23,6 +23,18 @@ public abstract class PairingStrategy
     /// <summary>Every positive with every negative, the literal sum of equation 2. P·N pairs, no randomness.</summary>
     public static PairingStrategy AllPairs { get; } = new AllPairing();
 
+    /// <summary>The built-in strategy named by <paramref name="kind"/>.</summary>
+    /// <param name="kind">The strategy's name.</param>
+    /// <returns>The strategy.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="kind"/> is not a defined value.</exception>
+    public static PairingStrategy FromKind(PairingStrategyKind kind) => kind switch
+    {
+        PairingStrategyKind.Paper => Paper,
+        PairingStrategyKind.Cyclic => Cyclic,
+        PairingStrategyKind.AllPairs => AllPairs,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, $"Not a PairingStrategyKind; use {string.Join(", ", Enum.GetNames<PairingStrategyKind>())}."),
+    };
+
     /// <summary>Short name of the strategy (<c>paper</c>, <c>cyclic</c>, <c>all-pairs</c>).</summary>
     public abstract string Name { get; }
 

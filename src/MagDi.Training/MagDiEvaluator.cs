@@ -6,6 +6,7 @@ using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
 using MagDi.Tokenization;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Training;
 
@@ -22,6 +23,9 @@ public enum DecodingStrategy
 /// <summary>Settings of <see cref="MagDiEvaluator"/>.</summary>
 public sealed class EvaluationOptions
 {
+    /// <summary>The configuration section these options bind to by default: <c>MagDi:Evaluation</c>.</summary>
+    public const string SectionName = "MagDi:Evaluation";
+
     /// <summary>Greedy (default) or the paper's sampling.</summary>
     public DecodingStrategy Decoding { get; set; } = DecodingStrategy.Greedy;
 
@@ -40,10 +44,22 @@ public sealed class EvaluationOptions
     /// <summary>Evaluate only the first N questions; null for all.</summary>
     public int? Limit { get; set; }
 
-    /// <summary>Prompt format (<c>auto</c>, mistral, llama2-chat, chatml, plain); must match what the student was trained with.</summary>
-    public string PromptFormat { get; set; } = "auto";
+    /// <summary>Prompt format (default <see cref="PromptFormatKind.Auto"/>); must match what the student was trained with.</summary>
+    public PromptFormatKind PromptFormat { get; set; } = PromptFormatKind.Auto;
 
-    internal void Validate()
+    /// <summary>Throws one <see cref="OptionsValidationException"/> listing every problem, if any.</summary>
+    /// <exception cref="OptionsValidationException">One or more settings are invalid; <see cref="OptionsValidationException.Failures"/> lists them all.</exception>
+    public void Validate()
+    {
+        IReadOnlyList<string> problems = GetProblems();
+        if (problems.Count > 0)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(EvaluationOptions), problems);
+        }
+    }
+
+    /// <summary>Every problem of the settings (empty when valid).</summary>
+    internal IReadOnlyList<string> GetProblems()
     {
         var problems = new List<string>();
         if (MaxNewTokens < 1) problems.Add($"MaxNewTokens must be at least 1 (got {MaxNewTokens}).");
@@ -51,10 +67,9 @@ public sealed class EvaluationOptions
         if (Samples > 1 && Decoding == DecodingStrategy.Greedy) problems.Add("Self-consistency (Samples > 1) needs sampling: set Decoding = Paper.");
         if (BatchSize < 1) problems.Add($"BatchSize must be at least 1 (got {BatchSize}).");
         if (Limit is < 1) problems.Add($"Limit must be at least 1 when set (got {Limit}).");
-        if (problems.Count > 0)
-        {
-            throw new ArgumentException("Invalid evaluation options: " + string.Join(" ", problems));
-        }
+        if (!Enum.IsDefined(Decoding)) problems.Add($"Decoding '{Decoding}' is not known; use {string.Join(", ", Enum.GetNames<DecodingStrategy>())}.");
+        if (!Enum.IsDefined(PromptFormat)) problems.Add($"PromptFormat '{PromptFormat}' is not known; use {string.Join(", ", Enum.GetNames<PromptFormatKind>())}.");
+        return problems;
     }
 }
 
@@ -94,7 +109,7 @@ public sealed class MagDiEvaluator
     private readonly MagDiPromptTemplate _template;
 
     /// <summary>Creates an evaluator for a student (with or without an applied adapter).</summary>
-    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    /// <exception cref="OptionsValidationException">The options are invalid (every failure listed).</exception>
     public MagDiEvaluator(CausalLanguageModel model, ITextTokenizer tokenizer, EvaluationOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -103,7 +118,7 @@ public sealed class MagDiEvaluator
         _options.Validate();
         _model = model;
         _tokenizer = tokenizer;
-        _template = new MagDiPromptTemplate(MagDiTrainer.ResolvePromptFormat(_options.PromptFormat, tokenizer));
+        _template = new MagDiPromptTemplate(_options.PromptFormat.Resolve(tokenizer));
     }
 
     /// <summary>Generates an answer for every question and scores it.</summary>

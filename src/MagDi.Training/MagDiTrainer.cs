@@ -21,7 +21,7 @@ namespace MagDi.Training;
 /// <summary>
 /// Distils MAGs into a student model with the MAGDi objectives. Create one with <see cref="CreateBuilder"/>:
 /// <code>
-/// var trainer = MagDiTrainer.CreateBuilder()
+/// using MagDiTrainer trainer = MagDiTrainer.CreateBuilder()
 ///     .UseStudent(model, tokenizer)
 ///     .WithTrainingGraphs(mags)
 ///     .WithLevel(DistillationLevel.Structure)
@@ -37,18 +37,21 @@ namespace MagDi.Training;
 /// A run seeds torch's process-wide generator with <see cref="MagDiTrainingOptions.Seed"/>; two trainers running at the
 /// same time in one process share that generator and are then not reproducible.
 /// </remarks>
-public sealed partial class MagDiTrainer
+public sealed partial class MagDiTrainer : IDisposable
 {
     private readonly CausalLanguageModel _model;
+    private readonly bool _ownsModel;
     private readonly ITextTokenizer _tokenizer;
     private readonly IReadOnlyList<InteractionGraph> _training;
     private readonly IReadOnlyList<InteractionGraph> _validation;
     private readonly ILogger _logger;
     private readonly IProgress<TrainingProgress>? _progress;
+    private bool _disposed;
 
     internal MagDiTrainer(
         CausalLanguageModel model,
         ITextTokenizer tokenizer,
+        bool ownsModel,
         MagDiTrainingOptions options,
         IReadOnlyList<InteractionGraph> training,
         IReadOnlyList<InteractionGraph> validation,
@@ -56,13 +59,14 @@ public sealed partial class MagDiTrainer
         IProgress<TrainingProgress>? progress)
     {
         _model = model;
+        _ownsModel = ownsModel;
         _tokenizer = tokenizer;
         Options = options;
         _training = training;
         _validation = validation;
         _logger = logger ?? NullLogger.Instance;
         _progress = progress;
-        Template = new MagDiPromptTemplate(ResolvePromptFormat(options.PromptFormat, tokenizer));
+        Template = new MagDiPromptTemplate(options.PromptFormat.Resolve(tokenizer));
     }
 
     /// <summary>Starts a fluent builder.</summary>
@@ -77,7 +81,10 @@ public sealed partial class MagDiTrainer
     /// <summary>The LoRA adapter being trained, after <see cref="TrainAsync"/> started (null in full fine-tuning).</summary>
     public LoraAdapter? Adapter { get; private set; }
 
-    /// <summary>The objective with its scorer and GCN heads, after <see cref="TrainAsync"/> started.</summary>
+    /// <summary>
+    /// The objective with its scorer and GCN heads, after <see cref="TrainAsync"/> started. The trainer owns it: it is
+    /// disposed by <see cref="Dispose"/> (and replaced by the next <see cref="TrainAsync"/>).
+    /// </summary>
     public MagDiObjective? Objective { get; private set; }
 
     /// <summary>
@@ -87,23 +94,148 @@ public sealed partial class MagDiTrainer
     /// <exception cref="InvalidDataException">The tokenizer does not belong to the model (more ids than embedding rows, special ids outside the vocabulary, no EOS).</exception>
     /// <exception cref="TrainingDivergedException">A loss term became NaN or infinite; the last good checkpoint is kept.</exception>
     /// <exception cref="IOException">A fresh run (no <see cref="MagDiTrainingOptions.Resume"/>) into an output folder that holds checkpoints of an earlier run.</exception>
-    public Task<TrainingResult> TrainAsync(CancellationToken cancellationToken = default) =>
-        Task.Factory.StartNew(() => Train(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    /// <exception cref="ObjectDisposedException">The trainer was disposed.</exception>
+    public Task<TrainingResult> TrainAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return Task.Factory.StartNew(() => Train(cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
 
+    /// <summary>
+    /// Releases what the trainer created or loaded: the objective heads and, when the student came from
+    /// <see cref="MagDiTrainerBuilder.UseStudentFromDirectory"/>, the student model. A model passed to
+    /// <see cref="MagDiTrainerBuilder.UseStudent"/> stays with its owner and remains usable (with the trained adapter applied).
+    /// The optimizer state and frozen features of a run are released when <see cref="TrainAsync"/> returns.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        Objective?.Dispose();
+        if (_ownsModel)
+        {
+            _model.Dispose();
+        }
+    }
+
+    /// <summary>The training loop: prepare, then one optimizer step at a time, then finish (nanoGPT's shape).</summary>
     private TrainingResult Train(CancellationToken cancellationToken)
+    {
+        using TrainingRun run = Prepare();
+        while (run.State.Step < run.TotalSteps)
+        {
+            if (EpochFinished(run))
+            {
+                StartNextEpoch(run);
+                continue;
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                run.Cancelled = true;
+                break;
+            }
+
+            Dictionary<string, double> metrics = OptimizerStep(run);
+            RecordStep(run, metrics);
+            SaveCheckpointIfDue(run);
+        }
+
+        return Finish(run);
+    }
+
+    /// <summary>
+    /// Everything before the first step: the output folder, the data, the student's trainable weights, the objective heads,
+    /// the optimizer, frozen features, and the position to start from (a fresh start, or the newest checkpoint on resume).
+    /// </summary>
+    private TrainingRun Prepare()
     {
         TorchRuntime.EnsureInitialized();
         MagDiTrainingOptions o = Options;
-        string output = Path.GetFullPath(o.OutputDirectory!);
+        string output = PrepareOutputDirectory();
+        CheckTokenizerMatchesModel();
+        var (graphs, validation, summary) = PrepareData();
+
+        Device device = _model.Device;
+        random.manual_seed(o.Seed);
+        _model.GradientCheckpointing = o.ActivationCheckpointing;
+        List<(string Name, Parameter Parameter)> studentParameters = PrepareStudent();
+        List<(string Name, Parameter Parameter)> headParameters = CreateObjective(device);
+        AdamW optimizer = CreateOptimizer(studentParameters, headParameters);
+
+        Dictionary<InteractionGraph, Tensor>? frozen = null;
+        TrainingRun? run = null;
+        try
+        {
+            frozen = o.NodeFeatures == NodeFeatureSource.Frozen && o.EffectiveWeights().Gamma > 0
+                ? PrecomputeFrozenFeatures(graphs, device)
+                : null;
+
+            int microBatchesPerEpoch = (graphs.Count + o.BatchSize - 1) / o.BatchSize;
+            int stepsPerEpoch = Math.Max(1, (microBatchesPerEpoch + o.GradientAccumulationSteps - 1) / o.GradientAccumulationSteps);
+            int totalSteps = Math.Min(o.MaxSteps ?? int.MaxValue, stepsPerEpoch * o.Epochs);
+            run = new TrainingRun
+            {
+                OutputDirectory = output,
+                Graphs = graphs,
+                Validation = validation,
+                Summary = summary,
+                Trainable = [.. studentParameters, .. headParameters],
+                Optimizer = optimizer,
+                FrozenFeatures = frozen,
+                TotalSteps = totalSteps,
+                State = new TrainerState { TotalSteps = totalSteps, Seed = o.Seed, Level = o.Level.ToString() },
+            };
+            ResumeFromLatestCheckpoint(run);
+            RewriteMetrics(run);
+        }
+        catch
+        {
+            if (run is not null)
+            {
+                run.Dispose();
+            }
+            else
+            {
+                optimizer.Dispose();
+                foreach (Tensor t in frozen?.Values.ToList() ?? [])
+                {
+                    t.Dispose();
+                }
+            }
+
+            throw;
+        }
+
+        run.LastMetrics = run.State.History.Count > 0 ? run.State.History[^1] : [];
+        run.Clock.Start();
+        _model.train();
+        Objective!.train();
+        return run;
+    }
+
+    /// <summary>Creates the output folder and removes what a killed run left in it (only MagDi's unique temporary names, see <see cref="AtomicFile"/>).</summary>
+    private string PrepareOutputDirectory()
+    {
+        string output = Path.GetFullPath(Options.OutputDirectory!);
         Directory.CreateDirectory(output);
-        // What a killed run left behind: only entries with MagDi's unique temporary names (see AtomicFile).
         int leftovers = AtomicFile.DeleteLeftovers(output);
         if (leftovers > 0)
         {
             LogLeftovers(leftovers, output);
         }
 
-        CheckTokenizerMatchesModel();
+        return output;
+    }
+
+    /// <summary>Tokenizes the training and validation MAGs; no usable training node is a <see cref="TrainingDataException"/>.</summary>
+    private (List<PreparedGraph> Graphs, List<PreparedGraph> Validation, TrainingDataSummary Summary) PrepareData()
+    {
+        MagDiTrainingOptions o = Options;
         int maxLength = o.MaxSequenceLength ?? _model.Config.MaxPositionEmbeddings;
         var (graphs, summary) = TrainingSet.Prepare(_training, o, _tokenizer, Template, maxLength, "training");
         if (graphs.Count == 0)
@@ -136,17 +268,20 @@ public sealed partial class MagDiTrainer
         var (validation, _) = _validation.Count == 0
             ? ([], summary)
             : TrainingSet.Prepare(_validation, validationOptions, _tokenizer, Template, maxLength, "validation");
+        return (graphs, validation, summary);
+    }
 
-        Device device = _model.Device;
-        random.manual_seed(o.Seed);
-        _model.GradientCheckpointing = o.ActivationCheckpointing;
-        List<(string Name, Parameter Parameter)> studentParameters = PrepareStudent();
+    /// <summary>Creates the scorer and GCN heads on <paramref name="device"/> and returns their weights by checkpoint name.</summary>
+    private List<(string Name, Parameter Parameter)> CreateObjective(Device device)
+    {
+        MagDiTrainingOptions o = Options;
+        Objective?.Dispose();
         Objective = new MagDiObjective(new MagDiObjectiveOptions
         {
             HiddenSize = _model.Config.HiddenSize,
             Weights = o.EffectiveWeights(),
             Margin = o.Margin,
-            Pairing = PairingStrategyParser.TryParse(o.Pairing)!,
+            Pairing = PairingStrategy.FromKind(o.Pairing),
             Seed = o.Seed,
             NodeFeatures = o.NodeFeatures,
             GcnHiddenSize = o.GcnHiddenSize,
@@ -158,182 +293,199 @@ public sealed partial class MagDiTrainer
             SpanPooling = o.Pooling,
         });
         Objective.to(device);
-        List<(string Name, Parameter Parameter)> headParameters = [.. Objective.named_parameters().Select(p => ("objective." + p.name, p.parameter))];
-        List<(string Name, Parameter Parameter)> trainable = [.. studentParameters, .. headParameters];
-        AdamW optimizer = CreateOptimizer(studentParameters, headParameters);
+        return [.. Objective.named_parameters().Select(p => ("objective." + p.name, p.parameter))];
+    }
 
-        Dictionary<InteractionGraph, Tensor>? frozen = o.NodeFeatures == NodeFeatureSource.Frozen && o.EffectiveWeights().Gamma > 0
-            ? PrecomputeFrozenFeatures(graphs, device)
-            : null;
-
-        int microBatchesPerEpoch = (graphs.Count + o.BatchSize - 1) / o.BatchSize;
-        int stepsPerEpoch = Math.Max(1, (microBatchesPerEpoch + o.GradientAccumulationSteps - 1) / o.GradientAccumulationSteps);
-        int totalSteps = Math.Min(o.MaxSteps ?? int.MaxValue, stepsPerEpoch * o.Epochs);
-
-        var state = new TrainerState { TotalSteps = totalSteps, Seed = o.Seed, Level = o.Level.ToString() };
-        string? lastCheckpoint = null;
-        if (!o.Resume && CheckpointStore.Latest(output) is { } earlier)
+    /// <summary>
+    /// A fresh run starts at step 0 and refuses an output folder with an earlier run's checkpoints (it would prune them
+    /// against its own, and a later resume would continue the wrong run); a resumed run restores weights, optimizer state,
+    /// RNG state and loop position from the newest checkpoint.
+    /// </summary>
+    private void ResumeFromLatestCheckpoint(TrainingRun run)
+    {
+        string? latest = CheckpointStore.Latest(run.OutputDirectory);
+        if (!Options.Resume && latest is not null)
         {
-            // A fresh run would prune the earlier run's newer checkpoints against its own, and a later resume would continue
-            // the wrong run: refuse, naming what is there.
             throw new IOException(
-                $"'{output}' holds checkpoints of an earlier run (newest: {Path.GetFileName(earlier)}). Continue that run with " +
+                $"'{run.OutputDirectory}' holds checkpoints of an earlier run (newest: {Path.GetFileName(latest)}). Continue that run with " +
                 "ResumeFromLatestCheckpoint (magdi train --resume), or write this run to another output folder.");
         }
 
-        if (o.Resume && CheckpointStore.Latest(output) is { } latest)
+        if (Options.Resume && latest is not null)
         {
-            state = CheckpointStore.Load(latest, trainable, optimizer);
-            lastCheckpoint = latest;
-            LogResumed(latest, state.Step);
+            run.State = CheckpointStore.Load(latest, run.Trainable, run.Optimizer);
+            run.LastCheckpoint = latest;
+            LogResumed(latest, run.State.Step);
         }
+    }
 
-        // metrics.jsonl holds exactly the steps of the checkpoint this run starts from (none on a fresh start): lines of
-        // steps after it, duplicates and a torn last line from a killed run are dropped by rewriting it from the
-        // checkpoint's own history. Each later step is appended in one write.
-        string metricsPath = Path.Combine(output, "metrics.jsonl");
-        AtomicFile.Write(metricsPath, stream =>
+    /// <summary>
+    /// metrics.jsonl holds exactly the steps of the checkpoint this run starts from (none on a fresh start): lines of steps
+    /// after it, duplicates and a torn last line from a killed run are dropped by rewriting it from the checkpoint's own
+    /// history. Each later step is appended in one write (<see cref="RecordStep"/>).
+    /// </summary>
+    private static void RewriteMetrics(TrainingRun run) =>
+        AtomicFile.Write(run.MetricsPath, stream =>
         {
-            foreach (Dictionary<string, double> line in state.History)
+            foreach (Dictionary<string, double> line in run.State.History)
             {
                 stream.Write(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(line) + "\n"));
             }
         });
 
-        var stopwatch = Stopwatch.StartNew();
-        long tokensThisRun = 0;
-        int stepsThisRun = 0;
-        double? validationLoss = null;
-        var history = state.History;
-        Dictionary<string, double> lastMetrics = history.Count > 0 ? history[^1] : [];
-        bool cancelled = false;
+    /// <summary>Whether every micro-batch of the current epoch was used.</summary>
+    private bool EpochFinished(TrainingRun run) =>
+        run.State.MicroBatch >= run.EpochBatches(epoch => BatchesForEpoch(run.Graphs, epoch)).Count;
 
-        _model.train();
-        Objective.train();
-        int batchesEpoch = -1;
-        List<List<PreparedGraph>> epochBatches = [];
-        while (state.Step < totalSteps)
+    /// <summary>Moves to the next epoch; without <see cref="MagDiTrainingOptions.EvalEverySteps"/> the validation loss is computed here.</summary>
+    private void StartNextEpoch(TrainingRun run)
+    {
+        run.State.Epoch++;
+        run.State.MicroBatch = 0;
+        if (Options.EvalEverySteps == 0 && run.Validation.Count > 0)
         {
-            if (batchesEpoch != state.Epoch)
-            {
-                // The epoch's order is a pure function of (seed, epoch): computed once per epoch, also after a resume.
-                epochBatches = BatchesForEpoch(graphs, state.Epoch);
-                batchesEpoch = state.Epoch;
-            }
+            run.ValidationLoss = ValidationLoss(run.Validation);
+            LogValidation(run.State.Step, run.ValidationLoss.Value);
+        }
+    }
 
-            if (state.MicroBatch >= epochBatches.Count)
-            {
-                state.Epoch++;
-                state.MicroBatch = 0;
-                if (o.EvalEverySteps == 0 && validation.Count > 0)
-                {
-                    validationLoss = ValidationLoss(validation);
-                    LogValidation(state.Step, validationLoss.Value);
-                }
-
-                continue;
-            }
-
-            if (cancellationToken.IsCancellationRequested)
-            {
-                cancelled = true;
-                break;
-            }
-
-            var stepWatch = Stopwatch.StartNew();
-            double lr = LearningRateAt(state.Step, totalSteps, o.WarmupSteps, o.LearningRate);
-            foreach (optim.ILearningRateController group in optimizer.ParamGroups)
-            {
-                group.LearningRate = lr * ((group as ParamGroup)?.InitialLearningRate ?? o.LearningRate) / o.LearningRate;
-            }
-
-            optimizer.zero_grad();
-            var accumulated = new Dictionary<string, double>(StringComparer.Ordinal);
-            int micro = 0;
-            long stepTokens = 0;
-            while (micro < o.GradientAccumulationSteps && state.MicroBatch < epochBatches.Count)
-            {
-                using var scope = NewDisposeScope();
-                List<PreparedGraph> batchGraphs = epochBatches[state.MicroBatch];
-                using MagBatch batch = MagBatch.Collate(batchGraphs, PadId(), o.IncludePromptInLoss, device);
-                MagDiLoss loss = Forward(batch, frozen, new Random(unchecked((o.Seed * 7919) + (state.Step * 131) + micro)));
-                foreach (var (key, value) in loss.Report.Metrics)
-                {
-                    if (!double.IsFinite(value))
-                    {
-                        throw new TrainingDivergedException(
-                            $"Training diverged at step {state.Step + 1} (epoch {state.Epoch}): {key} is {value}. " +
-                            $"The last good checkpoint is {(lastCheckpoint ?? "none (no checkpoint was written yet)")}. " +
-                            "Lower the learning rate, clip gradients (MaxGradNorm) or check the data of this batch: " +
-                            string.Join(", ", batchGraphs.Select(g => g.Graph.Id)) + ".")
-                        { Step = state.Step + 1, Term = key };
-                    }
-
-                    accumulated[key] = accumulated.GetValueOrDefault(key) + value;
-                }
-
-                (loss.Total / o.GradientAccumulationSteps).backward();
-                stepTokens += batch.TokenCount;
-                micro++;
-                state.MicroBatch++;
-            }
-
-            if (o.MaxGradNorm > 0)
-            {
-                nn.utils.clip_grad_norm_(trainable.Select(p => p.Parameter), o.MaxGradNorm);
-            }
-
-            optimizer.step();
-            state.Step++;
-            stepsThisRun++;
-            tokensThisRun += stepTokens;
-
-            var metrics = accumulated.ToDictionary(kv => kv.Key, kv => kv.Value / micro, StringComparer.Ordinal);
-            metrics["step"] = state.Step;
-            metrics["epoch"] = state.Epoch;
-            metrics["learning_rate"] = lr;
-            metrics["step_time_ms"] = stepWatch.Elapsed.TotalMilliseconds;
-            metrics["tokens_per_second"] = tokensThisRun / Math.Max(1e-9, stopwatch.Elapsed.TotalSeconds);
-            if (o.EvalEverySteps > 0 && validation.Count > 0 && state.Step % o.EvalEverySteps == 0)
-            {
-                validationLoss = ValidationLoss(validation);
-                metrics["validation/nll"] = validationLoss.Value;
-            }
-
-            history.Add(metrics);
-            lastMetrics = metrics;
-            AtomicFile.AppendLine(metricsPath, JsonSerializer.Serialize(metrics));
-            ReportProgress(state, metrics, lr, stopwatch.Elapsed, stepsThisRun, totalSteps, tokensThisRun);
-
-            if (o.SaveEverySteps > 0 && state.Step % o.SaveEverySteps == 0 && state.Step < totalSteps)
-            {
-                lastCheckpoint = CheckpointStore.Save(output, state, trainable, optimizer, o.KeepLastCheckpoints);
-            }
+    /// <summary>
+    /// One optimizer step: set the scheduled learning rate, accumulate the gradients of up to
+    /// <see cref="MagDiTrainingOptions.GradientAccumulationSteps"/> micro-batches, clip, update. Returns the step's metrics.
+    /// </summary>
+    private Dictionary<string, double> OptimizerStep(TrainingRun run)
+    {
+        MagDiTrainingOptions o = Options;
+        var stepWatch = Stopwatch.StartNew();
+        double lr = ApplyLearningRate(run.Optimizer, run.State.Step, run.TotalSteps);
+        run.Optimizer.zero_grad();
+        var (lossSums, microBatches, tokens) = AccumulateGradients(run);
+        if (o.MaxGradNorm > 0)
+        {
+            nn.utils.clip_grad_norm_(run.Trainable.Select(p => p.Parameter), o.MaxGradNorm);
         }
 
-        if (!cancelled && validation.Count > 0 && (validationLoss is null || o.EvalEverySteps > 0))
+        run.Optimizer.step();
+        run.CompleteStep(tokens);
+
+        var metrics = lossSums.ToDictionary(kv => kv.Key, kv => kv.Value / microBatches, StringComparer.Ordinal);
+        metrics["step"] = run.State.Step;
+        metrics["epoch"] = run.State.Epoch;
+        metrics["learning_rate"] = lr;
+        metrics["step_time_ms"] = stepWatch.Elapsed.TotalMilliseconds;
+        metrics["tokens_per_second"] = run.TokensPerSecond;
+        if (o.EvalEverySteps > 0 && run.Validation.Count > 0 && run.State.Step % o.EvalEverySteps == 0)
         {
-            validationLoss = ValidationLoss(validation);
+            run.ValidationLoss = ValidationLoss(run.Validation);
+            metrics["validation/nll"] = run.ValidationLoss.Value;
         }
 
-        lastCheckpoint = CheckpointStore.Save(output, state, trainable, optimizer, o.KeepLastCheckpoints);
-        string finalDirectory = SaveFinal(output);
-        TimeSpan duration = stopwatch.Elapsed;
-        double tokensPerSecond = tokensThisRun / Math.Max(1e-9, duration.TotalSeconds);
-        double stepTime = stepsThisRun == 0 ? 0 : duration.TotalMilliseconds / stepsThisRun;
-        LogFinished(cancelled ? "cancelled" : "completed", state.Step, tokensPerSecond);
+        return metrics;
+    }
+
+    /// <summary>Sets every parameter group's learning rate for <paramref name="step"/> (heads keep their ratio to the student's).</summary>
+    private double ApplyLearningRate(AdamW optimizer, int step, int totalSteps)
+    {
+        MagDiTrainingOptions o = Options;
+        double lr = LearningRateAt(step, totalSteps, o.WarmupSteps, o.LearningRate);
+        foreach (optim.ILearningRateController group in optimizer.ParamGroups)
+        {
+            group.LearningRate = lr * ((group as ParamGroup)?.InitialLearningRate ?? o.LearningRate) / o.LearningRate;
+        }
+
+        return lr;
+    }
+
+    /// <summary>
+    /// Forward and backward of the next micro-batches of the epoch (at most one step's worth); returns the summed loss terms,
+    /// the number of micro-batches and the tokens seen. A non-finite loss term stops the run (<see cref="TrainingDivergedException"/>).
+    /// </summary>
+    private (Dictionary<string, double> LossSums, int MicroBatches, long Tokens) AccumulateGradients(TrainingRun run)
+    {
+        MagDiTrainingOptions o = Options;
+        TrainerState state = run.State;
+        List<List<PreparedGraph>> epochBatches = run.EpochBatches(epoch => BatchesForEpoch(run.Graphs, epoch));
+        var sums = new Dictionary<string, double>(StringComparer.Ordinal);
+        int micro = 0;
+        long tokens = 0;
+        while (micro < o.GradientAccumulationSteps && state.MicroBatch < epochBatches.Count)
+        {
+            using var scope = NewDisposeScope();
+            List<PreparedGraph> batchGraphs = epochBatches[state.MicroBatch];
+            using MagBatch batch = MagBatch.Collate(batchGraphs, PadId(), o.IncludePromptInLoss, _model.Device);
+            MagDiLoss loss = Forward(batch, run.FrozenFeatures, new Random(unchecked((o.Seed * 7919) + (state.Step * 131) + micro)));
+            foreach (var (key, value) in loss.Report.Metrics)
+            {
+                if (!double.IsFinite(value))
+                {
+                    throw new TrainingDivergedException(
+                        $"Training diverged at step {state.Step + 1} (epoch {state.Epoch}): {key} is {value}. " +
+                        $"The last good checkpoint is {(run.LastCheckpoint ?? "none (no checkpoint was written yet)")}. " +
+                        "Lower the learning rate, clip gradients (MaxGradNorm) or check the data of this batch: " +
+                        string.Join(", ", batchGraphs.Select(g => g.Graph.Id)) + ".")
+                    { Step = state.Step + 1, Term = key };
+                }
+
+                sums[key] = sums.GetValueOrDefault(key) + value;
+            }
+
+            (loss.Total / o.GradientAccumulationSteps).backward();
+            tokens += batch.TokenCount;
+            micro++;
+            state.MicroBatch++;
+        }
+
+        return (sums, micro, tokens);
+    }
+
+    /// <summary>Keeps the step's metrics in the history, appends them to metrics.jsonl, logs and reports progress.</summary>
+    private void RecordStep(TrainingRun run, Dictionary<string, double> metrics)
+    {
+        run.State.History.Add(metrics);
+        run.LastMetrics = metrics;
+        AtomicFile.AppendLine(run.MetricsPath, JsonSerializer.Serialize(metrics));
+        ReportProgress(run, metrics);
+    }
+
+    /// <summary>Writes a checkpoint every <see cref="MagDiTrainingOptions.SaveEverySteps"/> steps (the last step is saved by <see cref="Finish"/>).</summary>
+    private void SaveCheckpointIfDue(TrainingRun run)
+    {
+        int every = Options.SaveEverySteps;
+        if (every > 0 && run.State.Step % every == 0 && run.State.Step < run.TotalSteps)
+        {
+            SaveCheckpoint(run);
+        }
+    }
+
+    private void SaveCheckpoint(TrainingRun run) =>
+        run.LastCheckpoint = CheckpointStore.Save(run.OutputDirectory, run.State, run.Trainable, run.Optimizer, Options.KeepLastCheckpoints);
+
+    /// <summary>The final validation loss, the last checkpoint, the adapter (or full model) and the result.</summary>
+    private TrainingResult Finish(TrainingRun run)
+    {
+        if (!run.Cancelled && run.Validation.Count > 0 && (run.ValidationLoss is null || Options.EvalEverySteps > 0))
+        {
+            run.ValidationLoss = ValidationLoss(run.Validation);
+        }
+
+        SaveCheckpoint(run);
+        string finalDirectory = SaveFinal(run.OutputDirectory);
+        TimeSpan duration = run.Clock.Elapsed;
+        double tokensPerSecond = run.TokensThisRun / Math.Max(1e-9, duration.TotalSeconds);
+        double stepTime = run.StepsThisRun == 0 ? 0 : duration.TotalMilliseconds / run.StepsThisRun;
+        LogFinished(run.Cancelled ? "cancelled" : "completed", run.State.Step, tokensPerSecond);
         _model.eval();
-        Objective.eval();
+        Objective!.eval();
         return new TrainingResult(
-            cancelled ? TrainingStatus.Cancelled : TrainingStatus.Completed,
-            state.Step,
-            output,
+            run.Cancelled ? TrainingStatus.Cancelled : TrainingStatus.Completed,
+            run.State.Step,
+            run.OutputDirectory,
             finalDirectory,
-            lastCheckpoint,
-            lastMetrics,
-            history,
-            validationLoss,
-            summary,
+            run.LastCheckpoint,
+            run.LastMetrics,
+            run.State.History,
+            run.ValidationLoss,
+            run.Summary,
             tokensPerSecond,
             stepTime,
             duration);
@@ -383,7 +535,7 @@ public sealed partial class MagDiTrainer
                     Rank = Options.LoraRank,
                     Alpha = Options.LoraAlpha,
                     Dropout = Options.LoraDropout,
-                    TargetModules = [.. Options.LoraTargetModules],
+                    TargetModules = [.. Options.EffectiveLoraTargetModules],
                 };
                 Adapter = LoraAdapter.Apply(_model, lora, Options.Seed);
             }
@@ -533,20 +685,18 @@ public sealed partial class MagDiTrainer
 
     private int PadId() => _tokenizer.Special.PadId ?? _tokenizer.Special.EosId ?? 0;
 
-    internal static PromptFormat ResolvePromptFormat(string name, ITextTokenizer tokenizer) =>
-        string.Equals(name, "auto", StringComparison.OrdinalIgnoreCase)
-            ? PromptFormat.ForTokenizer(tokenizer, PromptFormat.Mistral)
-            : PromptFormat.Parse(name);
-
-    private void ReportProgress(TrainerState state, Dictionary<string, double> metrics, double lr, TimeSpan elapsed, int stepsThisRun, int totalSteps, long tokens)
+    private void ReportProgress(TrainingRun run, Dictionary<string, double> metrics)
     {
-        double perStep = elapsed.TotalSeconds / Math.Max(1, stepsThisRun);
-        var eta = TimeSpan.FromSeconds(perStep * Math.Max(0, totalSteps - state.Step));
-        double tps = tokens / Math.Max(1e-9, elapsed.TotalSeconds);
+        TrainerState state = run.State;
+        TimeSpan elapsed = run.Clock.Elapsed;
+        double lr = metrics["learning_rate"];
+        double perStep = elapsed.TotalSeconds / Math.Max(1, run.StepsThisRun);
+        var eta = TimeSpan.FromSeconds(perStep * Math.Max(0, run.TotalSteps - state.Step));
+        double tps = run.TokensThisRun / Math.Max(1e-9, elapsed.TotalSeconds);
         double total = metrics.GetValueOrDefault(LossReport.Keys.Total);
-        LogStep(state.Step, totalSteps, total, lr, tps);
+        LogStep(state.Step, run.TotalSteps, total, lr, tps);
 
-        _progress?.Report(new TrainingProgress(state.Step, totalSteps, state.Epoch, lr, metrics, tps, elapsed, eta));
+        _progress?.Report(new TrainingProgress(state.Step, run.TotalSteps, state.Epoch, lr, metrics, tps, elapsed, eta));
     }
 
     private void LogData(TrainingDataSummary s) =>

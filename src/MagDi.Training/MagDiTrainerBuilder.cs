@@ -10,8 +10,9 @@ using Microsoft.Extensions.Options;
 namespace MagDi.Training;
 
 /// <summary>
-/// Composes a <see cref="MagDiTrainer"/>. Each <c>Use…</c>/<c>With…</c> returns the builder; <see cref="Build"/> validates
-/// everything and throws once, listing every problem.
+/// Composes a <see cref="MagDiTrainer"/>. Each <c>Use…</c>/<c>With…</c> only records a setting and returns the builder;
+/// <see cref="Build"/> validates everything (one <see cref="OptionsValidationException"/> listing every failure) and only
+/// then loads a student given by <see cref="UseStudentFromDirectory"/>.
 /// </summary>
 public sealed class MagDiTrainerBuilder
 {
@@ -21,6 +22,7 @@ public sealed class MagDiTrainerBuilder
     private MagDiTrainingOptions _options = new();
     private CausalLanguageModel? _model;
     private ITextTokenizer? _tokenizer;
+    private StudentSource? _studentDirectory;
     private ILogger? _logger;
     private IProgress<TrainingProgress>? _progress;
 
@@ -28,26 +30,36 @@ public sealed class MagDiTrainerBuilder
     {
     }
 
-    /// <summary>The student to distil into and its tokenizer (already on the device and dtype to train with).</summary>
+    /// <summary>
+    /// The student to distil into and its tokenizer (already on the device and dtype to train with). The caller keeps
+    /// ownership: disposing the trainer leaves <paramref name="model"/> usable, with the trained adapter applied.
+    /// </summary>
     public MagDiTrainerBuilder UseStudent(CausalLanguageModel model, ITextTokenizer tokenizer)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
         _model = model;
         _tokenizer = tokenizer;
+        _studentDirectory = null;
         return this;
     }
 
     /// <summary>
-    /// Loads the student from a Hugging Face checkpoint folder (config.json, safetensors weights and tokenizer files).
+    /// Takes the student from a Hugging Face checkpoint folder (config.json, safetensors weights and tokenizer files).
+    /// Nothing is read here: <see cref="Build"/> loads the folder after validating every setting, and the trainer owns
+    /// (and disposes) the model it loaded.
     /// </summary>
     /// <param name="directory">The checkpoint folder.</param>
-    /// <param name="device"><c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
-    /// <param name="dtype"><c>bf16</c> (default; fast on CPU and CUDA), <c>f32</c> or <c>f16</c> (CUDA only).</param>
-    public MagDiTrainerBuilder UseStudentFromDirectory(string directory, string device = "auto", string dtype = "bf16")
+    /// <param name="device"><c>auto</c> (default), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
+    /// <param name="dtype">The dtype of the base weights: <see cref="ModelDType.BF16"/> (default; fast on CPU and CUDA),
+    /// <see cref="ModelDType.F32"/> or <see cref="ModelDType.F16"/> (CUDA only).</param>
+    public MagDiTrainerBuilder UseStudentFromDirectory(string directory, string device = "auto", ModelDType dtype = ModelDType.BF16)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(directory);
-        var torchDevice = TorchRuntime.ResolveDevice(device);
-        _model = CausalLanguageModel.FromPretrained(directory, new ModelLoadOptions { Device = torchDevice, DType = DTypes.Parse(dtype) });
-        _tokenizer = TokenizerLoader.Load(directory);
+        ArgumentException.ThrowIfNullOrWhiteSpace(device);
+        _studentDirectory = new StudentSource(directory, device, dtype);
+        _model = null;
+        _tokenizer = null;
         return this;
     }
 
@@ -203,14 +215,21 @@ public sealed class MagDiTrainerBuilder
     /// <summary>The training MAGs added so far.</summary>
     internal IReadOnlyList<InteractionGraph> TrainingGraphs => _training;
 
-    /// <summary>Validates everything and creates the trainer.</summary>
-    /// <exception cref="ArgumentException">One or more settings are missing or invalid; the message lists them all.</exception>
+    /// <summary>Validates everything, loads the student if it was given as a folder, and creates the trainer.</summary>
+    /// <exception cref="OptionsValidationException">One or more settings are missing or invalid; <see cref="OptionsValidationException.Failures"/> lists them all. Nothing was loaded.</exception>
+    /// <exception cref="FileNotFoundException">The student folder has no config.json, weights or tokenizer.</exception>
+    /// <exception cref="InvalidDataException">A file of the student folder is damaged (the message names the file and the field).</exception>
+    /// <exception cref="NotSupportedException">The student uses a model feature MagDi does not implement.</exception>
     public MagDiTrainer Build()
     {
         MagDiTrainingOptions options = ResolveOptions();
 
         var problems = new List<string>(options.GetProblems());
-        if (_model is null || _tokenizer is null)
+        if (_studentDirectory is { } source)
+        {
+            problems.AddRange(source.GetProblems());
+        }
+        else if (_model is null || _tokenizer is null)
         {
             problems.Add("A student is required: call UseStudent(model, tokenizer) or UseStudentFromDirectory(path).");
         }
@@ -234,24 +253,64 @@ public sealed class MagDiTrainerBuilder
             problems.Add($"No training MAG has the agent '{agent}' (agents: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct())}).");
         }
 
-        if (_tokenizer is not null && !string.IsNullOrWhiteSpace(options.PromptFormat) &&
-            !string.Equals(options.PromptFormat, "auto", StringComparison.OrdinalIgnoreCase))
-        {
-            try
-            {
-                _ = PromptFormat.Parse(options.PromptFormat);
-            }
-            catch (ArgumentException ex)
-            {
-                problems.Add(ex.Message);
-            }
-        }
-
         if (problems.Count > 0)
         {
-            throw new ArgumentException($"Cannot build the MagDi trainer ({problems.Count} problem(s)): " + string.Join(" ", problems));
+            throw new OptionsValidationException(Options.DefaultName, typeof(MagDiTrainingOptions), problems);
         }
 
-        return new MagDiTrainer(_model!, _tokenizer!, options, [.. _training], [.. _validation], _logger, _progress);
+        if (_studentDirectory is { } directory)
+        {
+            // Loaded only now, after every setting was checked; the trainer owns what it loaded.
+            (CausalLanguageModel model, ITextTokenizer tokenizer) = directory.Load();
+            return new MagDiTrainer(model, tokenizer, ownsModel: true, options, [.. _training], [.. _validation], _logger, _progress);
+        }
+
+        return new MagDiTrainer(_model!, _tokenizer!, ownsModel: false, options, [.. _training], [.. _validation], _logger, _progress);
+    }
+
+    /// <summary>Where <see cref="UseStudentFromDirectory"/> takes the student from; read in <see cref="Build"/>.</summary>
+    private sealed record StudentSource(string Directory, string Device, ModelDType DType)
+    {
+        public IEnumerable<string> GetProblems()
+        {
+            if (!System.IO.Directory.Exists(Directory))
+            {
+                yield return $"The student folder '{Directory}' (UseStudentFromDirectory) does not exist.";
+            }
+
+            if (!Enum.IsDefined(DType))
+            {
+                yield return $"The student dtype '{DType}' is not known; use {string.Join(", ", Enum.GetNames<ModelDType>())}.";
+            }
+
+            string? deviceProblem = null;
+            try
+            {
+                _ = TorchRuntime.ResolveDevice(Device);
+            }
+            catch (Exception ex) when (ex is ArgumentException or TorchRuntimeException)
+            {
+                deviceProblem = $"The student device '{Device}' cannot be used: {ex.Message}";
+            }
+
+            if (deviceProblem is not null)
+            {
+                yield return deviceProblem;
+            }
+        }
+
+        public (CausalLanguageModel Model, ITextTokenizer Tokenizer) Load()
+        {
+            var model = CausalLanguageModel.FromPretrained(Directory, new ModelLoadOptions { Device = TorchRuntime.ResolveDevice(Device), DType = DType.ToScalarType() });
+            try
+            {
+                return (model, TokenizerLoader.Load(Directory));
+            }
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using MagDi.Graphs.Gcn;
 using MagDi.Graphs.Heads;
 using MagDi.Losses;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Training;
 
@@ -38,8 +39,18 @@ public sealed class MagDiTrainingOptions
     [Range(0.0, 0.99)]
     public double LoraDropout { get; set; } = 0.05;
 
-    /// <summary>Linear layers that get adapters, by Hugging Face module name. Default q_proj and v_proj (paper).</summary>
-    public IList<string> LoraTargetModules { get; set; } = ["q_proj", "v_proj"];
+    /// <summary>
+    /// Linear layers that get adapters, by Hugging Face module name; null (default) uses <see cref="DefaultLoraTargetModules"/>,
+    /// q_proj and v_proj (paper). A list bound from configuration replaces the default.
+    /// </summary>
+    /// <remarks>
+    /// Null rather than a pre-filled list because <c>ConfigurationBinder</c> appends configured items to a list the property
+    /// already holds: a default list could never lose an entry and would gain duplicates.
+    /// </remarks>
+    public IList<string>? LoraTargetModules { get; set; }
+
+    /// <summary>The LoRA targets used when <see cref="LoraTargetModules"/> is null: q_proj and v_proj (paper).</summary>
+    public static IReadOnlyList<string> DefaultLoraTargetModules { get; } = ["q_proj", "v_proj"];
 
     /// <summary>Weight α of the next-token loss on correct chains (eq. 4). Default 1.0 (release).</summary>
     [Range(0.0, 1.0)]
@@ -57,8 +68,9 @@ public sealed class MagDiTrainingOptions
     [Range(-1.0, 1.0)]
     public double Margin { get; set; } = 1.0;
 
-    /// <summary>How correct and incorrect nodes of a MAG are paired: <c>paper</c> (default) or <c>cyclic</c> (release).</summary>
-    public string Pairing { get; set; } = "paper";
+    /// <summary>How correct and incorrect nodes of a MAG are paired: <see cref="PairingStrategyKind.Paper"/> (default),
+    /// <see cref="PairingStrategyKind.Cyclic"/> (release) or <see cref="PairingStrategyKind.AllPairs"/>.</summary>
+    public PairingStrategyKind Pairing { get; set; } = PairingStrategyKind.Paper;
 
     /// <summary>
     /// How the node-classification loss (level <see cref="DistillationLevel.Structure"/>) models a MAG:
@@ -155,8 +167,8 @@ public sealed class MagDiTrainingOptions
     /// <summary>Recompute each decoder layer in the backward pass to save memory. Default false.</summary>
     public bool ActivationCheckpointing { get; set; }
 
-    /// <summary>Prompt format: <c>auto</c> (from the tokenizer's chat template, else Mistral's [INST]), mistral, llama2-chat, chatml, plain.</summary>
-    public string PromptFormat { get; set; } = "auto";
+    /// <summary>Prompt format: <see cref="PromptFormatKind.Auto"/> (default: from the tokenizer's chat template, else Mistral's [INST]) or a named format.</summary>
+    public PromptFormatKind PromptFormat { get; set; } = PromptFormatKind.Auto;
 
     /// <summary>Seed of data order, pairing, dropout and head initialisation. Default 42.</summary>
     public int Seed { get; set; } = 42;
@@ -203,14 +215,16 @@ public sealed class MagDiTrainingOptions
         }
 
         if (!Enum.IsDefined(Pooling)) problems.Add($"Pooling '{Pooling}' is not known.");
-        if (FineTuning == FineTuningMode.Lora && (LoraTargetModules is null || LoraTargetModules.Count == 0 || LoraTargetModules.Any(string.IsNullOrWhiteSpace)))
+        if (!Enum.IsDefined(Pairing)) problems.Add($"Pairing '{Pairing}' is not known; use {string.Join(", ", Enum.GetNames<PairingStrategyKind>())}.");
+        if (!Enum.IsDefined(PromptFormat)) problems.Add($"PromptFormat '{PromptFormat}' is not known; use {string.Join(", ", Enum.GetNames<PromptFormatKind>())}.");
+        if (FineTuning == FineTuningMode.Lora && LoraTargetModules is not null && (LoraTargetModules.Count == 0 || LoraTargetModules.Any(string.IsNullOrWhiteSpace)))
         {
-            problems.Add("LoraTargetModules must name at least one linear layer (for example q_proj, v_proj).");
+            problems.Add("LoraTargetModules must name at least one linear layer (for example q_proj, v_proj), or be null for the default.");
         }
 
-        if (PairingStrategyParser.TryParse(Pairing) is null)
+        if (LoraTargetModules is not null && LoraTargetModules.Distinct(StringComparer.Ordinal).Count() != LoraTargetModules.Count)
         {
-            problems.Add($"Pairing '{Pairing}' is not known; use 'paper' or 'cyclic'.");
+            problems.Add($"LoraTargetModules names a layer more than once ({string.Join(", ", LoraTargetModules)}).");
         }
 
         if (Alpha <= 0) problems.Add("Alpha must be positive: every level trains the next-token loss on correct chains.");
@@ -218,17 +232,17 @@ public sealed class MagDiTrainingOptions
         if (Level == DistillationLevel.Structure && Gamma <= 0) problems.Add("Level Structure needs Gamma > 0 (the node-classification loss).");
         if (string.IsNullOrWhiteSpace(OutputDirectory)) problems.Add("OutputDirectory is required.");
         if (SingleTeacher is not null && string.IsNullOrWhiteSpace(SingleTeacher)) problems.Add("SingleTeacher must be an agent name or null.");
-        if (string.IsNullOrWhiteSpace(PromptFormat)) problems.Add("PromptFormat must be 'auto' or a format name.");
         return problems;
     }
 
-    /// <summary>Throws one <see cref="ArgumentException"/> listing every problem, if any.</summary>
+    /// <summary>Throws one <see cref="OptionsValidationException"/> listing every problem, if any.</summary>
+    /// <exception cref="OptionsValidationException">One or more settings are invalid; <see cref="OptionsValidationException.Failures"/> lists them all.</exception>
     public void Validate()
     {
         IReadOnlyList<string> problems = GetProblems();
         if (problems.Count > 0)
         {
-            throw new ArgumentException("Invalid MagDi training options: " + string.Join(" ", problems));
+            throw new OptionsValidationException(Options.DefaultName, typeof(MagDiTrainingOptions), problems);
         }
     }
 
@@ -236,9 +250,12 @@ public sealed class MagDiTrainingOptions
     public MagDiTrainingOptions Clone()
     {
         var copy = (MagDiTrainingOptions)MemberwiseClone();
-        copy.LoraTargetModules = [.. LoraTargetModules];
+        copy.LoraTargetModules = LoraTargetModules is null ? null : [.. LoraTargetModules];
         return copy;
     }
+
+    /// <summary>The LoRA targets of this run: <see cref="LoraTargetModules"/>, or the default when it is null.</summary>
+    internal IReadOnlyList<string> EffectiveLoraTargetModules => LoraTargetModules is { } targets ? [.. targets] : DefaultLoraTargetModules;
 
     /// <summary>The loss weights this level uses: terms the level does not include get weight 0.</summary>
     internal MagDiLossWeights EffectiveWeights() => Level switch
@@ -246,15 +263,5 @@ public sealed class MagDiTrainingOptions
         DistillationLevel.RoundZero or DistillationLevel.CorrectNodes => new MagDiLossWeights(Alpha, 0, 0),
         DistillationLevel.AllNodes => new MagDiLossWeights(Alpha, Beta, 0),
         _ => new MagDiLossWeights(Alpha, Beta, Gamma),
-    };
-}
-
-internal static class PairingStrategyParser
-{
-    public static PairingStrategy? TryParse(string? name) => name?.Trim().ToLowerInvariant() switch
-    {
-        "paper" => PairingStrategy.Paper,
-        "cyclic" or "release" => PairingStrategy.Cyclic,
-        _ => null,
     };
 }

@@ -7,6 +7,7 @@ using MagDi.Runtime;
 using MagDi.Tokenization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -87,7 +88,7 @@ public sealed partial class PretrainingTrainer
     private readonly IProgress<TrainingProgress>? _progress;
 
     /// <summary>Creates a trainer for <paramref name="model"/>.</summary>
-    /// <exception cref="ArgumentException">The options are invalid or the tokenizer does not fit the model (every problem listed).</exception>
+    /// <exception cref="OptionsValidationException">The options are invalid or the tokenizer does not fit the model (every failure listed).</exception>
     public PretrainingTrainer(CausalLanguageModel model, ITextTokenizer tokenizer, PretrainingOptions options, ILogger? logger = null, IProgress<TrainingProgress>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -106,7 +107,7 @@ public sealed partial class PretrainingTrainer
 
         if (problems.Count > 0)
         {
-            throw new ArgumentException("Invalid pretraining setup: " + string.Join(" ", problems));
+            throw new OptionsValidationException(Options.DefaultName, typeof(PretrainingOptions), problems);
         }
 
         _model = model;

@@ -1,42 +1,59 @@
+using MagDi.Training;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace MagDi.Training;
+namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers MagDi training options with dependency injection.</summary>
-public static class MagDiServiceCollectionExtensions
+/// <summary>Registers MagDi training with dependency injection.</summary>
+public static class MagDiTrainingServiceCollectionExtensions
 {
     /// <summary>
-    /// Binds <see cref="MagDiTrainingOptions"/> to <paramref name="section"/>, validates them (every problem in one message)
-    /// and checks them when the host starts.
+    /// Binds <see cref="MagDiTrainingOptions"/> to <paramref name="section"/> (for example
+    /// <c>configuration.GetSection(MagDiTrainingOptions.SectionName)</c>), validates them when the host starts (one
+    /// <see cref="OptionsValidationException"/> listing every failure) and registers <see cref="IMagDiTrainerFactory"/>,
+    /// which creates trainers with these options and the container's <see cref="ILoggerFactory"/>. Existing registrations
+    /// of the factory are kept (<c>TryAdd</c>).
     /// </summary>
+    /// <returns>The options builder, to add more configuration or validation.</returns>
     public static OptionsBuilder<MagDiTrainingOptions> AddMagDiTraining(this IServiceCollection services, IConfiguration section)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
-        services.AddSingleton<IValidateOptions<MagDiTrainingOptions>, MagDiTrainingOptionsValidator>();
-        return services.AddOptions<MagDiTrainingOptions>().Bind(section).ValidateOnStart();
+        return AddCore(services).Bind(section);
     }
 
-    /// <summary>Registers <see cref="MagDiTrainingOptions"/> configured in code, validated on start.</summary>
+    /// <summary>Registers <see cref="MagDiTrainingOptions"/> configured in code (validated on start) and <see cref="IMagDiTrainerFactory"/>.</summary>
+    /// <returns>The options builder, to add more configuration or validation.</returns>
     public static OptionsBuilder<MagDiTrainingOptions> AddMagDiTraining(this IServiceCollection services, Action<MagDiTrainingOptions> configure)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        services.AddSingleton<IValidateOptions<MagDiTrainingOptions>, MagDiTrainingOptionsValidator>();
-        return services.AddOptions<MagDiTrainingOptions>().Configure(configure).ValidateOnStart();
+        return AddCore(services).Configure(configure);
     }
-}
 
-/// <summary>Validates <see cref="MagDiTrainingOptions"/> for the options framework.</summary>
-public sealed class MagDiTrainingOptionsValidator : IValidateOptions<MagDiTrainingOptions>
-{
-    /// <inheritdoc />
-    public ValidateOptionsResult Validate(string? name, MagDiTrainingOptions options)
+    /// <summary>
+    /// Binds <see cref="EvaluationOptions"/> to <paramref name="section"/> (for example
+    /// <c>configuration.GetSection(EvaluationOptions.SectionName)</c>), validates them when the host starts and registers
+    /// <see cref="IMagDiEvaluatorFactory"/> (<c>TryAdd</c>).
+    /// </summary>
+    /// <returns>The options builder, to add more configuration or validation.</returns>
+    public static OptionsBuilder<EvaluationOptions> AddMagDiEvaluation(this IServiceCollection services, IConfiguration section)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        IReadOnlyList<string> problems = options.GetProblems();
-        return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(section);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EvaluationOptions>, EvaluationOptionsValidator>());
+        services.TryAddSingleton<IMagDiEvaluatorFactory>(sp => new MagDiEvaluatorFactory(sp.GetRequiredService<IOptions<EvaluationOptions>>()));
+        return services.AddOptions<EvaluationOptions>().Bind(section).ValidateOnStart();
+    }
+
+    private static OptionsBuilder<MagDiTrainingOptions> AddCore(IServiceCollection services)
+    {
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MagDiTrainingOptions>, MagDiTrainingOptionsValidator>());
+        services.TryAddSingleton<IMagDiTrainerFactory>(sp => new MagDiTrainerFactory(
+            sp.GetRequiredService<IOptions<MagDiTrainingOptions>>(),
+            sp.GetService<ILoggerFactory>()));
+        return services.AddOptions<MagDiTrainingOptions>().ValidateOnStart();
     }
 }

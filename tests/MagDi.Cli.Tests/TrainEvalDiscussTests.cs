@@ -41,6 +41,34 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
         Assert.True(generated.Code == 0, generated.Err);
     }
 
+    [Theory]
+    [InlineData("--pairing", "random", "--pairing must be one of paper, cyclic, all-pairs (got 'random').")]
+    [InlineData("--prompt-format", "alpaca", "--prompt-format must be one of auto, mistral, llama2-chat, chatml, qwen3, plain (got 'alpaca').")]
+    [InlineData("--dtype", "f8", "--dtype must be one of bf16, f32 (got 'f8').")]
+    public async Task Train_WithAnUnknownChoice_ExitsWith2AndListsTheAllowedValues(string option, string value, string message)
+    {
+        var (code, _, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", fixture.NewDirectory("choice"), option, value);
+        Assert.Equal(2, code);
+        Assert.Contains(message, err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Train_ChoicesAreCaseInsensitive_AllPairsCanBeSelectedByName()
+    {
+        string outDir = Path.Combine(fixture.NewDirectory("all-pairs"), "run");
+        var (code, output, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--out", outDir, "--max-steps", "1", "--batch-size", "2",
+            "--pairing", "All-Pairs", "--prompt-format", "MISTRAL", "--dtype", "F32", "--json");
+        Assert.True(code == 0, err);
+        Assert.Equal(1, JsonDocument.Parse(output).RootElement.GetProperty("steps").GetInt32());
+        Assert.Equal(Losses.PairingStrategyKind.AllPairs, Infrastructure.CliChoices.Pairing.Parse("ALL-PAIRS"));
+        Assert.Equal(Losses.PairingStrategyKind.Cyclic, Infrastructure.CliChoices.Pairing.Parse("release"));
+        Assert.Equal(Training.PromptFormatKind.Llama2Chat, Infrastructure.CliChoices.PromptFormat.Parse("Llama2-Chat"));
+        Assert.Equal(Training.ModelDType.BF16, Infrastructure.CliChoices.DType.Parse("bfloat16"));
+        Assert.Null(Infrastructure.CliChoices.CpuDType.TryParse("f16"));
+    }
+
     [Fact]
     public async Task Train_WithProgressBar_PrintsStepsAndFinalTable()
     {

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 namespace MagDi.Losses.Tests;
 
 /// <summary>The node-classification term with each graph head of paper Table 6.</summary>
@@ -114,7 +115,7 @@ public class GraphHeadObjectiveTests
     [Fact]
     public void AttentionOptions_AreValidatedWithEveryOtherProblem()
     {
-        var ex = Assert.Throws<ArgumentException>(() => new MagDiObjective(new MagDiObjectiveOptions
+        var ex = Assert.Throws<OptionsValidationException>(() => new MagDiObjective(new MagDiObjectiveOptions
         {
             HiddenSize = 0,
             GraphHead = GraphHeadKind.NodeAttention,
@@ -123,7 +124,7 @@ public class GraphHeadObjectiveTests
         }));
         Assert.Contains("HiddenSize must be at least 1", ex.Message);
         Assert.Contains("GcnHiddenSize (10) must be a multiple of AttentionHeads (4) for GraphHead NodeAttention", ex.Message);
-        Assert.Contains("GraphHead '7'", Assert.Throws<ArgumentException>(() => new MagDiObjective(new MagDiObjectiveOptions { HiddenSize = 4, GraphHead = (GraphHeadKind)7 })).Message);
+        Assert.Contains("GraphHead '7'", Assert.Throws<OptionsValidationException>(() => new MagDiObjective(new MagDiObjectiveOptions { HiddenSize = 4, GraphHead = (GraphHeadKind)7 })).Message);
     }
 
     /// <summary>The whole objective's gradient with respect to the student's trainable weights, through each attention head.</summary>

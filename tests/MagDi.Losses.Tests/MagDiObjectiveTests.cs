@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MagDi.Losses.Tests;
 
 public class MagDiObjectiveTests
@@ -291,14 +293,17 @@ public class MagDiObjectiveTests
     public void Weights_AreValidatedInZeroToOne()
     {
         Assert.Equal(new MagDiLossWeights(1.0, 0.1, 1.0), new MagDiLossWeights());
-        var ex = Assert.Throws<ArgumentException>(() => new MagDiLossWeights(1.5, -0.1, double.NaN).Validate());
-        Assert.Contains("Alpha", ex.Message);
-        Assert.Contains("Beta", ex.Message);
-        Assert.Contains("Gamma", ex.Message);
-        Assert.Throws<ArgumentException>(() => new MagDiLossWeights(0, 0, 0).Validate());
-        var options = Assert.Throws<ArgumentException>(() => new MagDiObjective(new MagDiObjectiveOptions { HiddenSize = 0, Weights = new MagDiLossWeights(2, 0, 0) }));
-        Assert.Contains("HiddenSize", options.Message);
-        Assert.Contains("Alpha", options.Message);
+        var ex = Assert.Throws<OptionsValidationException>(() => new MagDiLossWeights(1.5, -0.1, double.NaN).Validate());
+        Assert.Equal(3, ex.Failures.Count());
+        Assert.Contains(ex.Failures, f => f.StartsWith("Alpha", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.StartsWith("Beta", StringComparison.Ordinal));
+        Assert.Contains(ex.Failures, f => f.StartsWith("Gamma", StringComparison.Ordinal));
+        Assert.Single(Assert.Throws<OptionsValidationException>(() => new MagDiLossWeights(0, 0, 0).Validate()).Failures);
+        var options = Assert.Throws<OptionsValidationException>(() => new MagDiObjective(new MagDiObjectiveOptions { HiddenSize = 0, Weights = new MagDiLossWeights(2, 0, 0) }));
+        Assert.Equal(typeof(MagDiObjectiveOptions), options.OptionsType);
+        Assert.Equal(2, options.Failures.Count());
+        Assert.Contains(options.Failures, f => f.StartsWith("HiddenSize", StringComparison.Ordinal));
+        Assert.Contains(options.Failures, f => f.StartsWith("Alpha", StringComparison.Ordinal));
     }
 
     [Fact]

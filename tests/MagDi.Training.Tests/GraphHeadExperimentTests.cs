@@ -33,7 +33,7 @@ public sealed class GraphHeadExperimentTests : IDisposable
     };
 
     private static MagDiExperimentBuilder Rows(SyntheticExperimentData data) => MagDiExperiment.CreateBuilder()
-        .UseBaseModel(data.BaseModelDirectory, "cpu", "f32")
+        .UseBaseModel(data.BaseModelDirectory, "cpu", ModelDType.F32)
         .WithTrainingGraphs(data.TrainingGraphs)
         .WithTestQuestions(data.TestQuestions)
         .WithSeeds(1)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using MagDi.Graphs.Heads;
 using MagDi.Losses;
 using MagDi.Modeling;
@@ -138,7 +139,7 @@ public sealed class GraphHeadTrainingTests : IDisposable
     [Fact]
     public void BadGraphHeadSettings_AreListedTogether()
     {
-        var ex = Assert.Throws<ArgumentException>(() => Builder("bad", GraphHeadKind.TokenAttention)
+        var ex = Assert.Throws<OptionsValidationException>(() => Builder("bad", GraphHeadKind.TokenAttention)
             .Configure(o =>
             {
                 o.NodeFeatures = NodeFeatureSource.Frozen;
@@ -147,6 +148,6 @@ public sealed class GraphHeadTrainingTests : IDisposable
             .Build());
         Assert.Contains("GraphHead TokenAttention cannot use NodeFeatures Frozen", ex.Message);
         Assert.Contains("GcnHiddenSize (18) must be a multiple of AttentionHeads (4)", ex.Message);
-        Assert.Contains("is not a GraphHeadKind", Assert.Throws<ArgumentException>(() => Builder("bad2", (GraphHeadKind)9).Build()).Message);
+        Assert.Contains("is not a GraphHeadKind", Assert.Throws<OptionsValidationException>(() => Builder("bad2", (GraphHeadKind)9).Build()).Message);
     }
 }

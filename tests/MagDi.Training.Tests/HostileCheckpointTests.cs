@@ -33,11 +33,11 @@ public sealed class HostileCheckpointTests : IDisposable
     /// <summary>Trains two steps and returns the checkpoint folder it leaves.</summary>
     private async Task<string> Checkpoint()
     {
-        TrainingResult result = await Builder(2).Build().TrainAsync();
+        TrainingResult result = await Builder(2).BuildAndTrainAsync();
         return result.LastCheckpoint ?? throw new InvalidOperationException("no checkpoint written");
     }
 
-    private Task<TrainingResult> Resume() => Builder(4).ResumeFromLatestCheckpoint().Build().TrainAsync();
+    private Task<TrainingResult> Resume() => Builder(4).ResumeFromLatestCheckpoint().BuildAndTrainAsync();
 
     [Fact]
     public async Task TruncatedOptimizerState_NamesTheFile()

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using MagDi.Tasks;
 
 namespace MagDi.Training.Tests;
@@ -25,8 +26,7 @@ public sealed class MagDiEvaluatorTests
                 .WithSchedule(epochs: 400, warmupSteps: 5, maxSteps: 150)
                 .WithBatchSize(4)
                 .WithOutputDirectory(Path.Combine(dir, "train"))
-                .Build()
-                .TrainAsync();
+                .BuildAndTrainAsync();
 
             var evaluator = new MagDiEvaluator(model, new CharTokenizer(), new EvaluationOptions { MaxNewTokens = 40, BatchSize = 3 });
             EvaluationResult trained = await evaluator.EvaluateAsync(Questions());
@@ -72,9 +72,12 @@ public sealed class MagDiEvaluatorTests
     [Fact]
     public void Options_AreValidated()
     {
-        var error = Assert.Throws<ArgumentException>(() =>
-            new MagDiEvaluator(TestStudent.Model(), new CharTokenizer(), new EvaluationOptions { Samples = 3, MaxNewTokens = 0 }));
-        Assert.Contains("MaxNewTokens", error.Message);
-        Assert.Contains("Decoding = Paper", error.Message);
+        using var model = TestStudent.Model();
+        var error = Assert.Throws<OptionsValidationException>(() =>
+            new MagDiEvaluator(model, new CharTokenizer(), new EvaluationOptions { Samples = 3, MaxNewTokens = 0 }));
+        Assert.Equal(typeof(EvaluationOptions), error.OptionsType);
+        Assert.Equal(2, error.Failures.Count());
+        Assert.Contains(error.Failures, f => f.Contains("MaxNewTokens", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Decoding = Paper", StringComparison.Ordinal));
     }
 }

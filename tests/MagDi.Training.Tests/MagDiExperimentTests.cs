@@ -42,7 +42,7 @@ public sealed class ExperimentFixture : IDisposable
 
     /// <summary>The experiment the tests vary: No teacher, SiT (alpha), Level 1 and Level 3 over two seeds, three steps each.</summary>
     public MagDiExperimentBuilder Builder(string output) => MagDiExperiment.CreateBuilder()
-        .UseBaseModel(BaseDirectory, "cpu", "f32")
+        .UseBaseModel(BaseDirectory, "cpu", ModelDType.F32)
         .WithTrainingGraphs(Graphs)
         .WithTestQuestions(Test)
         .WithSeeds(1, 2)
@@ -215,7 +215,7 @@ public sealed class MagDiExperimentTests(ExperimentFixture fixture) : IClassFixt
         }).ToList();
 
         var ex = Assert.Throws<OptionsValidationException>(() => MagDiExperiment.CreateBuilder()
-            .UseBaseModel(fixture.MismatchedDirectory, "cpu", "f32")
+            .UseBaseModel(fixture.MismatchedDirectory, "cpu", ModelDType.F32)
             .WithTrainingGraphs(graphs)
             .WithTestQuestions(fixture.Test)
             .WithSeedCount(0)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Options;
 using MagDi.Graphs;
 using MagDi.Losses;
 using TorchSharp;
@@ -35,19 +36,22 @@ public sealed class MagDiTrainerTests : IDisposable
     [Fact]
     public void Build_WithoutStudentOrGraphs_ListsEveryProblemInOneException()
     {
-        var error = Assert.Throws<ArgumentException>(() => MagDiTrainer.CreateBuilder().WithLossWeights(1, 2, 1).Build());
-        Assert.Contains("student is required", error.Message);
-        Assert.Contains("Training MAGs are required", error.Message);
-        Assert.Contains("OutputDirectory is required", error.Message);
-        Assert.Contains("Beta", error.Message);
+        var error = Assert.Throws<OptionsValidationException>(() => MagDiTrainer.CreateBuilder().WithLossWeights(1, 2, 1).Build());
+        Assert.Equal(typeof(MagDiTrainingOptions), error.OptionsType);
+        Assert.Equal(4, error.Failures.Count());
+        Assert.Contains(error.Failures, f => f.Contains("student is required", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Training MAGs are required", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("OutputDirectory is required", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.Contains("Beta", StringComparison.Ordinal));
     }
 
     [Fact]
     public void Build_WithAnUnknownSingleTeacher_NamesTheAgentsThatExist()
     {
-        var error = Assert.Throws<ArgumentException>(() => Builder(DistillationLevel.RoundZero).WithSingleTeacher("claude").Build());
-        Assert.Contains("'claude'", error.Message);
-        Assert.Contains("alpha", error.Message);
+        var error = Assert.Throws<OptionsValidationException>(() => Builder(DistillationLevel.RoundZero).WithSingleTeacher("claude").Build());
+        string failure = Assert.Single(error.Failures);
+        Assert.Contains("'claude'", failure);
+        Assert.Contains("alpha", failure);
     }
 
     [Theory]
@@ -57,7 +61,7 @@ public sealed class MagDiTrainerTests : IDisposable
     [InlineData(DistillationLevel.Structure)]
     public async Task TrainAsync_EachLevel_RunsItsObjectivesAndWritesAdapterMetricsAndCheckpoint(DistillationLevel level)
     {
-        MagDiTrainer trainer = Builder(level).Build();
+        using MagDiTrainer trainer = Builder(level).Build();
         TrainingResult result = await trainer.TrainAsync();
 
         Assert.Equal(TrainingStatus.Completed, result.Status);
@@ -80,15 +84,15 @@ public sealed class MagDiTrainerTests : IDisposable
     [Fact]
     public async Task TrainAsync_FreshRunIntoAFolderWithAnEarlierRunsCheckpoints_IsRefused_AndResumeContinuesIt()
     {
-        TrainingResult first = await Builder(DistillationLevel.RoundZero, "again").Build().TrainAsync();
+        TrainingResult first = await Builder(DistillationLevel.RoundZero, "again").BuildAndTrainAsync();
 
         // A fresh run would prune the earlier run's checkpoints against its own: refused, naming the folder and the checkpoint.
-        var ex = await Assert.ThrowsAsync<IOException>(() => Builder(DistillationLevel.RoundZero, "again").Build().TrainAsync());
+        var ex = await Assert.ThrowsAsync<IOException>(() => Builder(DistillationLevel.RoundZero, "again").BuildAndTrainAsync());
         Assert.Contains("holds checkpoints of an earlier run", ex.Message, StringComparison.Ordinal);
         Assert.Contains(Path.GetFileName(first.LastCheckpoint!), ex.Message, StringComparison.Ordinal);
         Assert.True(Directory.Exists(first.LastCheckpoint), "the earlier run's checkpoint is kept");
 
-        TrainingResult resumed = await Builder(DistillationLevel.RoundZero, "again").ResumeFromLatestCheckpoint().Build().TrainAsync();
+        TrainingResult resumed = await Builder(DistillationLevel.RoundZero, "again").ResumeFromLatestCheckpoint().BuildAndTrainAsync();
         Assert.Equal(first.Steps, resumed.Steps);
     }
 
@@ -100,10 +104,10 @@ public sealed class MagDiTrainerTests : IDisposable
         int correct = graphs.Sum(g => g.CorrectNodes.Count());
         int roundZeroCorrect = graphs.Sum(g => g.Nodes.Count(n => n.Round == 0 && n.IsCorrect));
 
-        var r1 = await Builder(DistillationLevel.RoundZero).WithSchedule(1, 0, 1).Build().TrainAsync();
-        var r2 = await Builder(DistillationLevel.CorrectNodes).WithSchedule(1, 0, 1).Build().TrainAsync();
-        var r3 = await Builder(DistillationLevel.AllNodes).WithSchedule(1, 0, 1).Build().TrainAsync();
-        var sit = await Builder(DistillationLevel.RoundZero, "sit").WithSingleTeacher("beta").WithSchedule(1, 0, 1).Build().TrainAsync();
+        var r1 = await Builder(DistillationLevel.RoundZero).WithSchedule(1, 0, 1).BuildAndTrainAsync();
+        var r2 = await Builder(DistillationLevel.CorrectNodes).WithSchedule(1, 0, 1).BuildAndTrainAsync();
+        var r3 = await Builder(DistillationLevel.AllNodes).WithSchedule(1, 0, 1).BuildAndTrainAsync();
+        var sit = await Builder(DistillationLevel.RoundZero, "sit").WithSingleTeacher("beta").WithSchedule(1, 0, 1).BuildAndTrainAsync();
 
         Assert.Equal(roundZeroCorrect, r1.Data.NodesUsed);
         Assert.Equal(correct, r2.Data.NodesUsed);
@@ -119,8 +123,7 @@ public sealed class MagDiTrainerTests : IDisposable
             .WithFullFineTuning()
             .WithLearningRate(3e-3)
             .WithSchedule(epochs: 100, warmupSteps: 0, maxSteps: 30)
-            .Build()
-            .TrainAsync();
+            .BuildAndTrainAsync();
 
         double first = result.History.Take(3).Average(m => m[LossReport.Keys.Nll]);
         double last = result.History.TakeLast(3).Average(m => m[LossReport.Keys.Nll]);
@@ -131,10 +134,10 @@ public sealed class MagDiTrainerTests : IDisposable
     [Fact]
     public async Task Resume_AfterCancellation_ContinuesTheSameLossTrajectory()
     {
-        TrainingResult straight = await Builder(DistillationLevel.Structure, "straight").Build().TrainAsync();
+        TrainingResult straight = await Builder(DistillationLevel.Structure, "straight").BuildAndTrainAsync();
 
         using var cts = new CancellationTokenSource();
-        var first = Builder(DistillationLevel.Structure, "resumed")
+        using var first = Builder(DistillationLevel.Structure, "resumed")
             .UseProgress(new SyncProgress<TrainingProgress>(p =>
             {
                 if (p.Step == 3)
@@ -148,7 +151,7 @@ public sealed class MagDiTrainerTests : IDisposable
         Assert.Equal(3, interrupted.Steps);
         Assert.NotNull(interrupted.LastCheckpoint);
 
-        TrainingResult resumed = await Builder(DistillationLevel.Structure, "resumed").ResumeFromLatestCheckpoint().Build().TrainAsync();
+        TrainingResult resumed = await Builder(DistillationLevel.Structure, "resumed").ResumeFromLatestCheckpoint().BuildAndTrainAsync();
         Assert.Equal(TrainingStatus.Completed, resumed.Status);
         Assert.Equal(6, resumed.Steps);
         for (int i = 0; i < 6; i++)
@@ -169,7 +172,7 @@ public sealed class MagDiTrainerTests : IDisposable
             model.EmbeddingWeight.fill_(float.NaN);
         }
 
-        var trainer = Builder(DistillationLevel.Structure).UseStudent(model, new CharTokenizer()).Build();
+        using var trainer = Builder(DistillationLevel.Structure).UseStudent(model, new CharTokenizer()).Build();
         var error = await Assert.ThrowsAsync<TrainingDivergedException>(() => trainer.TrainAsync());
         Assert.Equal(1, error.Step);
         Assert.StartsWith("loss/", error.Term);
@@ -181,7 +184,7 @@ public sealed class MagDiTrainerTests : IDisposable
     {
         var graph = InteractionGraph.CreateBuilder().WithId("bad").WithTask("gsm8k").WithQuestion("Q?").WithGoldAnswer("1")
             .AddAgent("alpha").AddInvalidNode("alpha", 0, "not json").Build();
-        var trainer = MagDiTrainer.CreateBuilder().UseStudent(TestStudent.Model(), new CharTokenizer())
+        using var trainer = MagDiTrainer.CreateBuilder().UseStudent(TestStudent.Model(), new CharTokenizer())
             .WithTrainingGraphs([graph]).WithOutputDirectory(_out).Build();
         var error = await Assert.ThrowsAsync<TrainingDataException>(() => trainer.TrainAsync());
         Assert.Contains("1 node(s) are invalid", error.Message);
@@ -193,7 +196,7 @@ public sealed class MagDiTrainerTests : IDisposable
     {
         var graph = InteractionGraph.CreateBuilder().WithId("wrong0").WithTask("gsm8k").WithQuestion("Q?").WithGoldAnswer("1")
             .AddAgent("alpha").AddNode("alpha", 0, "It is 2.", "2").AddNode("alpha", 1, "It is 1.", "1").Build();
-        var trainer = MagDiTrainer.CreateBuilder().UseStudent(TestStudent.Model(), new CharTokenizer())
+        using var trainer = MagDiTrainer.CreateBuilder().UseStudent(TestStudent.Model(), new CharTokenizer())
             .WithTrainingGraphs([graph]).WithLevel(DistillationLevel.RoundZero).WithOutputDirectory(_out).Build();
         var error = await Assert.ThrowsAsync<TrainingDataException>(() => trainer.TrainAsync());
         Assert.Contains("correct round-0 nodes only", error.Message);
@@ -203,7 +206,7 @@ public sealed class MagDiTrainerTests : IDisposable
     [Fact]
     public async Task TrainAsync_WithNodesLongerThanTheContext_NamesTheMag()
     {
-        var trainer = Builder(DistillationLevel.Structure).Configure(o => o.MaxSequenceLength = 16).Build();
+        using var trainer = Builder(DistillationLevel.Structure).Configure(o => o.MaxSequenceLength = 16).Build();
         var error = await Assert.ThrowsAsync<TrainingDataException>(() => trainer.TrainAsync());
         Assert.Contains("MAG 'q0'", error.Message);
         Assert.Contains("q0", error.GraphIds);
@@ -214,7 +217,7 @@ public sealed class MagDiTrainerTests : IDisposable
     public async Task TrainAsync_WithATokenizerLargerThanTheModel_Fails()
     {
         var model = MagDi.Modeling.CausalLanguageModel.CreateRandom(TestStudent.Config(vocab: 50), 1);
-        var trainer = Builder(DistillationLevel.Structure).UseStudent(model, new CharTokenizer()).Build();
+        using var trainer = Builder(DistillationLevel.Structure).UseStudent(model, new CharTokenizer()).Build();
         var error = await Assert.ThrowsAsync<InvalidDataException>(() => trainer.TrainAsync());
         Assert.Contains("98 tokens", error.Message);
         Assert.Contains("50 rows", error.Message);
@@ -231,7 +234,7 @@ public sealed class MagDiTrainerTests : IDisposable
             b.AddNode("beta", 0, "Guess.", i % 2 == 0 ? "no" : "yes", 0.6);
             return b.Build();
         });
-        var result = await Builder(DistillationLevel.Structure, "mt").WithTrainingGraphs(yesNo).WithSchedule(1, 0, 3).Build().TrainAsync();
+        var result = await Builder(DistillationLevel.Structure, "mt").WithTrainingGraphs(yesNo).WithSchedule(1, 0, 3).BuildAndTrainAsync();
         Assert.Equal(12, result.Data.GraphsUsed);
         Assert.All(result.History, m => Assert.True(double.IsFinite(m[LossReport.Keys.Total])));
     }
@@ -249,9 +252,9 @@ public sealed class MagDiTrainerTests : IDisposable
     [Fact]
     public async Task TrainAsync_FrozenNodeFeatures_KeepTheStudentOutOfTheGraphLoss()
     {
-        var live = await Builder(DistillationLevel.Structure, "live").Build().TrainAsync();
+        var live = await Builder(DistillationLevel.Structure, "live").BuildAndTrainAsync();
         var frozen = await Builder(DistillationLevel.Structure, "frozen")
-            .Configure(o => o.NodeFeatures = NodeFeatureSource.Frozen).Build().TrainAsync();
+            .Configure(o => o.NodeFeatures = NodeFeatureSource.Frozen).BuildAndTrainAsync();
         Assert.Equal(live.History[0][LossReport.Keys.Nll], frozen.History[0][LossReport.Keys.Nll], 6);
         Assert.True(double.IsFinite(frozen.History[^1][LossReport.Keys.Node]));
     }

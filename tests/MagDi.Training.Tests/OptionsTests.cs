@@ -13,7 +13,8 @@ public sealed class OptionsTests
         Assert.Equal(16, o.LoraRank);
         Assert.Equal(32, o.LoraAlpha);
         Assert.Equal(0.05, o.LoraDropout);
-        Assert.Equal(["q_proj", "v_proj"], o.LoraTargetModules);
+        Assert.Null(o.LoraTargetModules);
+        Assert.Equal(["q_proj", "v_proj"], MagDiTrainingOptions.DefaultLoraTargetModules);
         Assert.Equal(5e-6, o.LearningRate);
         Assert.Equal(10, o.Epochs);
         Assert.Equal(16, o.BatchSize * o.GradientAccumulationSteps);

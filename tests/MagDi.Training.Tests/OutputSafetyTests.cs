@@ -60,7 +60,7 @@ public sealed class OutputSafetyTests : IDisposable
         Directory.CreateDirectory(Path.Combine(_out, "checkpoint-000000"));
         File.WriteAllText(Path.Combine(_out, "checkpoint-000000", "notes.txt"), "also mine");
 
-        TrainingResult result = await Builder(maxSteps: 5, saveEvery: 1).Build().TrainAsync();
+        TrainingResult result = await Builder(maxSteps: 5, saveEvery: 1).BuildAndTrainAsync();
 
         Assert.Equal(5, result.Steps);
         Assert.Equal("my notes", File.ReadAllText(Path.Combine(_out, "checkpoint-0-mine", "notes.txt")));
@@ -74,7 +74,7 @@ public sealed class OutputSafetyTests : IDisposable
     [Fact]
     public async Task Resume_TruncatesMetricsToTheResumedStep_AndDropsATornLastLine()
     {
-        await Builder(maxSteps: 3, saveEvery: 2).Build().TrainAsync();
+        await Builder(maxSteps: 3, saveEvery: 2).BuildAndTrainAsync();
         string metrics = Path.Combine(_out, "metrics.jsonl");
         string[] original = File.ReadAllLines(metrics);
         Assert.Equal(["1", "2", "3"], Steps(metrics));
@@ -82,7 +82,7 @@ public sealed class OutputSafetyTests : IDisposable
         AtomicFile.DeleteDirectory(Path.Combine(_out, "checkpoint-000003"));
         File.AppendAllText(metrics, "{\"step\":4,\"loss/tot");
 
-        TrainingResult resumed = await Builder(maxSteps: 5, resume: true).Build().TrainAsync();
+        TrainingResult resumed = await Builder(maxSteps: 5, resume: true).BuildAndTrainAsync();
 
         Assert.Equal(5, resumed.Steps);
         Assert.Equal(["1", "2", "3", "4", "5"], Steps(metrics));
@@ -108,7 +108,7 @@ public sealed class OutputSafetyTests : IDisposable
             File.WriteAllText(Path.Combine(_out, name), "the user's");
         }
 
-        await Builder(maxSteps: 1).Build().TrainAsync();
+        await Builder(maxSteps: 1).BuildAndTrainAsync();
 
         string[] names = Directory.EnumerateFileSystemEntries(_out).Select(Path.GetFileName).ToArray()!;
         Assert.All(users, u => Assert.Contains(u, names));
@@ -123,7 +123,7 @@ public sealed class OutputSafetyTests : IDisposable
         long written;
         using (var disk = AtomicFile.LimitBytesForTesting(long.MaxValue))
         {
-            await Builder(maxSteps: 2, saveEvery: 1).Build().TrainAsync();
+            await Builder(maxSteps: 2, saveEvery: 1).BuildAndTrainAsync();
             written = disk.Written;
         }
 
@@ -137,7 +137,7 @@ public sealed class OutputSafetyTests : IDisposable
             {
                 try
                 {
-                    await Builder(maxSteps, saveEvery: 1, resume: true).Build().TrainAsync();
+                    await Builder(maxSteps, saveEvery: 1, resume: true).BuildAndTrainAsync();
                 }
                 catch (IOException e)
                 {
@@ -150,7 +150,7 @@ public sealed class OutputSafetyTests : IDisposable
         }
 
         Assert.True(failures >= 4, $"only {failures} of 5 runs hit the full disk");
-        TrainingResult last = await Builder(maxSteps + 1, saveEvery: 1, resume: true).Build().TrainAsync();
+        TrainingResult last = await Builder(maxSteps + 1, saveEvery: 1, resume: true).BuildAndTrainAsync();
         Assert.Equal(maxSteps + 1, last.Steps);
         AssertComplete();
         Assert.Equal(Enumerable.Range(1, maxSteps + 1).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), Steps(Path.Combine(_out, "metrics.jsonl")));

@@ -33,6 +33,16 @@ internal static class TestStudent
     }
 }
 
+internal static class TrainerBuilderExtensions
+{
+    /// <summary>Builds a trainer, runs it once and disposes it, as an application that trains once would.</summary>
+    public static async Task<TrainingResult> BuildAndTrainAsync(this MagDiTrainerBuilder builder, CancellationToken cancellationToken = default)
+    {
+        using MagDiTrainer trainer = builder.Build();
+        return await trainer.TrainAsync(cancellationToken);
+    }
+}
+
 /// <summary>Reports synchronously on the training thread (unlike Progress&lt;T&gt;).</summary>
 internal sealed class SyncProgress<T>(Action<T> handler) : IProgress<T>
 {

@@ -274,9 +274,7 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
                 return ValidationResult.Error($"--decoding must be greedy or paper (got '{Decoding}').");
             }
 
-            return DType is null || DType.Trim().ToLowerInvariant() is "f32" or "float32" or "bf16" or "bfloat16" or "f16" or "float16"
-                ? ValidationResult.Success()
-                : ValidationResult.Error($"--dtype must be f32, bf16 or f16 (got '{DType}').");
+            return DType is null ? ValidationResult.Success() : CliChoices.DType.Check(DType);
         }
     }
 
@@ -395,7 +393,7 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         }
 
         var builder = MagDiExperiment.CreateBuilder()
-            .UseBaseModel(settings.Model!, settings.Device, settings.DType ?? "bf16")
+            .UseBaseModel(settings.Model!, settings.Device, CliChoices.DType.Parse(settings.DType ?? "bf16"))
             .WithTrainingGraphs(training)
             .WithTestQuestions(test)
             .WithTeacherDiscussions(teachers);

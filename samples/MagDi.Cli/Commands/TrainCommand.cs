@@ -5,6 +5,7 @@ using MagDi.Cli.Infrastructure;
 using MagDi.Graphs;
 using MagDi.Graphs.Heads;
 using MagDi.Graphs.IO;
+using MagDi.Losses;
 using MagDi.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -105,6 +106,18 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         [DefaultValue("bf16")]
         public string DType { get; set; } = "bf16";
 
+        /// <summary>The pairing strategy.</summary>
+        [CommandOption("--pairing <NAME>")]
+        [Description("How correct and incorrect nodes of a MAG are paired for the margin-ranking loss: paper (default), cyclic (the released code) or all-pairs.")]
+        [DefaultValue("paper")]
+        public string Pairing { get; set; } = "paper";
+
+        /// <summary>The prompt format.</summary>
+        [CommandOption("--prompt-format <NAME>")]
+        [Description("auto (default: from the tokenizer's chat template, else Mistral's [[INST]]), mistral, llama2-chat, chatml, qwen3 or plain. Evaluate with the same format.")]
+        [DefaultValue("auto")]
+        public string PromptFormat { get; set; } = "auto";
+
         /// <summary>The device.</summary>
         [CommandOption("--device <DEVICE>")]
         [Description("auto (default), cpu, cuda or cuda:N.")]
@@ -192,9 +205,12 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 return ValidationResult.Error($"--graph-head {GraphHead} needs --level structure: only level 4 has the node-classification loss that uses a graph head (got --level {Level}).");
             }
 
-            if (DType.Trim().ToLowerInvariant() is not ("f32" or "float32" or "bf16" or "bfloat16"))
+            foreach (ValidationResult choice in new[] { CliChoices.CpuDType.Check(DType), CliChoices.Pairing.Check(Pairing), CliChoices.PromptFormat.Check(PromptFormat) })
             {
-                return ValidationResult.Error($"--dtype must be f32 or bf16 (got '{DType}').");
+                if (!choice.Successful)
+                {
+                    return choice;
+                }
             }
 
             if (Epochs < 1 || MaxSteps is < 1 || BatchSize is < 1 || WarmupSteps is < 0)
@@ -246,7 +262,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         var defaults = new MagDiTrainingOptions();
         int warmup = settings.WarmupSteps ?? Math.Min(defaults.WarmupSteps, Math.Max(0, (settings.MaxSteps ?? int.MaxValue) / 10));
         var builder = MagDiTrainer.CreateBuilder()
-            .UseStudentFromDirectory(settings.Model!, settings.Device, settings.DType)
+            .UseStudentFromDirectory(settings.Model!, settings.Device, CliChoices.CpuDType.Parse(settings.DType))
             .WithTrainingGraphs(training)
             .WithValidationGraphs(validation)
             .WithLevel(ParseLevel(settings.Level)!.Value)
@@ -260,6 +276,13 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         if (settings.Resume) builder.ResumeFromLatestCheckpoint();
         if (settings.EvalEvery is int every) builder.Configure(o => o.EvalEverySteps = every);
         if (settings.SaveEvery is int saveEvery) builder.Configure(o => o.SaveEverySteps = saveEvery);
+        PairingStrategyKind pairing = CliChoices.Pairing.Parse(settings.Pairing);
+        PromptFormatKind promptFormat = CliChoices.PromptFormat.Parse(settings.PromptFormat);
+        builder.Configure(o =>
+        {
+            o.Pairing = pairing;
+            o.PromptFormat = promptFormat;
+        });
 
         TrainingResult result;
         try
@@ -335,7 +358,8 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
     {
         if (json)
         {
-            return await builder.Build().TrainAsync(cancellationToken);
+            using MagDiTrainer jsonTrainer = builder.Build();
+            return await jsonTrainer.TrainAsync(cancellationToken);
         }
 
         return await output.Console.Progress()
@@ -353,7 +377,8 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                     task.Description = Markup.Escape(Describe(p));
                     ctx.Refresh();
                 }));
-                var trained = await builder.Build().TrainAsync(cancellationToken);
+                using MagDiTrainer trainer = builder.Build();
+                var trained = await trainer.TrainAsync(cancellationToken);
                 if (last is not null && trained.Status == TrainingStatus.Completed)
                 {
                     task.Value = task.MaxValue;

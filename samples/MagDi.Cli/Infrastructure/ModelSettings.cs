@@ -53,9 +53,7 @@ public class ModelSettings : CliSettings
             return ValidationResult.Error($"--adapter: folder '{Adapter}' does not exist.");
         }
 
-        return DType.Trim().ToLowerInvariant() is "f32" or "float32" or "bf16" or "bfloat16"
-            ? ValidationResult.Success()
-            : ValidationResult.Error($"--dtype must be f32 or bf16 (got '{DType}').");
+        return CliChoices.CpuDType.Check(DType);
     }
 }
 
@@ -85,7 +83,7 @@ internal sealed record LoadedStudent(CausalLanguageModel Model, ITextTokenizer? 
         var model = CausalLanguageModel.FromPretrained(settings.Model!, new ModelLoadOptions
         {
             Device = TorchRuntime.ResolveDevice(settings.Device),
-            DType = DTypes.Parse(dtype ?? settings.DType),
+            DType = CliChoices.DType.Parse(dtype ?? settings.DType).ToScalarType(),
         });
         if (tokenizer is not null && tokenizer.VocabularySize > model.Config.VocabSize)
         {

@@ -53,7 +53,8 @@ public sealed class LoraAdapter
     /// <param name="model">The model to adapt (changed in place).</param>
     /// <param name="options">LoRA settings; validated.</param>
     /// <param name="seed">Seed of the A-matrix initialisation.</param>
-    /// <exception cref="ArgumentException">Invalid options, a target name that matches no layer, or a model that already has adapters.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">Invalid options (every failure listed).</exception>
+    /// <exception cref="ArgumentException">A target name that matches no layer of this model, or a model that already has adapters.</exception>
     public static LoraAdapter Apply(CausalLanguageModel model, LoraOptions options, long seed = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -69,7 +70,7 @@ public sealed class LoraAdapter
             p.requires_grad = false;
         }
 
-        var targets = options.TargetModules.ToHashSet(StringComparer.Ordinal);
+        var targets = options.EffectiveTargetModules.ToHashSet(StringComparer.Ordinal);
         var hosts = model.named_modules().Where(m => m.module is IProjectionHost).Select(m => (m.name, Host: (IProjectionHost)m.module)).ToList();
         var available = hosts.SelectMany(h => h.Host.Projections.Select(p => p.Name)).ToHashSet(StringComparer.Ordinal);
         var unknown = targets.Where(t => !available.Contains(t)).ToList();
@@ -152,7 +153,7 @@ public sealed class LoraAdapter
             ["r"] = Options.Rank,
             ["lora_alpha"] = Options.Alpha,
             ["lora_dropout"] = Options.Dropout,
-            ["target_modules"] = new JsonArray(Options.TargetModules.Select(t => (JsonNode)t).ToArray()),
+            ["target_modules"] = new JsonArray(Options.EffectiveTargetModules.Select(t => (JsonNode)t).ToArray()),
             ["bias"] = "none",
             ["fan_in_fan_out"] = false,
             ["inference_mode"] = true,
@@ -327,7 +328,7 @@ public sealed class LoraAdapter
             options.Validate();
             return options;
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException or ArgumentException)
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or ArgumentException or Microsoft.Extensions.Options.OptionsValidationException)
         {
             throw new InvalidDataException($"'{path}': {ex.Message}", ex);
         }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MagDi.Lora;
 
 /// <summary>Low-rank adapter settings (the PEFT <c>LoraConfig</c> fields MagDi uses).</summary>
@@ -12,14 +14,24 @@ public sealed class LoraOptions
     /// <summary>Dropout on the adapter branch's input, training mode only (default 0.05).</summary>
     public double Dropout { get; set; } = 0.05;
 
-    /// <summary>Names of the linear layers to wrap (default <c>q_proj</c>, <c>v_proj</c>). Any of q/k/v/o_proj, gate/up/down_proj.</summary>
-    public IList<string> TargetModules { get; set; } = ["q_proj", "v_proj"];
+    /// <summary>
+    /// Names of the linear layers to wrap, any of q/k/v/o_proj, gate/up/down_proj; null (default) wraps
+    /// <see cref="DefaultTargetModules"/>. Null rather than a pre-filled list so that a list bound from configuration
+    /// replaces the default (<c>ConfigurationBinder</c> appends to a list the property already holds).
+    /// </summary>
+    public IList<string>? TargetModules { get; set; }
+
+    /// <summary>The layers wrapped when <see cref="TargetModules"/> is null: <c>q_proj</c> and <c>v_proj</c>.</summary>
+    public static IReadOnlyList<string> DefaultTargetModules { get; } = ["q_proj", "v_proj"];
+
+    /// <summary>The layers to wrap: <see cref="TargetModules"/>, or the default when it is null.</summary>
+    internal IReadOnlyList<string> EffectiveTargetModules => TargetModules is { } targets ? [.. targets] : DefaultTargetModules;
 
     /// <summary>The scaling alpha / r.</summary>
     public double Scaling => Alpha / Rank;
 
     /// <summary>Checks all settings and throws once listing every problem.</summary>
-    /// <exception cref="ArgumentException">Any setting is out of range.</exception>
+    /// <exception cref="OptionsValidationException">Any setting is out of range; <see cref="OptionsValidationException.Failures"/> lists every problem.</exception>
     public void Validate()
     {
         var errors = new List<string>();
@@ -38,18 +50,18 @@ public sealed class LoraOptions
             errors.Add($"Dropout must be in [0, 1) (got {Dropout})");
         }
 
-        if (TargetModules is null || TargetModules.Count == 0)
+        if (TargetModules is { Count: 0 })
         {
             errors.Add("TargetModules must name at least one linear layer");
         }
-        else if (TargetModules.Any(string.IsNullOrWhiteSpace))
+        else if (TargetModules is not null && TargetModules.Any(string.IsNullOrWhiteSpace))
         {
             errors.Add("TargetModules contains an empty name");
         }
 
         if (errors.Count > 0)
         {
-            throw new ArgumentException($"Invalid LoRA options: {string.Join("; ", errors)}.");
+            throw new OptionsValidationException(Options.DefaultName, typeof(LoraOptions), errors);
         }
     }
 }

@@ -384,8 +384,16 @@ public sealed class ModelConfig
             throw new InvalidDataException(TypeError(path, ex), ex);
         }
 
-        // An unsupported architecture first: that is the answer whatever else the file lacks.
-        config.ValidateSupported();
+        // An unsupported architecture first: that is the answer whatever else the file lacks. The file is valid, MagDi
+        // lacks the feature: NotSupportedException, naming the file like every error about a file.
+        try
+        {
+            config.ValidateSupported();
+        }
+        catch (NotSupportedException ex)
+        {
+            throw new NotSupportedException($"'{path}': {ex.Message}", ex);
+        }
         if (missing.Length > 0)
         {
             throw new InvalidDataException($"'{path}': field{(missing.Length > 1 ? "s" : string.Empty)} {string.Join(", ", missing.Select(f => $"'{f}'"))} {(missing.Length > 1 ? "are" : "is")} missing; a config.json must give {string.Join(", ", RequiredFields)}.");

@@ -162,7 +162,7 @@ internal static class ExperimentReportWriter
             ["test_questions"] = report.TestQuestions,
             ["base_model"] = setup.BaseDirectory,
             ["device"] = setup.Device,
-            ["dtype"] = setup.DType,
+            ["dtype"] = setup.DType?.ToString().ToLowerInvariant(),
             ["training_graphs"] = setup.Training.Count,
             ["best_sit"] = report.BestSingleTeacher,
             ["rows"] = rows,

@@ -23,7 +23,7 @@ internal sealed record ExperimentSetup(
     string OutputDirectory,
     string BaseDirectory,
     string Device,
-    string? DType,
+    ModelDType? DType,
     ModelConfig BaseConfig,
     ITextTokenizer Tokenizer,
     IReadOnlyList<InteractionGraph> Training,
@@ -44,7 +44,7 @@ internal sealed record ExperimentSetup(
 /// tests, and checks the paper's claims.
 /// <code>
 /// ExperimentReport report = await MagDiExperiment.CreateBuilder()
-///     .UseBaseModel("models/base", device: "cuda", dtype: "bf16")
+///     .UseBaseModel("models/base", device: "cuda", dtype: ModelDType.BF16)
 ///     .WithTrainingGraphs(trainMags)
 ///     .WithTestQuestions(testQuestions)
 ///     .WithSeedCount(5)
@@ -157,7 +157,7 @@ public sealed partial class MagDiExperiment
         var device = TorchRuntime.ResolveDevice(_setup.Device);
         using CausalLanguageModel student = CausalLanguageModel.FromPretrained(
             _setup.BaseDirectory,
-            new ModelLoadOptions { Device = device, DType = _setup.DType is null ? null : DTypes.Parse(_setup.DType) });
+            new ModelLoadOptions { Device = device, DType = _setup.DType?.ToScalarType() });
         double trainingSeconds = 0;
         double? finalNll = null;
         int steps = 0;
@@ -178,7 +178,8 @@ public sealed partial class MagDiExperiment
                 .ResumeFromLatestCheckpoint() // a run interrupted mid-training continues from its checkpoint
                 .UseLogger(_logger)
                 .UseProgress(new InlineProgress<TrainingProgress>(p => Report(row, seed, index, count, ExperimentStage.Training, p, 0, null, reused: false)));
-            TrainingResult training = await builder.Build().TrainAsync(ct).ConfigureAwait(false);
+            using MagDiTrainer trainer = builder.Build();
+            TrainingResult training = await trainer.TrainAsync(ct).ConfigureAwait(false);
             if (training.Status == TrainingStatus.Cancelled)
             {
                 ct.ThrowIfCancellationRequested();
@@ -376,7 +377,7 @@ public sealed partial class MagDiExperiment
             seed,
             data,
             device = _setup.Device,
-            dtype = _setup.DType,
+            dtype = _setup.DType?.ToString().ToLowerInvariant(),
             options = FingerprintOptions(options),
             evaluation = _setup.Evaluation,
         });

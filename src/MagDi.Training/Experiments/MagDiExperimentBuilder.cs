@@ -28,7 +28,7 @@ public sealed class MagDiExperimentBuilder
     private readonly List<Action<MagDiTrainerBuilder>> _trainer = [];
     private string? _baseDirectory;
     private string _device = "auto";
-    private string? _dtype;
+    private ModelDType? _dtype;
     private EvaluationOptions _evaluation = new();
     private string? _output;
     private ILogger? _logger;
@@ -44,8 +44,8 @@ public sealed class MagDiExperimentBuilder
     /// </summary>
     /// <param name="directory">The checkpoint folder.</param>
     /// <param name="device"><c>auto</c>, <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</param>
-    /// <param name="dtype"><c>f32</c>, <c>bf16</c> or <c>f16</c> (CUDA); null uses the checkpoint's own floats as float32.</param>
-    public MagDiExperimentBuilder UseBaseModel(string directory, string device = "auto", string? dtype = null)
+    /// <param name="dtype">The dtype of the base weights (<see cref="ModelDType.F16"/> on CUDA only); null uses the checkpoint's own floats as float32.</param>
+    public MagDiExperimentBuilder UseBaseModel(string directory, string device = "auto", ModelDType? dtype = null)
     {
         _baseDirectory = directory;
         _device = device;
@@ -303,14 +303,7 @@ public sealed class MagDiExperimentBuilder
             CheckLinearizedLengths(rows, resolved, config, tokenizer, failures);
         }
 
-        try
-        {
-            _evaluation.Validate();
-        }
-        catch (ArgumentException ex)
-        {
-            failures.Add(ex.Message);
-        }
+        failures.AddRange(_evaluation.GetProblems());
 
         if (failures.Count > 0)
         {
@@ -477,7 +470,7 @@ public sealed class MagDiExperimentBuilder
             try
             {
                 int limit = options.MaxSequenceLength ?? config.MaxPositionEmbeddings;
-                var template = new MagDiPromptTemplate(MagDiTrainer.ResolvePromptFormat(options.PromptFormat, tokenizer));
+                var template = new MagDiPromptTemplate(options.PromptFormat.Resolve(tokenizer));
                 var (graphs, _) = TrainingSet.Prepare(_training, options, tokenizer, template, limit, "training");
                 LinearizedBatch.EnsureFits(graphs, limit, options.MaxSequenceLength is null ? "the model's max_position_embeddings" : "MaxSequenceLength");
             }

@@ -8,6 +8,7 @@ using MagDi.Graphs.IO;
 using MagDi.Tasks;
 using MagDi.Tasks.Synthetic;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Training.Experiments;
 
@@ -111,7 +112,7 @@ public sealed record SyntheticSetupProgress(string Stage, int Done, int Total, d
 public static class SyntheticExperiment
 {
     /// <summary>Builds (or reuses) the base student and the MAG corpora.</summary>
-    /// <exception cref="ArgumentException">The options are invalid (every problem listed).</exception>
+    /// <exception cref="OptionsValidationException">The options are invalid (every failure listed).</exception>
     public static async Task<SyntheticExperimentData> PrepareAsync(
         string outputDirectory,
         SyntheticExperimentOptions options,
@@ -124,7 +125,7 @@ public static class SyntheticExperiment
         var problems = options.GetProblems();
         if (problems.Count > 0)
         {
-            throw new ArgumentException("Invalid synthetic experiment options: " + string.Join(" ", problems), nameof(options));
+            throw new OptionsValidationException(Microsoft.Extensions.Options.Options.DefaultName, typeof(SyntheticExperimentOptions), problems);
         }
 
         SyntheticTasks.EnsureRegistered();
@@ -178,7 +179,7 @@ public static class SyntheticExperiment
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(options);
         return MagDiExperiment.CreateBuilder()
-            .UseBaseModel(data.BaseModelDirectory, device: "cpu", dtype: "f32")
+            .UseBaseModel(data.BaseModelDirectory, device: "cpu", dtype: ModelDType.F32)
             .WithTrainingGraphs(data.TrainingGraphs)
             .WithTestQuestions(data.TestQuestions)
             .WithTeacherDiscussions(data.TestGraphs)

@@ -57,11 +57,13 @@ public sealed class LoraAdapterTests
     [Fact]
     public void Options_AreValidatedAndUnknownTargetsRejected()
     {
-        var error = Assert.Throws<ArgumentException>(() => new LoraOptions { Rank = 0, Alpha = -1, Dropout = 1, TargetModules = [] }.Validate());
-        Assert.Contains("Rank", error.Message);
-        Assert.Contains("Alpha", error.Message);
-        Assert.Contains("Dropout", error.Message);
-        Assert.Contains("TargetModules", error.Message);
+        var error = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new LoraOptions { Rank = 0, Alpha = -1, Dropout = 1, TargetModules = [] }.Validate());
+        Assert.Equal(typeof(LoraOptions), error.OptionsType);
+        Assert.Equal(4, error.Failures.Count());
+        Assert.Contains(error.Failures, f => f.StartsWith("Rank", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("Alpha", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("Dropout", StringComparison.Ordinal));
+        Assert.Contains(error.Failures, f => f.StartsWith("TargetModules", StringComparison.Ordinal));
         using var model = TestCheckpoints.Model("llama");
         var unknown = Assert.Throws<ArgumentException>(() => LoraAdapter.Apply(model, new LoraOptions { TargetModules = ["query"] }));
         Assert.Contains("query", unknown.Message);
