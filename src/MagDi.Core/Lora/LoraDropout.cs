@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,14 +13,15 @@ namespace MagDi.Lora;
 /// [2056, 384] input that took longer than the projection's matrix product. Here each call draws ONE 63-bit seed from
 /// torch's global CPU generator (so <see cref="torch.manual_seed"/>, and the generator state that activation
 /// checkpointing saves and restores, reproduce the masks), and every element is kept when a counter-based hash
-/// (SplitMix64's finaliser of seed and element index) is at or above <c>round(p · 2^32)</c>: each element is kept
+/// (MurmurHash3's finaliser of the element index, keyed by the seed) is at or above <c>round(p · 2^32)</c>: each element is kept
 /// independently with probability 1 - p (to within 2^-32), as with <c>bernoulli_</c>, but the masks are a different
-/// stream of random numbers. The result does not depend on the number of threads.
+/// stream of random numbers. The result does not depend on the number of threads or on vector support.
 /// </remarks>
 internal static class LoraDropout
 {
     private const int ChunkElements = 1 << 15;
     private const ushort BFloat16One = 0x3F80;
+    private const uint Golden = 0x9E3779B9;
 
     /// <summary>Draws the seed of the next mask from torch's global CPU generator.</summary>
     public static long DrawSeed()
@@ -70,34 +72,51 @@ internal static class LoraDropout
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Fill(ushort* data, long start, long end, ulong seed, uint threshold)
     {
-        // Two elements per 64-bit hash: the low half decides element 2i, the high half element 2i + 1.
+        // Element i is kept when Hash(i) >= threshold. The key mixes the seed with the high half of i, so a chunk
+        // (2^15 elements, never across a 2^32 boundary) hashes its 32-bit low indices with one key, 16 per step.
+        uint key = Fmix((uint)seed ^ Fmix((uint)(seed >> 32) + (uint)((ulong)start >> 32)));
+        uint index = (uint)start;
         long i = start;
-        if ((i & 1) != 0)
+        if (Vector256.IsHardwareAccelerated)
         {
-            data[i] = (uint)(Mix(seed, (ulong)i >> 1) >> 32) >= threshold ? BFloat16One : (ushort)0;
-            i++;
+            Vector256<uint> lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+            Vector256<uint> keys = Vector256.Create(key);
+            Vector256<uint> limit = Vector256.Create(threshold);
+            Vector256<uint> one = Vector256.Create((uint)BFloat16One);
+            for (; i + 16 <= end; i += 16, index += 16)
+            {
+                Vector256<uint> lo = Vector256.Create(index) + lanes;
+                Vector256<uint> hi = lo + Vector256.Create(8u);
+                Vector256<uint> keepLo = Vector256.GreaterThanOrEqual(Fmix(Fmix(lo * Golden) ^ keys), limit) & one;
+                Vector256<uint> keepHi = Vector256.GreaterThanOrEqual(Fmix(Fmix(hi * Golden) ^ keys), limit) & one;
+                Vector256.Narrow(keepLo, keepHi).Store(data + i);
+            }
         }
 
-        for (; i + 1 < end; i += 2)
+        for (; i < end; i++, index++)
         {
-            ulong h = Mix(seed, (ulong)i >> 1);
-            data[i] = (uint)h >= threshold ? BFloat16One : (ushort)0;
-            data[i + 1] = (uint)(h >> 32) >= threshold ? BFloat16One : (ushort)0;
-        }
-
-        if (i < end)
-        {
-            data[i] = (uint)Mix(seed, (ulong)i >> 1) >= threshold ? BFloat16One : (ushort)0;
+            data[i] = Fmix(Fmix(index * Golden) ^ key) >= threshold ? BFloat16One : (ushort)0;
         }
     }
 
-    /// <summary>SplitMix64's output function applied to the <paramref name="counter"/>-th state after <paramref name="seed"/>.</summary>
+    /// <summary>MurmurHash3's 32-bit finaliser (a bijection with full avalanche).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Mix(ulong seed, ulong counter)
+    private static uint Fmix(uint h)
     {
-        ulong z = seed + ((counter + 1) * 0x9E3779B97F4A7C15UL);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return z ^ (z >> 31);
+        h ^= h >> 16;
+        h *= 0x85EBCA6B;
+        h ^= h >> 13;
+        h *= 0xC2B2AE35;
+        return h ^ (h >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Fmix(Vector256<uint> h)
+    {
+        h ^= Vector256.ShiftRightLogical(h, 16);
+        h *= Vector256.Create(0x85EBCA6Bu);
+        h ^= Vector256.ShiftRightLogical(h, 13);
+        h *= Vector256.Create(0xC2B2AE35u);
+        return h ^ Vector256.ShiftRightLogical(h, 16);
     }
 }

@@ -19,13 +19,13 @@ public sealed class LoraBranchTests
     [InlineData(0.5)]
     public void KeepMask_KeepsEachElementWithProbabilityOneMinusP_ReproduciblyAndIndependentOfTheSplit(double p)
     {
-        const long n = 300_001; // ten chunks and an odd tail: the parallel fill and the element pairs meet at every edge
+        const long n = 300_001; // ten chunks and an odd tail: the parallel fill, the 16-wide steps and the scalar tail all meet
         using Tensor mask = LoraDropout.KeepMask([n], p, 42);
         using Tensor values = mask.to_type(ScalarType.Float32);
         Assert.Equal(ScalarType.BFloat16, mask.dtype);
         Assert.Equal(n, (values.eq(0) | values.eq(1)).sum().item<long>());
 
-        // Keep rate within 5 standard deviations of 1 - p, on even and on odd positions (the two halves of each hash).
+        // Keep rate within 5 standard deviations of 1 - p, overall and on even and odd positions.
         foreach (Tensor part in new[] { values, values.narrow(0, 0, n - 1).view(-1, 2).select(1, 0), values.narrow(0, 0, n - 1).view(-1, 2).select(1, 1) })
         {
             double rate = part.mean().item<float>();
