@@ -3,7 +3,7 @@
 # Usage: bash bench/run-lora-comparison.sh BEFORE_DLL [rounds=3] [threads=2] [extra bench args, e.g. --quick]
 #   BEFORE_DLL: MagDi.Bench.Model.dll built from the baseline, e.g.
 #     git worktree add /tmp/magdi-before main && dotnet build /tmp/magdi-before/bench/MagDi.Bench.Model -c Release
-#     (the baseline's Program.cs needs the same --cases filter; without it drop --cases below and all cases run)
+#     (a baseline without the --cases option ignores it and also runs the f32 case: slower, same result)
 # Runs each side with --only training --cases BFloat16,BFloat16_lora_r16 (full bf16 training is the control: the
 # change must not move it), alternating before/after, and writes
 # bench/MagDi.Bench.Model/results/lora-training-before-after-<threads>threads.json with every run, the load averages
