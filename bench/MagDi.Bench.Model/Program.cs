@@ -40,6 +40,12 @@ if (only == "probe")
     return;
 }
 
+if (only == "probe-lora")
+{
+    ProbeLora(config);
+    return;
+}
+
 var report = new JsonObject
 {
     ["machine"] = new JsonObject
@@ -76,8 +82,15 @@ report["matmul_peak_gflops"] = peaks;
 
 // 2. Training forward+backward throughput and model-FLOPs utilisation.
 var training = new JsonObject();
+// --cases Float32,BFloat16,BFloat16_lora_r16 picks training cases (default: all three).
+string[]? trainingCases = Arg("--cases")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 foreach (var (dt, lora) in only is "all" or "training" ? new[] { (ScalarType.Float32, false), (ScalarType.BFloat16, false), (ScalarType.BFloat16, true) } : [])
 {
+    if (trainingCases is not null && !trainingCases.Contains(lora ? dt + "_lora_r16" : dt.ToString()))
+    {
+        continue;
+    }
+
     const int batch = 8, seq = 256;
     using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: dt);
     model.train();
@@ -325,6 +338,144 @@ static void Probe(ModelConfig config)
             Console.WriteLine($"{dt} matmul {name}: {2.0 * 2048 * 2048 * 2048 * 4 / sw.Elapsed.TotalSeconds / 1e9:F0} GFLOP/s");
         }
     }
+}
+
+// The bf16 + LoRA r16 step split into its parts, and the LoRA branch of one projection alone (diagnostics).
+static void ProbeLora(ModelConfig config)
+{
+    using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: ScalarType.BFloat16);
+    model.train();
+    var adapter = MagDi.Lora.LoraAdapter.Apply(model, new MagDi.Lora.LoraOptions { Rank = 16, Alpha = 32, Dropout = 0.05 });
+    if (Environment.GetEnvironmentVariable("PROBE_MICRO") == "1")
+    {
+        Micro();
+        return;
+    }
+
+    using Tensor ids = randint(0, config.VocabSize, [8, 257], dtype: ScalarType.Int64);
+    for (int rep = 0; rep < 6; rep++)
+    {
+        using var scope = NewDisposeScope();
+        var sw = Stopwatch.StartNew();
+        Tensor hidden = model.call(new CausalLMInput(ids, OutputHiddenStates: true, LogitsToKeep: 0)).LastHiddenState!;
+        double fwd = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        Tensor loss = NextTokenLoss.Compute(hidden, ids, model.ComputeLogits).Loss;
+        double ce = sw.Elapsed.TotalSeconds;
+        sw.Restart();
+        loss.backward();
+        double bwd = sw.Elapsed.TotalSeconds;
+        model.zero_grad();
+        Console.WriteLine($"bf16+lora layers fwd {fwd:F3}s head+loss fwd {ce:F3}s bwd {bwd:F3}s total {fwd + ce + bwd:F3}s");
+    }
+
+    // One q_proj with and without its adapter: forward + backward to the input and the adapter weights.
+    var layer = adapter.Layers[0].Layer;
+    foreach (string mode in new[] { "base only", "lora" })
+    {
+        for (int rep = 0; rep < 4; rep++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor x = randn(8, 257, 384).to_type(ScalarType.BFloat16).requires_grad_(true);
+            var sw = Stopwatch.StartNew();
+            Tensor y = mode == "lora" ? layer.call(x) : nn.functional.linear(x, layer.Weight);
+            double f = sw.Elapsed.TotalSeconds;
+            Tensor g = ones_like(y);
+            sw.Restart();
+            y.backward([g]);
+            Console.WriteLine($"q_proj {mode}: fwd {f * 1000:F2} ms bwd {sw.Elapsed.TotalMilliseconds:F2} ms (x12 per step)");
+            layer.zero_grad();
+        }
+    }
+}
+
+static void Micro()
+{
+    var bf = ScalarType.BFloat16;
+    void Time(string name, Func<Tensor, Tensor> f, Tensor xin)
+    {
+        double bf1 = double.MaxValue, bb = double.MaxValue;
+        for (int rep = 0; rep < 15; rep++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor x = xin.detach().requires_grad_(true);
+            var sw = Stopwatch.StartNew();
+            Tensor y = f(x);
+            double fw = sw.Elapsed.TotalSeconds;
+            Tensor g = ones_like(y);
+            sw.Restart();
+            y.backward([g]);
+            bb = Math.Min(bb, sw.Elapsed.TotalSeconds);
+            bf1 = Math.Min(bf1, fw);
+        }
+
+        Console.WriteLine($"micro {name}: fwd {bf1 * 1000:F2} ms bwd {bb * 1000:F2} ms");
+    }
+
+    using Tensor x = randn(8, 257, 384).to_type(bf);
+    using Tensor w = randn(384, 384).to_type(bf) * 0.05;
+    using Tensor w1 = randn(1024, 384).to_type(bf) * 0.05;
+    using Tensor nw = ones(384).to_type(bf);
+    if (Environment.GetEnvironmentVariable("PROBE_ATTN") == "1")
+    {
+        using Tensor qq = randn(8, 6, 257, 64).to_type(bf);
+        using Tensor mm = ones(257, 257, ScalarType.Bool).tril().unsqueeze(0).unsqueeze(0);
+        using Tensor sc = qq.matmul(qq.transpose(-1, -2));
+        using Tensor nm = mm.logical_not();
+        Time("softmax: mul, masked_fill, f32 softmax, to bf16 (today)", t => nn.functional.softmax(t.mul(0.125).masked_fill(nm, double.NegativeInfinity), -1, ScalarType.Float32).to(bf), sc);
+        Time("softmax: masked_fill, f32 softmax, to bf16 (no mul)", t => nn.functional.softmax(t.masked_fill(nm, double.NegativeInfinity), -1, ScalarType.Float32).to(bf), sc);
+        Time("softmax: masked_fill, bf16 softmax", t => nn.functional.softmax(t.masked_fill(nm, double.NegativeInfinity), -1), sc);
+        Time("softmax: bf16 softmax only", t => nn.functional.softmax(t, -1), sc);
+        Time("softmax: f32 softmax only", t => nn.functional.softmax(t, -1, ScalarType.Float32), sc);
+        Time("masked_fill only", t => t.masked_fill(nm, double.NegativeInfinity), sc);
+        Time("to f32 only", t => t.to_type(ScalarType.Float32), sc);
+        return;
+    }
+
+    Time("linear 384x384", t => nn.functional.linear(t, w), x);
+    Time("linear 384->1024", t => nn.functional.linear(t, w1), x);
+    Time("rmsnorm", t => { Tensor x32 = t.to_type(ScalarType.Float32); return nw * (x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + 1e-5)).to_type(bf); }, x);
+    using Tensor a16 = randn(16, 384).to_type(bf);
+    using Tensor b16 = randn(384, 16).to_type(bf);
+    using Tensor z16 = randn(2056, 16).to_type(bf);
+    using Tensor a32 = randn(16, 384);
+    using Tensor z32 = randn(2056, 16);
+    using Tensor x32 = randn(2056, 384);
+    using Tensor x2 = x.reshape(-1, 384);
+    Time("x@A^T bf16 (A^T view)", t => t.matmul(a16.t()), x2);
+    Time("x@A^T bf16 (A^T contiguous)", t => t.matmul(a16.t().contiguous()), x2);
+    Time("x@A^T f32", t => t.matmul(a32.t()), x32);
+    Time("z@B^T bf16", t => t.matmul(b16.t()), z16);
+    Time("z@B^T f32", t => t.matmul(randn(384, 16).t()), z32);
+    Time("gA: z^T@x bf16", t => t.t().matmul(x2), z16);
+    Time("gA: z^T@x f32", t => t.t().matmul(x32), z32);
+    Time("x*mask bf16", t => t * x, x);
+    using Tensor q = randn(8, 6, 257, 64).to_type(bf);
+    using Tensor h = randn(8, 257, 1024).to_type(bf);
+    Time("silu*up", t => nn.functional.silu(t) * h, h);
+    using Tensor cos = randn(8, 1, 257, 64).to_type(bf);
+    Time("rope", t => { long half = 32; Tensor x1 = t.narrow(-1, 0, half), x2 = t.narrow(-1, half, half); return (t * cos) + (cat([-x2, x1], -1) * cos); }, q);
+    using Tensor mask = ones(257, 257, ScalarType.Bool).tril().unsqueeze(0).unsqueeze(0);
+    using Tensor scores0 = q.matmul(q.transpose(-1, -2));
+    Time("eager attn", t => { Tensor s = t.matmul(q.transpose(-1, -2)).mul(0.125); Tensor p = nn.functional.softmax(s.masked_fill(mask.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32); return p.to(bf).matmul(q); }, q);
+    Time("attn qk", t => t.matmul(q.transpose(-1, -2)), q);
+    Time("attn masked softmax", t => nn.functional.softmax(t.mul(0.125).masked_fill(mask.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32).to(bf), scores0);
+    Time("attn pv", t => t.matmul(q), scores0);
+    using Tensor notMask = mask.logical_not();
+    Time("softmax: masked_fill, f32 softmax, to bf16 (no mul)", t => nn.functional.softmax(t.masked_fill(notMask, double.NegativeInfinity), -1, ScalarType.Float32).to(bf), scores0);
+    Time("softmax: masked_fill, bf16 softmax", t => nn.functional.softmax(t.masked_fill(notMask, double.NegativeInfinity), -1), scores0);
+    Time("softmax: bf16 softmax only", t => nn.functional.softmax(t, -1), scores0);
+    Time("softmax: f32 softmax only", t => nn.functional.softmax(t, -1, ScalarType.Float32), scores0);
+    Time("masked_fill only", t => t.masked_fill(notMask, double.NegativeInfinity), scores0);
+    using Tensor kv = randn(8, 2, 257, 64).to_type(bf);
+    Time("repeat kv", t => t.unsqueeze(2).expand(8, 2, 3, 257, 64).reshape(8, 6, 257, 64), kv);
+    using Tensor logits = randn(2048, 16000).to_type(bf);
+    using Tensor labels = randint(0, 16000, [2048], dtype: ScalarType.Int64);
+    Time("ce f32 [2048,16000]", t => nn.functional.cross_entropy(t.to_type(ScalarType.Float32), labels), logits);
+    using Tensor hid = randn(2048, 384).to_type(bf);
+    using Tensor head = randn(16000, 384).to_type(bf);
+    Time("head 2048x384x16000", t => nn.functional.linear(t, head), hid);
+    Time("transpose-reshape", t => t.transpose(1, 2).reshape(8, 257, 384), q);
 }
 
 static double MatmulGflops(long m, long k, long n, ScalarType dt, int reps)

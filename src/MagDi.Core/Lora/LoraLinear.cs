@@ -11,10 +11,14 @@ namespace MagDi.Lora;
 /// A linear layer with a low-rank adapter (PEFT <c>lora.Linear</c>): y = W x + b + (alpha/r) · B(A(dropout(x))).
 /// A [r,in] starts Kaiming-uniform, B [out,r] starts at zero, so the adapter is an exact no-op at first.
 /// The base weight keeps its key (<c>weight</c>, <c>bias</c>) and is frozen; <c>lora_A.weight</c> and
-/// <c>lora_B.weight</c> are float32 whatever the base dtype (inputs are cast to f32 for the adapter branch and back).
+/// <c>lora_B.weight</c> are float32 whatever the base dtype. With a float32 base the adapter branch runs in float32;
+/// with a bfloat16 base on the CPU it runs in bfloat16 from the f32 weights (cast once per call; gradients reach the
+/// f32 weights), and its dropout mask comes from <see cref="LoraDropout"/> rather than libtorch's generator.
 /// </summary>
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
 {
+    [ThreadStatic] private static bool t_float32Branch;
+
     [ComponentName(Name = "weight")] private readonly Parameter _weight;
     [ComponentName(Name = "bias")] private readonly Parameter? _bias;
     [ComponentName(Name = "lora_A")] private readonly Linear _loraA;
@@ -88,16 +92,58 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
         Tensor y = kernels.Linear(x, _weight, _bias); // [..., out]
         if (!IsMerged)
         {
-            Tensor a = x.to_type(ScalarType.Float32);
-            if (training && _dropout > 0)
-            {
-                a = F.dropout(a, _dropout, training: true);
-            }
-
-            y = y + (_loraB.call(_loraA.call(a)) * Scaling).to_type(y.dtype);
+            y = UsesLowPrecisionBranch(x) ? LowPrecisionBranch(x, y) : Float32Branch(x, y);
         }
 
         return y.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The adapter branch in float32: y + (scaling · B(A(dropout(x in f32)))) cast to y's dtype.</summary>
+    private Tensor Float32Branch(Tensor x, Tensor y)
+    {
+        Tensor a = x.to_type(ScalarType.Float32);
+        if (training && _dropout > 0)
+        {
+            a = F.dropout(a, _dropout, training: true);
+        }
+
+        return y + (_loraB.call(_loraA.call(a)) * Scaling).to_type(y.dtype);
+    }
+
+    /// <summary>For tests: runs the float32 adapter branch (the only one before) for every dtype, on this thread until disposed.</summary>
+    internal static IDisposable UseFloat32BranchForTests()
+    {
+        t_float32Branch = true;
+        return new Float32BranchScope();
+    }
+
+    private bool UsesLowPrecisionBranch(Tensor x) =>
+        !t_float32Branch && x.dtype == ScalarType.BFloat16 && _weight.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU;
+
+    /// <summary>
+    /// The adapter branch of a bfloat16 layer on the CPU, computed in bfloat16 from the f32 master weights:
+    /// y + (scaling / (1 - p)) · ((x ⊙ m) Aᵀ) Bᵀ, m the 0/1 keep-mask of <see cref="LoraDropout"/> (all ones in eval or for p = 0).
+    /// A and B are cast to bfloat16 once per call, the scale goes into B's cast, and x ⊙ m is exact in bfloat16, so
+    /// the branch is two thin matrix products plus the mask product; their gradients reach A and B in f32 through the casts.
+    /// The f32 branch cast every activation to f32 and back and drew the mask with libtorch's element-by-element generator,
+    /// which together cost more than the base projection.
+    /// </summary>
+    private Tensor LowPrecisionBranch(Tensor x, Tensor y)
+    {
+        long inFeatures = _weight.shape[1];
+        double scale = Scaling;
+        Tensor input = x;                                                                        // [..., in]
+        if (training && _dropout > 0)
+        {
+            using Tensor keep = LoraDropout.KeepMask(x.shape, _dropout, LoraDropout.DrawSeed());   // [..., in] of 0/1
+            input = x * keep;
+            scale /= 1 - _dropout;
+        }
+
+        Tensor a = _loraA.weight!.to_type(ScalarType.BFloat16);                                 // [r,in]
+        Tensor b = (_loraB.weight! * scale).to_type(ScalarType.BFloat16);                       // [out,r]
+        Tensor z = input.reshape(-1, inFeatures).matmul(a.t());                                 // [M,r]
+        return y + z.matmul(b.t()).view(y.shape);                                               // [..., out]
     }
 
     /// <summary>The update ΔW = (alpha/r) · B·A [out,in] in f32.</summary>
@@ -146,5 +192,10 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
         }
 
         IsMerged = false;
+    }
+
+    private sealed class Float32BranchScope : IDisposable
+    {
+        public void Dispose() => t_float32Branch = false;
     }
 }

@@ -1,0 +1,122 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace MagDi.Lora;
+
+/// <summary>
+/// Dropout keep-masks for the bfloat16 LoRA branch on the CPU, drawn in C# instead of by libtorch's <c>bernoulli_</c>.
+/// </summary>
+/// <remarks>
+/// libtorch draws a CPU dropout mask element by element from its generator (under a lock, on one thread): for a
+/// [2056, 384] input that took longer than the projection's matrix product. Here each call draws ONE 63-bit seed from
+/// torch's global CPU generator (so <see cref="torch.manual_seed"/>, and the generator state that activation
+/// checkpointing saves and restores, reproduce the masks), and every element is kept when a counter-based hash
+/// (MurmurHash3's finaliser of the element index, keyed by the seed) is at or above <c>round(p · 2^32)</c>: each element is kept
+/// independently with probability 1 - p (to within 2^-32), as with <c>bernoulli_</c>, but the masks are a different
+/// stream of random numbers. The result does not depend on the number of threads or on vector support.
+/// </remarks>
+internal static class LoraDropout
+{
+    private const int ChunkElements = 1 << 15;
+    private const ushort BFloat16One = 0x3F80;
+    private const uint Golden = 0x9E3779B9;
+
+    /// <summary>Draws the seed of the next mask from torch's global CPU generator.</summary>
+    public static long DrawSeed()
+    {
+        using Tensor draw = randint(0, long.MaxValue, [1], dtype: ScalarType.Int64, device: CPU);
+        return draw.item<long>();
+    }
+
+    /// <summary>A bfloat16 tensor of <paramref name="shape"/> holding 1 (keep, probability 1 - <paramref name="p"/>) or 0 (drop).</summary>
+    public static unsafe Tensor KeepMask(long[] shape, double p, long seed)
+    {
+        if (!(p >= 0 && p < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout must be in [0, 1).");
+        }
+
+        Tensor mask = empty(shape, ScalarType.BFloat16, CPU);
+        long n = mask.numel();
+        uint threshold = (uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue);
+        nint address;
+        fixed (byte* bytes = mask.bytes)
+        {
+            address = (nint)bytes; // libtorch memory: it does not move
+        }
+
+        long chunks = (n + ChunkElements - 1) / ChunkElements;
+        int workers = (int)Math.Min(Environment.ProcessorCount, chunks);
+        if (workers <= 1)
+        {
+            Fill((ushort*)address, 0, n, (ulong)seed, threshold);
+        }
+        else
+        {
+            // Chunks are independent (the hash takes the element index), so any split gives the same mask.
+            Parallel.For(0, workers, worker =>
+            {
+                for (long c = worker; c < chunks; c += workers)
+                {
+                    long start = c * ChunkElements;
+                    Fill((ushort*)address, start, Math.Min(n, start + ChunkElements), (ulong)seed, threshold);
+                }
+            });
+        }
+
+        return mask;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Fill(ushort* data, long start, long end, ulong seed, uint threshold)
+    {
+        // Element i is kept when Hash(i) >= threshold. The key mixes the seed with the high half of i, so a chunk
+        // (2^15 elements, never across a 2^32 boundary) hashes its 32-bit low indices with one key, 16 per step.
+        uint key = Fmix((uint)seed ^ Fmix((uint)(seed >> 32) + (uint)((ulong)start >> 32)));
+        uint index = (uint)start;
+        long i = start;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<uint> lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+            Vector256<uint> keys = Vector256.Create(key);
+            Vector256<uint> limit = Vector256.Create(threshold);
+            Vector256<uint> one = Vector256.Create((uint)BFloat16One);
+            for (; i + 16 <= end; i += 16, index += 16)
+            {
+                Vector256<uint> lo = Vector256.Create(index) + lanes;
+                Vector256<uint> hi = lo + Vector256.Create(8u);
+                Vector256<uint> keepLo = Vector256.GreaterThanOrEqual(Fmix(Fmix(lo * Golden) ^ keys), limit) & one;
+                Vector256<uint> keepHi = Vector256.GreaterThanOrEqual(Fmix(Fmix(hi * Golden) ^ keys), limit) & one;
+                Vector256.Narrow(keepLo, keepHi).Store(data + i);
+            }
+        }
+
+        for (; i < end; i++, index++)
+        {
+            data[i] = Fmix(Fmix(index * Golden) ^ key) >= threshold ? BFloat16One : (ushort)0;
+        }
+    }
+
+    /// <summary>MurmurHash3's 32-bit finaliser (a bijection with full avalanche).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Fmix(uint h)
+    {
+        h ^= h >> 16;
+        h *= 0x85EBCA6B;
+        h ^= h >> 13;
+        h *= 0xC2B2AE35;
+        return h ^ (h >> 16);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Fmix(Vector256<uint> h)
+    {
+        h ^= Vector256.ShiftRightLogical(h, 16);
+        h *= Vector256.Create(0x85EBCA6Bu);
+        h ^= Vector256.ShiftRightLogical(h, 13);
+        h *= Vector256.Create(0xC2B2AE35u);
+        return h ^ Vector256.ShiftRightLogical(h, 16);
+    }
+}
