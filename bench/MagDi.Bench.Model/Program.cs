@@ -15,7 +15,7 @@ using static TorchSharp.torch;
 TorchRuntime.EnsureInitialized();
 string outPath = Arg("--out") ?? Path.Combine("artifacts", "bench", "model-bench.json");
 bool quick = args.Contains("--quick");
-string only = Arg("--only") ?? "all"; // all | matmul | training | generation | decode | load
+string only = Arg("--only") ?? "all"; // all | matmul | training | generation | decode | load | probe | probe-lora | lengths | serving
 if (Arg("--threads") is { } threads)
 {
     set_num_threads(int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
@@ -43,6 +43,43 @@ if (only == "probe")
 if (only == "probe-lora")
 {
     ProbeLora(config);
+    return;
+}
+
+if (only == "lengths")
+{
+    // Answer lengths for the serving benchmark: every prediction of the given predictions.jsonl files (a quickstart run's
+    // evaluations) tokenized with the student's tokenizer, plus one for its EOS.
+    var tokenizer = MagDi.Tokenization.TokenizerLoader.Load(Arg("--tokenizer")!);
+    var lengthsOut = new List<int>();
+    foreach (string file in Arg("--predictions")!.Split(','))
+    {
+        foreach (string line in File.ReadLines(file))
+        {
+            using var doc = JsonDocument.Parse(line);
+            lengthsOut.Add(tokenizer.Encode(doc.RootElement.GetProperty("prediction").GetString()!).Count + 1);
+        }
+    }
+
+    File.WriteAllText(outPath, JsonSerializer.Serialize(lengthsOut));
+    Console.WriteLine($"{lengthsOut.Count} lengths, mean {lengthsOut.Average():F1}, max {lengthsOut.Max()} -> {outPath}");
+    return;
+}
+
+if (only == "serving")
+{
+    // Issue 18: continuous batching and shared-prompt prefill against the static path (ServingBench.cs).
+    string lengths = Arg("--lengths") ?? Path.Combine(AppContext.BaseDirectory, "quickstart-answer-lengths.json");
+    int rounds = int.Parse(Arg("--rounds") ?? (quick ? "1" : "3"), System.Globalization.CultureInfo.InvariantCulture);
+    JsonObject serving = ServingBench.Run(config, rounds, int.Parse(Arg("--rounds-f32") ?? rounds.ToString(System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture),
+        int.Parse(Arg("--batch") ?? "16", System.Globalization.CultureInfo.InvariantCulture), lengths,
+        [.. (Arg("--dtypes") ?? "bf16,f32").Split(',').Select(d => d == "f32" ? ScalarType.Float32 : ScalarType.BFloat16)],
+        [.. (Arg("--ks") ?? "1,10").Split(',').Select(k => int.Parse(k, System.Globalization.CultureInfo.InvariantCulture))]);
+    serving["machine"] = new JsonObject { ["cpu_count"] = Environment.ProcessorCount, ["cpu_model"] = Machine.CpuModel(), ["load_average_at_end"] = File.ReadAllText("/proc/loadavg").Trim() };
+    serving["model"] = new JsonObject { ["parameters"] = parameters };
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+    File.WriteAllText(outPath, serving.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    Console.WriteLine($"wrote {outPath}");
     return;
 }
 

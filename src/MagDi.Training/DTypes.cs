@@ -32,9 +32,9 @@ public static class DTypes
     }
 
     /// <summary>The format named by <paramref name="kind"/>; <see cref="PromptFormatKind.Auto"/> reads the tokenizer's chat template.</summary>
-    internal static PromptFormat Resolve(this PromptFormatKind kind, ITextTokenizer tokenizer) => kind switch
+    internal static PromptFormat Resolve(this PromptFormatKind kind, ITextTokenizer? tokenizer) => kind switch
     {
-        PromptFormatKind.Auto => PromptFormat.ForTokenizer(tokenizer, PromptFormat.Mistral),
+        PromptFormatKind.Auto => PromptFormat.ForTokenizer(tokenizer ?? throw new ArgumentNullException(nameof(tokenizer), "PromptFormat Auto reads the tokenizer's chat template."), PromptFormat.Mistral),
         PromptFormatKind.Mistral => PromptFormat.Mistral,
         PromptFormatKind.Llama2Chat => PromptFormat.Llama2Chat,
         PromptFormatKind.ChatMl => PromptFormat.ChatMl,

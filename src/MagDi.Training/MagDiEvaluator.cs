@@ -7,6 +7,7 @@ using MagDi.Runtime;
 using MagDi.Tasks;
 using MagDi.Tokenization;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.AI;
 
 namespace MagDi.Training;
 
@@ -35,7 +36,11 @@ public sealed class EvaluationOptions
     /// <summary>Samples per question for self-consistency (majority vote over extracted answers); 1 turns it off. Default 1.</summary>
     public int Samples { get; set; } = 1;
 
-    /// <summary>Questions generated together (left-padded batch). Default 8.</summary>
+    /// <summary>
+    /// Sequences decoded together (at least <see cref="Samples"/>): a local student keeps this many in flight with
+    /// continuous batching (a finished sequence's slot goes to the next waiting one; a question's samples share one
+    /// prefill of its prompt); a served student gets this many concurrent requests. Default 8.
+    /// </summary>
     public int BatchSize { get; set; } = 8;
 
     /// <summary>Seed of sampling. Default 0.</summary>
@@ -81,7 +86,11 @@ public sealed class EvaluationOptions
 /// <param name="IsCorrect">Whether the answer matches the gold answer under the task's rules.</param>
 /// <param name="GeneratedTokens">Tokens generated for this question (all samples).</param>
 /// <param name="Votes">Votes per answer with self-consistency; null otherwise.</param>
-public sealed record EvaluatedQuestion(string Id, string Gold, string Output, string? Answer, bool IsCorrect, int GeneratedTokens, IReadOnlyDictionary<string, int>? Votes);
+public sealed record EvaluatedQuestion(string Id, string Gold, string Output, string? Answer, bool IsCorrect, int GeneratedTokens, IReadOnlyDictionary<string, int>? Votes)
+{
+    /// <summary>Why no answer was generated (for example a prompt plus MaxNewTokens longer than the model's context), or null; such a question counts as wrong.</summary>
+    public string? Error { get; init; }
+}
 
 /// <summary>Accuracy of a student on a set of questions.</summary>
 /// <param name="Task">Task name.</param>
@@ -103,10 +112,9 @@ public sealed record EvaluationResult(string Task, int Count, int Correct, doubl
 public sealed class MagDiEvaluator
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-    private readonly CausalLanguageModel _model;
-    private readonly ITextTokenizer _tokenizer;
     private readonly EvaluationOptions _options;
     private readonly MagDiPromptTemplate _template;
+    private readonly IStudentCompleter _student;
 
     /// <summary>Creates an evaluator for a student (with or without an applied adapter).</summary>
     /// <exception cref="OptionsValidationException">The options are invalid (every failure listed).</exception>
@@ -116,17 +124,38 @@ public sealed class MagDiEvaluator
         ArgumentNullException.ThrowIfNull(tokenizer);
         _options = options ?? new EvaluationOptions();
         _options.Validate();
-        _model = model;
-        _tokenizer = tokenizer;
         _template = new MagDiPromptTemplate(_options.PromptFormat.Resolve(tokenizer));
+        _student = new LocalStudentCompleter(model, tokenizer, _options);
+    }
+
+    /// <summary>
+    /// Creates an evaluator for a student served elsewhere (vLLM, TGI, Ollama or any OpenAI-compatible server through
+    /// an <see cref="IChatClient"/>): each sample is one chat request whose user message is the test-time prompt; the
+    /// engine applies the model's own chat template, so <see cref="EvaluationOptions.PromptFormat"/> <c>auto</c> means
+    /// <c>plain</c> here. Answer extraction, voting, outputs and files are the same as for a local student; token counts
+    /// come from the responses' usage. <see cref="EvaluationOptions.BatchSize"/> requests are in flight at once.
+    /// </summary>
+    /// <param name="student">The served student; the caller owns it.</param>
+    /// <param name="options">Evaluation settings.</param>
+    /// <exception cref="OptionsValidationException">The options are invalid (every failure listed).</exception>
+    public MagDiEvaluator(IChatClient student, EvaluationOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(student);
+        _options = options ?? new EvaluationOptions();
+        _options.Validate();
+        _template = new MagDiPromptTemplate(_options.PromptFormat == PromptFormatKind.Auto
+            ? PromptFormat.Plain
+            : _options.PromptFormat.Resolve(tokenizer: null));
+        _student = new ChatStudentCompleter(student, _options);
     }
 
     /// <summary>Generates an answer for every question and scores it.</summary>
     /// <param name="questions">Questions of one task, with gold answers.</param>
-    /// <param name="progress">Receives the number of questions done after each batch.</param>
-    /// <param name="cancellationToken">Stops between batches.</param>
+    /// <param name="progress">Receives the number of questions done each time one is done.</param>
+    /// <param name="cancellationToken">Stops between decoding steps (or requests, for a served student).</param>
     /// <exception cref="ArgumentException">The questions mix tasks or name an unknown task.</exception>
-    /// <exception cref="NonFiniteException">The student's logits hold NaN or infinite values (for example damaged weights); the message names the questions, the step and the non-finite weights.</exception>
+    /// <exception cref="NonFiniteException">The student's logits hold NaN or infinite values (for example damaged weights); the message names the question, the step and the non-finite weights.</exception>
+    /// <exception cref="IOException">A served student's endpoint failed; the message names the question and the endpoint's error.</exception>
     public Task<EvaluationResult> EvaluateAsync(IEnumerable<Question> questions, IProgress<int>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(questions);
@@ -136,7 +165,7 @@ public sealed class MagDiEvaluator
             list = [.. list.Take(limit)];
         }
 
-        return Task.Factory.StartNew(() => Evaluate(list, progress, cancellationToken), cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return EvaluateCoreAsync(list, progress, cancellationToken);
     }
 
     /// <summary>
@@ -169,16 +198,8 @@ public sealed class MagDiEvaluator
             cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// Decodes generated ids; ids past the tokenizer's vocabulary (checkpoints often pad the embedding matrix) have no text
-    /// and are skipped rather than failing the whole evaluation.
-    /// </summary>
-    private string Decode(IReadOnlyList<int> ids) =>
-        _tokenizer.Decode(ids.Where(id => id < _tokenizer.VocabularySize), skipSpecialTokens: true);
-
-    private EvaluationResult Evaluate(List<Question> questions, IProgress<int>? progress, CancellationToken cancellationToken)
+    private async Task<EvaluationResult> EvaluateCoreAsync(List<Question> questions, IProgress<int>? progress, CancellationToken cancellationToken)
     {
-        TorchRuntime.EnsureInitialized();
         if (questions.Count == 0)
         {
             return new EvaluationResult("none", 0, 0, 0, TimeSpan.Zero, []);
@@ -192,85 +213,30 @@ public sealed class MagDiEvaluator
 
         ReasoningTask task = ReasoningTasks.Get(taskNames[0]);
         var stopwatch = Stopwatch.StartNew();
-        bool wasTraining = _model.training;
-        _model.eval();
-        var generator = new TextGenerator(_model);
-        var eos = new List<int>();
-        if (_tokenizer.Special.EosId is int e) eos.Add(e);
-        eos.AddRange(_model.Config.EosTokenIds.Where(id => !eos.Contains(id)));
+        // Question ids name the requests (and seed their samplers); repeated ids get their position as a prefix.
+        bool unique = questions.Select(q => q.Id).Distinct(StringComparer.Ordinal).Count() == questions.Count;
+        var prompts = questions.Select((q, i) => new StudentPrompt(unique ? q.Id : $"{i}:{q.Id}", _template.RenderPrompt(task, q))).ToList();
+        int k = _options.Samples;
+        IReadOnlyList<StudentCompletions> completions = await _student.CompleteAsync(prompts, k, progress, cancellationToken).ConfigureAwait(false);
+
         var results = new List<EvaluatedQuestion>(questions.Count);
         long generated = 0;
-        int k = _options.Samples;
-        int questionsPerBatch = Math.Max(1, _options.BatchSize / k);
-        try
+        for (int i = 0; i < questions.Count; i++)
         {
-            foreach (Question[] chunk in questions.Chunk(questionsPerBatch))
+                StudentCompletions c = completions[i];
+            generated += c.ProducedTokens;
+            if (c.Error is { } error)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var prompts = new List<IReadOnlyList<int>>(chunk.Length * k);
-                foreach (Question q in chunk)
-                {
-                    string prompt = _template.RenderPrompt(task, q);
-                    IReadOnlyList<int> ids = _tokenizer.TokenizeExample(new RenderedExample(prompt, string.Empty), appendEos: false).Ids;
-                    for (int s = 0; s < k; s++)
-                    {
-                        prompts.Add(ids);
-                    }
-                }
-
-                var generation = new GenerationOptions
-                {
-                    MaxNewTokens = _options.MaxNewTokens,
-                    EosTokenIds = eos,
-                    PadTokenId = _tokenizer.Special.PadId ?? eos.FirstOrDefault(),
-                    Seed = _options.Seed + results.Count,
-                };
-                if (_options.Decoding == DecodingStrategy.Paper)
-                {
-                    generation.Temperature = 0.7;
-                    generation.TopP = 0.9;
-                    generation.TopK = 50;
-                }
-
-                GenerationResult output;
-                try
-                {
-                    output = generator.Generate(prompts, generation, cancellationToken);
-                }
-                catch (NonFiniteException nonFinite)
-                {
-                    // Never a silent 0 %: name the questions whose answers could not be generated.
-                    throw new NonFiniteException(
-                        $"Evaluating question(s) {string.Join(", ", chunk.Select(q => $"'{q.Id}'"))}: {nonFinite.Message}", nonFinite)
-                    {
-                        TensorName = nonFinite.TensorName,
-                        Step = nonFinite.Step,
-                        NonFiniteWeights = nonFinite.NonFiniteWeights,
-                    };
-                }
-
-                generated += output.GeneratedTokenCount;
-                for (int i = 0; i < chunk.Length; i++)
-                {
-                    var texts = Enumerable.Range(0, k).Select(s => Decode(output.Tokens[(i * k) + s])).ToList();
-                    var answers = texts.Select(task.ExtractAnswer).ToList();
-                    string? answer = k == 1 ? answers[0] : task.MajorityVote(answers);
-                    IReadOnlyDictionary<string, int>? votes = k == 1
-                        ? null
-                        : answers.Where(a => a is not null).GroupBy(a => task.Normalize(a) ?? a!).ToDictionary(g => g.Key, g => g.Count());
-                    int tokens = Enumerable.Range(0, k).Sum(s => output.Tokens[(i * k) + s].Count);
-                    results.Add(new EvaluatedQuestion(chunk[i].Id, chunk[i].GoldAnswer, texts[0], answer, task.IsCorrect(answer, chunk[i].GoldAnswer), tokens, votes));
-                }
-
-                progress?.Report(results.Count);
+                results.Add(new EvaluatedQuestion(questions[i].Id, questions[i].GoldAnswer, string.Empty, null, false, 0, null) { Error = error });
+                continue;
             }
-        }
-        finally
-        {
-            if (wasTraining)
-            {
-                _model.train();
-            }
+
+            var answers = c.Texts.Select(task.ExtractAnswer).ToList();
+            string? answer = k == 1 ? answers[0] : task.MajorityVote(answers);
+            IReadOnlyDictionary<string, int>? votes = k == 1
+                ? null
+                : answers.Where(a => a is not null).GroupBy(a => task.Normalize(a) ?? a!).ToDictionary(g => g.Key, g => g.Count());
+            results.Add(new EvaluatedQuestion(questions[i].Id, questions[i].GoldAnswer, c.Texts[0], answer, task.IsCorrect(answer, questions[i].GoldAnswer), c.OutputTokens, votes));
         }
 
         int correct = results.Count(r => r.IsCorrect);

@@ -9,12 +9,18 @@ namespace MagDi.Cli.Tests;
 internal sealed class ScriptedChatServer : IDisposable
 {
     private readonly HttpListener _listener = new();
-    private readonly Func<int, string, (HttpStatusCode Status, string Body)> _script;
+    private readonly Func<int, string, JsonElement, (HttpStatusCode Status, string Body)> _script;
     private readonly Task _loop;
     private readonly List<string> _models = [];
     private int _requests;
 
     public ScriptedChatServer(Func<int, string, (HttpStatusCode Status, string Body)> script)
+        : this((number, model, _) => script(number, model))
+    {
+    }
+
+    /// <summary>A server whose script also reads the request (its JSON body: messages, temperature, seed, ...).</summary>
+    public ScriptedChatServer(Func<int, string, JsonElement, (HttpStatusCode Status, string Body)> script)
     {
         _script = script;
         int port = FreePort();
@@ -89,7 +95,7 @@ internal sealed class ScriptedChatServer : IDisposable
                 _models.Add(model);
             }
 
-            var (status, body) = _script(Interlocked.Increment(ref _requests), model);
+            var (status, body) = _script(Interlocked.Increment(ref _requests), model, request.RootElement);
             byte[] bytes = Encoding.UTF8.GetBytes(body);
             context.Response.StatusCode = (int)status;
             context.Response.ContentType = "application/json";

@@ -70,6 +70,90 @@ public sealed class MagDiEvaluatorTests
     }
 
     [Fact]
+    public async Task AQuestionTooLongForTheModel_CountsAsWrongWithItsReason_TheOthersAreEvaluatedAsAlone()
+    {
+        var model = TestStudent.Model();
+        List<Question> questions = Questions().Take(3).ToList();
+        questions[1] = questions[1] with { Id = "too-long", Text = string.Concat(Enumerable.Repeat("Tom has 3 apples. ", 40)) };
+        var options = new EvaluationOptions { MaxNewTokens = 12, BatchSize = 2 };
+        EvaluationResult result = await new MagDiEvaluator(model, new CharTokenizer(), options).EvaluateAsync(questions);
+
+        Assert.Equal(3, result.Count);
+        EvaluatedQuestion rejected = result.Questions[1];
+        Assert.False(rejected.IsCorrect);
+        Assert.Contains("'too-long'", rejected.Error);
+        Assert.Contains("max_position_embeddings 512", rejected.Error);
+        foreach (int i in new[] { 0, 2 })
+        {
+            // Continuous batching gives each question the answer it gets alone.
+            EvaluationResult alone = await new MagDiEvaluator(model, new CharTokenizer(), options).EvaluateAsync([questions[i]]);
+            Assert.Null(result.Questions[i].Error);
+            Assert.Equal(alone.Questions[0].Output, result.Questions[i].Output);
+        }
+    }
+
+    [Fact]
+    public async Task ServedStudent_IChatClient_VotesOverSamples_AndTakesTokensFromUsage()
+    {
+        List<Question> questions = Questions().Take(2).ToList();
+        using var client = new ScriptedClient((prompt, seed) =>
+            prompt.Contains(questions[0].Text, StringComparison.Ordinal)
+                ? (seed % 3 == 0 ? "So the answer is 1." : $"So the answer is {questions[0].GoldAnswer}.")
+                : "So the answer is 123456.");
+        var evaluator = new MagDiEvaluator(client, new EvaluationOptions { Samples = 3, Decoding = DecodingStrategy.Paper, MaxNewTokens = 30, Seed = 0 });
+        var progress = new List<int>();
+        EvaluationResult result = await evaluator.EvaluateAsync(questions, new SyncProgress(progress.Add));
+
+        Assert.True(result.Questions[0].IsCorrect);
+        Assert.Equal(2, result.Questions[0].Votes![questions[0].GoldAnswer]);
+        Assert.False(result.Questions[1].IsCorrect);
+        Assert.Equal(21, result.Questions[0].GeneratedTokens); // 3 samples x 7 output tokens (usage)
+        Assert.Equal(7, result.AverageGeneratedTokens);
+        Assert.Equal(6, client.Calls);
+        Assert.Equal([1, 2], progress.Order());
+        Assert.StartsWith("### Question: ", client.LastPrompt);
+
+        using var broken = new ScriptedClient((_, _) => throw new HttpRequestException("connection refused"));
+        var error = await Assert.ThrowsAsync<IOException>(() => new MagDiEvaluator(broken).EvaluateAsync(questions));
+        Assert.Contains("served student failed on question", error.Message);
+        Assert.Contains("connection refused", error.Message);
+    }
+
+    private sealed class SyncProgress(Action<int> report) : IProgress<int>
+    {
+        public void Report(int value) => report(value);
+    }
+
+    private sealed class ScriptedClient(Func<string, long, string> answer) : Microsoft.Extensions.AI.IChatClient
+    {
+        private int _calls;
+
+        public int Calls => _calls;
+
+        public string? LastPrompt { get; private set; }
+
+        public Task<Microsoft.Extensions.AI.ChatResponse> GetResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, Microsoft.Extensions.AI.ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _calls);
+            LastPrompt = messages.Single().Text;
+            string text = answer(LastPrompt, options!.Seed!.Value);
+            return Task.FromResult(new Microsoft.Extensions.AI.ChatResponse(new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.Assistant, text))
+            {
+                Usage = new Microsoft.Extensions.AI.UsageDetails { OutputTokenCount = 7 },
+            });
+        }
+
+        public IAsyncEnumerable<Microsoft.Extensions.AI.ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, Microsoft.Extensions.AI.ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+
+    [Fact]
     public void Options_AreValidated()
     {
         using var model = TestStudent.Model();

@@ -1,9 +1,13 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
 using MagDi.Cli.Infrastructure;
 using MagDi.Tasks;
 using MagDi.Training;
+using Microsoft.Extensions.AI;
+using OpenAI;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -11,7 +15,8 @@ namespace MagDi.Cli.Commands;
 
 /// <summary>
 /// <c>magdi eval</c>: accuracy on a benchmark file, either of a predictions file produced anywhere (<c>--predictions</c>)
-/// or of a student generating zero-shot answers (<c>--model</c>, with MagDiEvaluator).
+/// or of a student generating zero-shot answers (<c>--model</c>, with MagDiEvaluator), in this process or served by an
+/// OpenAI-compatible engine (<c>--endpoint URL --model NAME</c>).
 /// </summary>
 public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Settings>
 {
@@ -59,9 +64,9 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         [NumberRange(1, int.MaxValue)]
         public int MaxNewTokens { get; set; } = 300;
 
-        /// <summary>Questions per generation batch.</summary>
+        /// <summary>Sequences decoded together (or requests in flight with --endpoint).</summary>
         [CommandOption("--batch-size <N>")]
-        [Description("Model mode: questions per generation batch (default 8).")]
+        [Description("Model mode: sequences decoded together with continuous batching (default 8; at least --samples), or requests in flight with --endpoint.")]
         [DefaultValue(8)]
         [NumberRange(1, MaxBatchSize)]
         public int BatchSize { get; set; } = 8;
@@ -71,6 +76,11 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         [Description("Model mode: seed of sampling (with --samples > 1).")]
         [DefaultValue(0L)]
         public long Seed { get; set; }
+
+        /// <summary>An OpenAI-compatible server that serves the student named by --model.</summary>
+        [CommandOption("--endpoint <URL>")]
+        [Description("Evaluate a student served elsewhere (vLLM, TGI, Ollama, ...): the OpenAI-compatible base URL, e.g. http://localhost:8000/v1; --model is then the served model's name. The API key, if any, comes from OPENAI_API_KEY.")]
+        public string? Endpoint { get; set; }
 
         /// <summary>Where predictions and metrics go.</summary>
         [CommandOption("--out <DIR>")]
@@ -85,6 +95,21 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         /// <inheritdoc />
         public override ValidationResult Validate()
         {
+            if (Endpoint is not null && (!Uri.TryCreate(Endpoint, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("http" or "https")))
+            {
+                return ValidationResult.Error($"--endpoint must be an absolute http(s) URL such as http://localhost:8000/v1 (got '{Endpoint}').");
+            }
+
+            if (Endpoint is not null && string.IsNullOrWhiteSpace(Model))
+            {
+                return ValidationResult.Error("--endpoint needs --model NAME, the name under which the server serves the student.");
+            }
+
+            if (Endpoint is not null && Adapter is not null)
+            {
+                return ValidationResult.Error("--adapter applies to a local --model folder; a served student is served with its adapter merged (or by the engine).");
+            }
+
             if (Model is not null)
             {
                 if (Predictions is not null)
@@ -92,7 +117,7 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
                     return ValidationResult.Error("Give either --model (generate answers) or --predictions (score a file), not both.");
                 }
 
-                var model = ValidateModel();
+                var model = Endpoint is null ? ValidateModel() : ValidationResult.Success();
                 if (!model.Successful)
                 {
                     return model;
@@ -181,15 +206,7 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
             throw new ArgumentException($"--test: '{settings.Test}' holds no questions.");
         }
 
-        using var student = LoadedStudent.Load(settings);
-        int maxPositions = student.Model.Config.MaxPositionEmbeddings;
-        if (settings.MaxNewTokens >= maxPositions)
-        {
-            throw new ArgumentException(
-                $"--max-new-tokens {settings.MaxNewTokens} leaves no room for the question: the prompt plus the answer must fit the model's max_position_embeddings {maxPositions}.");
-        }
-
-        var evaluator = new MagDiEvaluator(student.Model, student.Tokenizer, new EvaluationOptions
+        var options = new EvaluationOptions
         {
             Decoding = settings.Samples > 1 ? DecodingStrategy.Paper : DecodingStrategy.Greedy,
             Samples = settings.Samples,
@@ -197,7 +214,36 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
             BatchSize = settings.BatchSize,
             Seed = settings.Seed,
             Limit = settings.Limit,
-        });
+        };
+        LoadedStudent? student = null;
+        IChatClient? served = null;
+        MagDiEvaluator evaluator;
+        if (settings.Endpoint is not null)
+        {
+            string? key = Environment.GetEnvironmentVariable(DiscussCommand.ApiKeyVariable);
+            served = new OpenAI.Chat.ChatClient(settings.Model!, new ApiKeyCredential(string.IsNullOrEmpty(key) ? "none" : key), new OpenAIClientOptions
+            {
+                Endpoint = new Uri(settings.Endpoint),
+                RetryPolicy = new ClientRetryPolicy(1),
+            }).AsIChatClient();
+            evaluator = new MagDiEvaluator(served, options);
+        }
+        else
+        {
+            student = LoadedStudent.Load(settings);
+            int maxPositions = student.Model.Config.MaxPositionEmbeddings;
+            if (settings.MaxNewTokens >= maxPositions)
+            {
+                student.Dispose();
+                throw new ArgumentException(
+                    $"--max-new-tokens {settings.MaxNewTokens} leaves no room for the question: the prompt plus the answer must fit the model's max_position_embeddings {maxPositions}.");
+            }
+
+            evaluator = new MagDiEvaluator(student.Model, student.Tokenizer, options);
+        }
+
+        using var ownedStudent = student;
+        using var ownedClient = served;
         int total = Math.Min(data.Questions.Count, settings.Limit ?? int.MaxValue);
         EvaluationResult result;
         if (settings.Json)
@@ -224,6 +270,11 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         if (settings.Out is not null)
         {
             await MagDiEvaluator.WriteAsync(result, settings.Out, cancellationToken);
+        }
+
+        foreach (EvaluatedQuestion rejected in result.Questions.Where(q => q.Error is not null))
+        {
+            await output.Error.WriteLineAsync($"warning: question '{Terminal.Clean(rejected.Id)}' was not generated and counts as wrong: {Terminal.Clean(rejected.Error!)}");
         }
 
         if (settings.Json)

@@ -160,7 +160,63 @@ public sealed class TextGenerator
         return new GenerationResult(generated, reasons.Select(r => r ?? FinishReason.Length).ToArray(), produced, clock.Elapsed);
     }
 
-    private static FinishReason? Append(List<int> row, int token, IReadOnlyList<int> eos, GenerationOptions options)
+    /// <summary>
+    /// Generates every request with continuous batching: up to <paramref name="maxBatchSize"/> sequences are decoded together,
+    /// and when one finishes the next waiting sequence takes its slot, so no row idles until the longest one ends. A request's
+    /// prompt is prefilled once for all its <see cref="GenerationRequest.Samples"/>. Greedy outputs equal decoding each
+    /// request alone; sampled outputs depend only on <see cref="GenerationOptions.Seed"/>, the request's id and the sample
+    /// index, not on the batch size or the order of the requests. A request whose prompt plus
+    /// <see cref="GenerationOptions.MaxNewTokens"/> exceeds max_position_embeddings (or whose prompt is empty) is rejected in
+    /// its result (<see cref="GenerationRequestResult.Error"/>, naming the request); the others are generated.
+    /// Always uses the KV cache (<see cref="GenerationOptions.UseCache"/> is ignored).
+    /// </summary>
+    /// <param name="requests">The prompts; results come back in this order.</param>
+    /// <param name="options">Decoding settings; validated.</param>
+    /// <param name="maxBatchSize">Sequences in flight at most (default 16).</param>
+    /// <param name="progress">Receives the number of finished requests each time one finishes.</param>
+    /// <param name="cancellationToken">Checked between decoding steps.</param>
+    /// <exception cref="ArgumentException">Invalid options, a request with fewer than one sample, or duplicate request ids.</exception>
+    /// <exception cref="NonFiniteException">The logits of a step hold NaN or infinite values; the message names the request and the step.</exception>
+    public BatchGenerationResult GenerateBatched(
+        IReadOnlyList<GenerationRequest> requests,
+        GenerationOptions options,
+        int maxBatchSize = 16,
+        IProgress<int>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatchSize, 1);
+        var problems = new List<string>();
+        for (int i = 0; i < requests.Count; i++)
+        {
+            if (requests[i] is null || requests[i].PromptIds is null)
+            {
+                problems.Add($"request {i} is null or has no prompt");
+            }
+            else if (requests[i].Samples < 1)
+            {
+                problems.Add($"request '{requests[i].Id ?? i.ToString(System.Globalization.CultureInfo.InvariantCulture)}' asks for {requests[i].Samples} samples (at least 1)");
+            }
+        }
+
+        var duplicates = requests.Select((r, i) => r?.Id ?? i.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            .GroupBy(id => id, StringComparer.Ordinal).Where(g => g.Count() > 1).Select(g => $"'{g.Key}'").ToList();
+        if (duplicates.Count > 0)
+        {
+            problems.Add($"request ids must be unique (they seed the samplers); repeated: {string.Join(", ", duplicates)}");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException($"Invalid generation requests: {string.Join("; ", problems)}.", nameof(requests));
+        }
+
+        return new ContinuousBatchScheduler(_model, options, maxBatchSize).Run(requests, progress, cancellationToken);
+    }
+
+    internal static FinishReason? Append(List<int> row, int token, IReadOnlyList<int> eos, GenerationOptions options)
     {
         if (eos.Contains(token))
         {

@@ -84,6 +84,75 @@ public sealed class KvCache : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Copies positions [<paramref name="sourceStart"/>, +<paramref name="length"/>) of row <paramref name="sourceRow"/> of
+    /// <paramref name="source"/> (a prefilled prompt) into row <paramref name="targetRow"/> of this cache at
+    /// <paramref name="targetStart"/>, in every layer: a shared prompt is prefilled once and copied into each sample's slot.
+    /// </summary>
+    internal void CopyRowFrom(KvCache source, int sourceRow, long sourceStart, long length, int targetRow, long targetStart)
+    {
+        if (targetStart + length > MaxLength || sourceStart + length > source.MaxLength)
+        {
+            throw new InvalidOperationException($"KV cache copy of {length} positions at {targetStart} exceeds the capacity of {MaxLength}.");
+        }
+
+        using (no_grad())
+        {
+            for (int layer = 0; layer < _keys.Length; layer++)
+            {
+                using Tensor kSrc = source._keys[layer].narrow(0, sourceRow, 1).narrow(2, sourceStart, length);  // [1,KvH,len,hd]
+                using Tensor vSrc = source._values[layer].narrow(0, sourceRow, 1).narrow(2, sourceStart, length);
+                using Tensor kDst = _keys[layer].narrow(0, targetRow, 1).narrow(2, targetStart, length);
+                using Tensor vDst = _values[layer].narrow(0, targetRow, 1).narrow(2, targetStart, length);
+                kDst.copy_(kSrc);
+                vDst.copy_(vSrc);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Returns a new cache of the same capacity holding rows <paramref name="rowIndices"/> (int64 [R]) with positions
+    /// [<paramref name="sourceStart"/>, +<paramref name="length"/>) moved to <paramref name="targetStart"/>; every other
+    /// position is zero. Continuous batching uses it to drop finished rows and to move the live positions left (or right,
+    /// to make room for a longer prompt). This cache is disposed.
+    /// </summary>
+    internal KvCache Relayout(Tensor rowIndices, long sourceStart, long length, long targetStart)
+    {
+        if (targetStart + length > MaxLength || sourceStart + length > MaxLength)
+        {
+            throw new InvalidOperationException($"KV cache relayout of {length} positions to {targetStart} exceeds the capacity of {MaxLength}.");
+        }
+
+        int rows = (int)rowIndices.shape[0];
+        var keys = new Tensor[_keys.Length];
+        var values = new Tensor[_values.Length];
+        using (no_grad())
+        {
+            for (int layer = 0; layer < _keys.Length; layer++)
+            {
+                keys[layer] = Move(_keys[layer]);
+                values[layer] = Move(_values[layer]);
+            }
+        }
+
+        var result = new KvCache(keys, values, rows, MaxLength) { Length = (int)(targetStart + length) };
+        Dispose();
+        return result;
+
+        Tensor Move(Tensor buffer) // [B,KvH,MaxLength,hd] -> [R,KvH,MaxLength,hd]
+        {
+            Tensor moved = zeros([rows, buffer.shape[1], MaxLength, buffer.shape[3]], buffer.dtype, buffer.device).DetachFromDisposeScope();
+            if (length > 0)
+            {
+                using Tensor picked = buffer.narrow(2, sourceStart, length).index_select(0, rowIndices);
+                using Tensor target = moved.narrow(2, targetStart, length);
+                target.copy_(picked);
+            }
+
+            return moved;
+        }
+    }
+
     /// <summary>Forgets everything written (keeps the buffers).</summary>
     public void Reset() => Length = 0;
 

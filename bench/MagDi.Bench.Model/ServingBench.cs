@@ -1,0 +1,146 @@
+// Serving benchmark (--only serving): questions per second of evaluation-style generation with continuous batching and
+// shared-prompt prefill (TextGenerator.GenerateBatched) against today's static path (MagDiEvaluator before issue 18:
+// chunks of max(1, B / k) questions, each prompt repeated k times, one left-padded batch decoded until its longest row
+// ends), interleaved in the same process so that a change in machine load touches both.
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MagDi.Generation;
+using MagDi.Modeling;
+using static TorchSharp.torch;
+
+internal static class ServingBench
+{
+    public static JsonObject Run(ModelConfig config, int rounds, int roundsF32, int batchSize, string lengthsFile, ScalarType[] dtypes, int[] ks)
+    {
+        // Answer lengths (tokens) of the quickstart's evaluated students; each sequence's EOS is forced at a length drawn
+        // from them. A random model's text does not end by itself, and forcing the same lengths in both paths keeps the
+        // work equal: the draws are assigned in (question, sample) order, the order in which both paths see first tokens.
+        int[] observed = JsonSerializer.Deserialize<int[]>(File.ReadAllText(lengthsFile))!;
+        const int questions = 64;
+        var rng = new Random(18);
+        int[][] prompts = [.. Enumerable.Range(0, questions).Select(_ => Enumerable.Range(0, rng.Next(100, 131)).Select(_ => rng.Next(3, config.VocabSize)).ToArray())];
+        var report = new JsonObject
+        {
+            ["questions"] = questions,
+            ["prompt_tokens_min_max"] = new JsonArray(prompts.Min(p => p.Length), prompts.Max(p => p.Length)),
+            ["answer_lengths_source"] = Path.GetFileName(lengthsFile),
+            ["answer_lengths_observed"] = new JsonObject
+            {
+                ["count"] = observed.Length,
+                ["mean"] = Math.Round(observed.Average(), 1),
+                ["median"] = observed.Order().ElementAt(observed.Length / 2),
+                ["p90"] = observed.Order().ElementAt(observed.Length * 9 / 10),
+                ["max"] = observed.Max(),
+            },
+            ["batch_size"] = batchSize,
+            ["rounds"] = new JsonObject { ["BFloat16"] = rounds, ["Float32"] = roundsF32 },
+            ["torch_threads"] = get_num_threads(),
+        };
+
+        foreach (ScalarType dt in dtypes)
+        {
+            using var model = CausalLanguageModel.CreateRandom(config, 2, dtype: dt);
+            var generator = new TextGenerator(model);
+            var perDtype = new JsonObject();
+            // Warm-up (JIT, allocator, thread pools) of both paths, outside the timings.
+            generator.Generate([prompts[0], prompts[1]], new GenerationOptions { MaxNewTokens = 4, EosTokenIds = [] });
+            generator.GenerateBatched([new GenerationRequest(prompts[0]), new GenerationRequest(prompts[1])], new GenerationOptions { MaxNewTokens = 4, EosTokenIds = [] });
+            foreach (int k in ks)
+            {
+                int maxNew = observed.Max();
+                int[] draws = [.. Enumerable.Range(0, questions * k).Select(i => observed[new Random(1000 + i).Next(observed.Length)])];
+                GenerationOptions Options(long seed)
+                {
+                    var lengths = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
+                    return new GenerationOptions
+                    {
+                        MaxNewTokens = maxNew,
+                        EosTokenIds = [],
+                        PadTokenId = 0,
+                        Seed = seed,
+                        Temperature = k > 1 ? 0.7 : 0,
+                        TopP = k > 1 ? 0.9 : 1,
+                        TopK = k > 1 ? 50 : null,
+                        StopCondition = row =>
+                        {
+                            if (!lengths.TryGetValue(row, out int target))
+                            {
+                                lengths[row] = target = draws[lengths.Count];
+                            }
+
+                            return row.Count >= target;
+                        },
+                    };
+                }
+
+                (double Seconds, long Tokens) Static()
+                {
+                    var sw = Stopwatch.StartNew();
+                    long tokens = 0;
+                    GenerationOptions options = Options(0);
+                    foreach (int[][] chunk in prompts.Chunk(Math.Max(1, batchSize / k)))
+                    {
+                        tokens += generator.Generate([.. chunk.SelectMany(p => Enumerable.Repeat(p, k))], options).GeneratedTokenCount;
+                    }
+
+                    return (sw.Elapsed.TotalSeconds, tokens);
+                }
+
+                (double Seconds, long Tokens) Continuous()
+                {
+                    var sw = Stopwatch.StartNew();
+                    var requests = prompts.Select((p, i) => new GenerationRequest(p) { Id = i.ToString(CultureInfo.InvariantCulture), Samples = k }).ToList();
+                    BatchGenerationResult result = generator.GenerateBatched(requests, Options(0), Math.Max(batchSize, k));
+                    return (sw.Elapsed.TotalSeconds, result.GeneratedTokenCount);
+                }
+
+                var staticRuns = new List<double>();
+                var continuousRuns = new List<double>();
+                long staticTokens = 0, continuousTokens = 0;
+                for (int round = 0; round < (dt == ScalarType.Float32 ? roundsF32 : rounds); round++)
+                {
+                    // Alternate which path goes first, so that neither always runs on a warmer or quieter machine.
+                    foreach (bool continuousFirst in round % 2 == 0 ? new[] { false, true } : [true, false])
+                    {
+                        var (seconds, tokens) = continuousFirst ? Continuous() : Static();
+                        (continuousFirst ? continuousRuns : staticRuns).Add(Math.Round(questions / seconds, 3));
+                        if (continuousFirst)
+                        {
+                            continuousTokens = tokens;
+                        }
+                        else
+                        {
+                            staticTokens = tokens;
+                        }
+
+                        Console.WriteLine($"serving {dt} k={k} {(continuousFirst ? "continuous" : "static")}: {questions} questions in {seconds:F1}s = {questions / seconds:F2} q/s ({tokens} tokens)");
+                    }
+                }
+
+                double Median(List<double> v) => v.Order().ElementAt(v.Count / 2);
+                var ratios = staticRuns.Zip(continuousRuns, (s, c) => Math.Round(c / s, 2)).ToList();
+                double target = k > 1 ? 3.0 : 1.5;
+                perDtype[k > 1 ? $"self_consistency_k{k}" : "greedy_k1"] = new JsonObject
+                {
+                    ["static_questions_per_second"] = new JsonArray([.. staticRuns.Select(v => JsonValue.Create(v))]),
+                    ["continuous_questions_per_second"] = new JsonArray([.. continuousRuns.Select(v => JsonValue.Create(v))]),
+                    ["static_tokens"] = staticTokens,
+                    ["continuous_tokens"] = continuousTokens,
+                    ["speedup_per_round"] = new JsonArray([.. ratios.Select(v => JsonValue.Create(v))]),
+                    ["speedup_median"] = Median([.. ratios]),
+                    ["target"] = target,
+                    ["target_met"] = Median([.. ratios]) >= target,
+                    ["static_rows_per_batch"] = Math.Max(1, batchSize / k) * k,
+                    ["continuous_slots"] = Math.Max(batchSize, k),
+                };
+                Console.WriteLine($"serving {dt} k={k}: median speedup {Median([.. ratios]):F2}x (target {target}x)");
+            }
+
+            report[dt.ToString()] = perDtype;
+        }
+
+        return report;
+    }
+}
