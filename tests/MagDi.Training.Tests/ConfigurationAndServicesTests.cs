@@ -1,7 +1,13 @@
 using System.Text;
 using MagDi.Generation;
-using MagDi.Losses;
+using MagDi.Graphs;
+using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
+using MagDi.Graphs.IO;
 using MagDi.Lora;
+using MagDi.Losses;
+using MagDi.Tasks;
+using MagDi.Tasks.Synthetic;
 using MagDi.Tokenization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -206,6 +212,66 @@ public sealed class ConfigurationAndServicesTests(ExperimentFixture fixture) : I
             trainer.Adapter.Layers.Select(l => l.Path.Split('.')[^1]).Order(StringComparer.Ordinal));
         string adapterConfig = await File.ReadAllTextAsync(Path.Combine(result.FinalModelDirectory, "adapter_config.json"));
         Assert.DoesNotContain("v_proj", adapterConfig, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// One application, one appsettings.json: the container builds a discussion runner over keyed teachers and a trainer,
+    /// the teachers discuss, and the student trains on the MAGs they wrote, each with its configured settings.
+    /// </summary>
+    [Fact]
+    public async Task OneAppSettingsJson_ResolvesAndRunsADiscussionRunnerAndATrainer()
+    {
+        string appsettings = Path.Combine(_out, "appsettings.json");
+        string output = Path.Combine(_out, "run").Replace("\\", "\\\\", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(appsettings, $$"""
+            {
+              "MagDi": {
+                "Discussions": { "Agents": [ "gpt4", "bard", "claude" ], "MaxRounds": 2, "MaxConcurrentQuestions": 2 },
+                "Training": {
+                  "Level": "Structure",
+                  "LoraRank": 4,
+                  "LoraTargetModules": [ "q_proj", "o_proj" ],
+                  "LearningRate": 0.001,
+                  "WarmupSteps": 1,
+                  "MaxSteps": 2,
+                  "BatchSize": 2,
+                  "GradientAccumulationSteps": 1,
+                  "GcnHiddenSize": 16,
+                  "OutputDirectory": "{{output}}"
+                }
+              }
+            }
+            """);
+        IConfiguration configuration = new ConfigurationBuilder().AddJsonFile(appsettings).Build();
+        var services = new ServiceCollection();
+        foreach (DiscussionAgent teacher in SimulatedTeacher.CreateTeam(seed: 3))
+        {
+            services.AddKeyedChatClient(teacher.Name, teacher.Client);
+        }
+
+        services.AddMagDiDiscussions(configuration.GetSection("MagDi:Discussions"));
+        services.AddMagDiTraining(configuration.GetSection(MagDiTrainingOptions.SectionName));
+        using ServiceProvider provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IStartupValidator>().Validate();
+
+        List<Question> questions = [.. SyntheticBenchmark.Generate(SyntheticFamily.Arithmetic, 4, new SyntheticBenchmarkOptions { Seed = 5 }).Select(p => p.ToQuestion())];
+        DiscussionRunner runner = provider.GetRequiredService<IDiscussionRunnerFactory>().Create();
+        string mags = Path.Combine(_out, "mags.jsonl");
+        DiscussionRunSummary summary = await runner.RunAsync(questions, mags);
+        Assert.Empty(summary.FailedQuestionIds);
+        Assert.Equal(["gpt4", "bard", "claude"], runner.Agents.Select(a => a.Name));
+        Assert.Equal(2, runner.Options.MaxRounds);
+
+        IReadOnlyList<InteractionGraph> graphs = (await MagFile.ReadAsync(mags)).Graphs;
+        Assert.Equal(questions.Count, graphs.Count);
+        using MagDiTrainer trainer = provider.GetRequiredService<IMagDiTrainerFactory>().Create(fixture.BaseDirectory, graphs, device: "cpu", dtype: ModelDType.F32);
+        TrainingResult result = await trainer.TrainAsync();
+
+        Assert.Equal(TrainingStatus.Completed, result.Status);
+        Assert.Equal(2, result.Steps);
+        Assert.Equal(
+            ["o_proj", "o_proj", "q_proj", "q_proj"],
+            trainer.Adapter!.Layers.Select(l => l.Path.Split('.')[^1]).Order(StringComparer.Ordinal));
     }
 
     [Fact]
