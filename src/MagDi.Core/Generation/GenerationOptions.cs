@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace MagDi.Generation;
 
 /// <summary>Decoding settings for <see cref="TextGenerator"/>.</summary>
@@ -40,7 +42,7 @@ public sealed class GenerationOptions
     public bool IsSampling => Temperature > 0;
 
     /// <summary>Checks the settings and throws once listing every problem.</summary>
-    /// <exception cref="ArgumentException">Any setting is out of range.</exception>
+    /// <exception cref="OptionsValidationException">Any setting is out of range; <see cref="OptionsValidationException.Failures"/> lists every problem.</exception>
     public void Validate()
     {
         var errors = new List<string>();
@@ -71,7 +73,7 @@ public sealed class GenerationOptions
 
         if (errors.Count > 0)
         {
-            throw new ArgumentException($"Invalid generation options: {string.Join("; ", errors)}.");
+            throw new OptionsValidationException(Options.DefaultName, typeof(GenerationOptions), errors);
         }
     }
 }

@@ -32,7 +32,8 @@ public sealed class TextGenerator
     /// <param name="prompts">Token ids of each prompt (at least one id each).</param>
     /// <param name="options">Decoding settings; validated.</param>
     /// <param name="cancellationToken">Checked between decoding steps.</param>
-    /// <exception cref="ArgumentException">Empty prompts, invalid options, or a prompt plus MaxNewTokens longer than max_position_embeddings.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (every problem listed).</exception>
+    /// <exception cref="ArgumentException">Empty prompts, or a prompt plus MaxNewTokens longer than max_position_embeddings.</exception>
     /// <exception cref="NonFiniteException">The logits of a step hold NaN or infinite values; the message names the step and any non-finite weights.</exception>
     public GenerationResult Generate(IReadOnlyList<IReadOnlyList<int>> prompts, GenerationOptions options, CancellationToken cancellationToken = default)
     {
@@ -175,7 +176,8 @@ public sealed class TextGenerator
     /// <param name="maxBatchSize">Sequences in flight at most (default 16).</param>
     /// <param name="progress">Receives the number of finished requests each time one finishes.</param>
     /// <param name="cancellationToken">Checked between decoding steps.</param>
-    /// <exception cref="ArgumentException">Invalid options, a request with fewer than one sample, or duplicate request ids.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid (every problem listed).</exception>
+    /// <exception cref="ArgumentException">A request with fewer than one sample, or duplicate request ids.</exception>
     /// <exception cref="NonFiniteException">The logits of a step hold NaN or infinite values; the message names the request and the step.</exception>
     public BatchGenerationResult GenerateBatched(
         IReadOnlyList<GenerationRequest> requests,

@@ -1,6 +1,7 @@
 using MagDi.Core.Tests.Modeling;
 using MagDi.Generation;
 using MagDi.Modeling;
+using Microsoft.Extensions.Options;
 using static TorchSharp.torch;
 
 namespace MagDi.Core.Tests.Generation;
@@ -94,11 +95,13 @@ public sealed class TextGeneratorTests
     [Fact]
     public void Options_AreValidated()
     {
-        var error = Assert.Throws<ArgumentException>(() => new GenerationOptions { MaxNewTokens = 0, Temperature = -1, TopP = 0, TopK = -2, StopTokenSequences = [[]] }.Validate());
+        var error = Assert.Throws<OptionsValidationException>(() => new GenerationOptions { MaxNewTokens = 0, Temperature = -1, TopP = 0, TopK = -2, StopTokenSequences = [[]] }.Validate());
         foreach (string field in new[] { "MaxNewTokens", "Temperature", "TopP", "TopK", "StopTokenSequences" })
         {
             Assert.Contains(field, error.Message);
         }
+
+        Assert.Equal(5, error.Failures.Count());
 
         using var model = TestCheckpoints.Model("llama");
         Assert.Throws<ArgumentException>(() => new TextGenerator(model).Generate([Array.Empty<int>()], new GenerationOptions()));
