@@ -182,7 +182,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
         {
             GraphBatch graphs = input.Graphs ?? throw new ArgumentException("Graphs are required when Beta > 0 or Gamma > 0.", nameof(input));
             Tensor reps = input.NodeRepresentations ?? throw new ArgumentException("NodeRepresentations are required when Beta > 0 or Gamma > 0.", nameof(input));
-            if (reps.dim() != 2 || reps.shape[0] != graphs.RealNodeCount)
+            if (reps.dim() != 2 || (input.Pairs is null && reps.shape[0] != graphs.RealNodeCount))
             {
                 throw new ArgumentException(
                     $"NodeRepresentations must have shape [{graphs.RealNodeCount}, d] (one row per real node of the graphs), got {TensorChecks.Shape(reps)}.",
@@ -191,7 +191,15 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
 
             if (w.Beta > 0)
             {
-                pairs = FormPairs(graphs, Options.Pairing, input.PairingRandom ?? _random);
+                pairs = input.Pairs ?? FormPairs(graphs, Options.Pairing, input.PairingRandom ?? _random);
+                foreach (var (p, n) in pairs)
+                {
+                    if (p < 0 || n < 0 || p >= reps.shape[0] || n >= reps.shape[0])
+                    {
+                        throw new ArgumentException($"Pair ({p}, {n}) is outside the {reps.shape[0]} rows of NodeRepresentations.", nameof(input));
+                    }
+                }
+
                 Tensor scores = _scorer!.forward(reps);                                   // [N], each node scored once
                 var (posIndex, negIndex) = PairIndices(pairs, scores.device);
                 MarginRankingLossResult r = MarginRankingLoss.Compute(
@@ -220,6 +228,14 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                 Tensor features = Options.NodeFeatures == NodeFeatureSource.Live
                     ? reps
                     : (input.FrozenNodeFeatures ?? reps).detach();
+                if (features.shape[0] != graphs.RealNodeCount)
+                {
+                    throw new ArgumentException(
+                        $"The node loss needs one feature row per real node of the graphs ({graphs.RealNodeCount}), got {features.shape[0]}; " +
+                        "with explicit Pairs over other rows give FrozenNodeFeatures.",
+                        nameof(input));
+                }
+
                 Tensor logits = _gcn!.Classify(features, graphs);                         // [NodeCount, C]
                 NodeClassificationLossResult r = NodeClassificationLoss.Compute(logits, graphs.LabelsTensor(logits.device));
                 node = r.Loss;
