@@ -43,6 +43,14 @@ public sealed class EvaluationOptions
     /// <summary>Prompt format (<c>auto</c>, mistral, llama2-chat, chatml, plain); must match what the student was trained with.</summary>
     public string PromptFormat { get; set; } = "auto";
 
+    /// <summary>
+    /// A task prefix put before the question, for students trained on prefixed tasks: <c>[label]</c>
+    /// (<see cref="Losses.StepByStepLoss.LabelPrefix"/>) for a DSS-MT student, which answers without a rationale. Default
+    /// null (no prefix).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? TaskPrefix { get; set; }
+
     internal void Validate()
     {
         var problems = new List<string>();
@@ -195,7 +203,7 @@ public sealed class MagDiEvaluator
                 var prompts = new List<IReadOnlyList<int>>(chunk.Length * k);
                 foreach (Question q in chunk)
                 {
-                    string prompt = _template.RenderPrompt(task, q);
+                    string prompt = _template.RenderPrompt(task, q, _options.TaskPrefix);
                     IReadOnlyList<int> ids = _tokenizer.TokenizeExample(new RenderedExample(prompt, string.Empty), appendEos: false).Ids;
                     for (int s = 0; s < k; s++)
                     {

@@ -14,6 +14,15 @@ public enum ExperimentRowKind
 
     /// <summary>A trainer configuration of the caller's.</summary>
     Custom,
+
+    /// <summary>A baseline of the paper other than SiT (DSS-MT).</summary>
+    Baseline,
+
+    /// <summary>
+    /// A row of one of the paper's analyses (self-consistency@k, training-set size, edge patterns): a variant of another row
+    /// that the report's claims and reference comparisons leave out.
+    /// </summary>
+    Analysis,
 }
 
 /// <summary>The paired difference between a row and a reference row, over the same seeds and test questions.</summary>

@@ -126,7 +126,8 @@ public sealed partial class MagDiExperiment
     private async Task<UnitResult> RunUnitAsync(ExperimentRowDefinition row, int seed, int index, int count, string data, CancellationToken ct)
     {
         // Greedy decoding makes the base student's answers independent of the seed: evaluate it once.
-        bool shared = row.Kind == ExperimentRowKind.NoTeacher && _setup.Evaluation.Decoding == DecodingStrategy.Greedy;
+        EvaluationOptions rowEvaluation = row.Evaluation?.Invoke(_setup.Evaluation) ?? _setup.Evaluation;
+        bool shared = !row.Trains && rowEvaluation.Decoding == DecodingStrategy.Greedy;
         string directory = Path.Combine(_setup.OutputDirectory, "runs", Slug(row.Name), shared ? "all-seeds" : $"seed-{seed}");
         string fingerprint = UnitFingerprint(row, shared ? null : seed, data);
         string resultPath = Path.Combine(directory, ResultFile);
@@ -170,7 +171,7 @@ public sealed partial class MagDiExperiment
 
             row.Configure?.Invoke(builder);
             builder.UseStudent(student, _setup.Tokenizer)
-                .WithTrainingGraphs(_setup.Training)
+                .WithTrainingGraphs(row.TrainingData?.Invoke(_setup.Training) ?? _setup.Training)
                 .WithSeed(seed)
                 .WithOutputDirectory(Path.Combine(directory, "train"))
                 .ResumeFromLatestCheckpoint() // a run interrupted mid-training continues from its checkpoint
@@ -190,13 +191,17 @@ public sealed partial class MagDiExperiment
         var questions = new List<QuestionOutcome>(_setup.Test.Count);
         var evaluation = new EvaluationOptions
         {
-            Decoding = _setup.Evaluation.Decoding,
-            MaxNewTokens = _setup.Evaluation.MaxNewTokens,
-            Samples = _setup.Evaluation.Samples,
-            BatchSize = _setup.Evaluation.BatchSize,
-            Seed = _setup.Evaluation.Seed + seed,
-            Limit = _setup.Evaluation.Limit,
-            PromptFormat = _setup.Evaluation.PromptFormat,
+            Decoding = rowEvaluation.Decoding,
+            MaxNewTokens = rowEvaluation.MaxNewTokens,
+            Samples = rowEvaluation.Samples,
+            BatchSize = rowEvaluation.BatchSize,
+            Seed = rowEvaluation.Seed + seed,
+            Limit = rowEvaluation.Limit,
+            PromptFormat = rowEvaluation.PromptFormat,
+            // A DSS-MT student answers its label task: prompted with the label prefix it was trained with.
+            TaskPrefix = _setup.RowOptions.GetValueOrDefault(row.Name)?.Objective == DistillationObjective.StepByStep
+                ? Losses.StepByStepLoss.LabelPrefix
+                : rowEvaluation.TaskPrefix,
         };
         var evaluator = new MagDiEvaluator(student, _setup.Tokenizer, evaluation);
         int done = 0;
@@ -306,6 +311,8 @@ public sealed partial class MagDiExperiment
         Claim("Level 2 > Level 1", level2, level1);
         Claim("Level 3 > Level 2", level3, level2);
         Claim("Level 4 > Level 3", level4, level3);
+        string? dssMt = _setup.Rows.FirstOrDefault(r => _setup.RowOptions.TryGetValue(r.Name, out var o) && o.Objective == DistillationObjective.StepByStep && o.SingleTeacher is null)?.Name;
+        Claim("MAGDi (Level 4) > DSS-MT", level4, dssMt);
 
         TeacherReference? teachers = TeacherReferenceOf();
         var report = new ExperimentReport(_setup.OutputDirectory, seeds, test.Count, summaries, bestSit, teachers, claims, string.Empty, wall.Elapsed, []);
@@ -351,6 +358,18 @@ public sealed partial class MagDiExperiment
             options.Resume = false;
         }
 
+        // Settings added later are left out at their defaults, so runs finished before they existed keep their fingerprint.
+        System.Text.Json.Nodes.JsonNode? optionsJson = options is null ? null : JsonSerializer.SerializeToNode(options);
+        if (optionsJson is System.Text.Json.Nodes.JsonObject o)
+        {
+            if (options!.Preset == TrainingPreset.Paper) o.Remove(nameof(MagDiTrainingOptions.Preset));
+            if (options.Objective == DistillationObjective.MagDi)
+            {
+                o.Remove(nameof(MagDiTrainingOptions.Objective));
+                o.Remove(nameof(MagDiTrainingOptions.RationaleWeight));
+            }
+        }
+
         string json = JsonSerializer.Serialize(new
         {
             version = 1,
@@ -360,9 +379,14 @@ public sealed partial class MagDiExperiment
             data,
             device = _setup.Device,
             dtype = _setup.DType,
-            options,
+            options = optionsJson,
             evaluation = _setup.Evaluation,
         });
+        if (row.VariantKey is not null)
+        {
+            // Analysis rows only (the fingerprints of the other rows, and so their finished runs, stay as they were).
+            json += "\u001F" + row.VariantKey;
+        }
         return Hash(json);
     }
 
