@@ -207,9 +207,13 @@ public sealed class MagDiTrainingOptions
             problems.Add($"Pairing '{Pairing}' is not known; use 'paper' or 'cyclic'.");
         }
 
-        if (Alpha <= 0) problems.Add("Alpha must be positive: every level trains the next-token loss on correct chains.");
-        if (Level == DistillationLevel.AllNodes && Beta <= 0) problems.Add("Level AllNodes needs Beta > 0 (the margin-ranking loss).");
-        if (Level == DistillationLevel.Structure && Gamma <= 0) problems.Add("Level Structure needs Gamma > 0 (the node-classification loss).");
+        if (Objective != DistillationObjective.StepByStep)
+        {
+            // DSS-MT has its own two terms (RationaleWeight); the MAGDi weights do not apply to it.
+            if (Alpha <= 0) problems.Add("Alpha must be positive: every level trains the next-token loss on correct chains.");
+            if (Level == DistillationLevel.AllNodes && Beta <= 0) problems.Add("Level AllNodes needs Beta > 0 (the margin-ranking loss).");
+            if (Level == DistillationLevel.Structure && Gamma <= 0) problems.Add("Level Structure needs Gamma > 0 (the node-classification loss).");
+        }
         if (string.IsNullOrWhiteSpace(OutputDirectory)) problems.Add("OutputDirectory is required.");
         if (SingleTeacher is not null && string.IsNullOrWhiteSpace(SingleTeacher)) problems.Add("SingleTeacher must be an agent name or null.");
         if (string.IsNullOrWhiteSpace(PromptFormat)) problems.Add("PromptFormat must be 'auto' or a format name.");

@@ -359,15 +359,17 @@ public sealed partial class MagDiExperiment
         }
 
         // Settings added later are left out at their defaults, so runs finished before they existed keep their fingerprint.
-        System.Text.Json.Nodes.JsonNode? optionsJson = options is null ? null : JsonSerializer.SerializeToNode(options);
-        if (optionsJson is System.Text.Json.Nodes.JsonObject o)
+        object? optionsJson = options;
+        if (options is not null && JsonSerializer.SerializeToNode(options) is System.Text.Json.Nodes.JsonObject o)
         {
-            if (options!.Preset == TrainingPreset.Paper) o.Remove(nameof(MagDiTrainingOptions.Preset));
+            if (options.Preset == TrainingPreset.Paper) o.Remove(nameof(MagDiTrainingOptions.Preset));
             if (options.Objective == DistillationObjective.MagDi)
             {
                 o.Remove(nameof(MagDiTrainingOptions.Objective));
                 o.Remove(nameof(MagDiTrainingOptions.RationaleWeight));
             }
+
+            optionsJson = o;
         }
 
         string json = JsonSerializer.Serialize(new
