@@ -79,9 +79,20 @@ public sealed class AnalysisRowsTests : IDisposable
             bool trains = !row.Name.StartsWith("No teacher", StringComparison.Ordinal);
             string run = Path.Combine(output, "runs", slug, "seed-1");
             Assert.True(File.Exists(Path.Combine(run, "result.json")), row.Name);
-            Assert.Equal(trains, File.Exists(Path.Combine(run, "train", "adapter", "adapter_config.json")));
+            bool sc = row.Name.Contains(", SC@", StringComparison.Ordinal);
+            Assert.Equal(trains && !sc, File.Exists(Path.Combine(run, "train", "adapter", "adapter_config.json")));
             using var predictions = File.OpenText(Path.Combine(run, "eval", "synthetic-arithmetic", "predictions.jsonl"));
             Assert.Equal(data.TestQuestions.Count, (await predictions.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        }
+
+        // The SC@1 and SC@3 rows of one student share its training: trained once, 2 steps, then loaded.
+        string shared = Path.Combine(output, "runs", MagDiExperiment.Slug("Level 4 (MAGDi), SC"), "seed-1", "train");
+        Assert.True(File.Exists(Path.Combine(shared, "adapter", "adapter_config.json")));
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(shared, "metrics.jsonl")).Length);
+        foreach (string k in new[] { "1", "3" })
+        {
+            using var sc = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "runs", MagDiExperiment.Slug("Level 4 (MAGDi), SC@" + k), "seed-1", "result.json")));
+            Assert.Equal(2, sc.RootElement.GetProperty("steps").GetInt32());
         }
 
         // DSS-MT trained its two tasks and was asked with the label prefix.

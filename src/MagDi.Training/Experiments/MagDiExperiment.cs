@@ -173,8 +173,12 @@ public sealed partial class MagDiExperiment
             builder.UseStudent(student, _setup.Tokenizer)
                 .WithTrainingGraphs(row.TrainingData?.Invoke(_setup.Training) ?? _setup.Training)
                 .WithSeed(seed)
-                .WithOutputDirectory(Path.Combine(directory, "train"))
-                .ResumeFromLatestCheckpoint() // a run interrupted mid-training continues from its checkpoint
+                .WithOutputDirectory(row.SharedTraining is null
+                    ? Path.Combine(directory, "train")
+                    : Path.Combine(_setup.OutputDirectory, "runs", Slug(row.SharedTraining), $"seed-{seed}", "train"))
+                // A run interrupted mid-training continues from its checkpoint; a shared training that another row finished
+                // resumes at its last step: no step is run again, its weights are loaded.
+                .ResumeFromLatestCheckpoint()
                 .UseLogger(_logger)
                 .UseProgress(new InlineProgress<TrainingProgress>(p => Report(row, seed, index, count, ExperimentStage.Training, p, 0, null, reused: false)));
             TrainingResult training = await builder.Build().TrainAsync(ct).ConfigureAwait(false);

@@ -25,6 +25,12 @@ internal sealed record ExperimentRowDefinition(string Name, string Description, 
     /// <summary>Expanded in Build into one row per teacher of the training MAGs (self-consistency rows of every SiT).</summary>
     public Func<string, ExperimentRowDefinition>? PerTeacher { get; init; }
 
+    /// <summary>
+    /// Rows with the same value train one student per seed, in <c>runs/{slug}/seed-{s}/train</c>, and share it (the
+    /// self-consistency rows of one base row differ only in how they are evaluated); null trains in the row's own folder.
+    /// </summary>
+    public string? SharedTraining { get; init; }
+
     /// <summary>Expanded in Build into training-size rows of a quarter, half and all of the training MAGs.</summary>
     public bool DefaultSizes { get; init; }
 }
@@ -181,7 +187,8 @@ public sealed class MagDiExperimentBuilder
     /// The paper's Table 5: self-consistency@k rows of the base student, of every single teacher (the report shows which SiT is
     /// best) and of MAGDi (Level 4), for each k in <paramref name="samples"/> (default 1 and 10). They decode with the paper's
     /// sampling (temperature 0.7, top-p 0.9, top-k 50) and take the majority answer of k samples; k = 1 is one sample.
-    /// Each row trains its own student with the row's usual settings (same seed, same budget).
+    /// The rows of one student at every k share its training (one student per seed, in <c>runs/{student}-sc/seed-{s}/train</c>),
+    /// trained with the row's usual settings (same seed, same budget).
     /// </summary>
     public MagDiExperimentBuilder AddSelfConsistencyRows(params int[] samples)
     {
@@ -211,12 +218,14 @@ public sealed class MagDiExperimentBuilder
                     Kind = ExperimentRowKind.Analysis,
                     Evaluation = Evaluation,
                     VariantKey = key,
+                    SharedTraining = $"SiT ({teacher}), SC",
                 },
             });
             AddDefinition(new ExperimentRowDefinition("Level 4 (MAGDi)" + suffix, $"MAGDi, majority of {k} sample(s)", ExperimentRowKind.Analysis, b => b.WithLevel(DistillationLevel.Structure))
             {
                 Evaluation = Evaluation,
                 VariantKey = key,
+                SharedTraining = "Level 4 (MAGDi), SC",
             });
         }
 
