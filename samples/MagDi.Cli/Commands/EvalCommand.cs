@@ -68,7 +68,7 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
 
         /// <summary>Task prefix before the question.</summary>
         [CommandOption("--task-prefix <TEXT>")]
-        [Description("Model mode: a task prefix before the question, for students trained on prefixed tasks: \"[label]\" for a DSS-MT adapter (magdi train --objective dss-mt).")]
+        [Description("Model mode: a task prefix before the question, for students trained on prefixed tasks: \"[[label]]\" for a DSS-MT adapter (magdi train --objective dss-mt).")]
         public string? TaskPrefix { get; set; }
 
         /// <summary>Seed of sampling.</summary>
