@@ -454,7 +454,7 @@ public sealed class MagDiExperimentBuilder
             {
                 row.Evaluation!(_evaluation).Validate();
             }
-            catch (ArgumentException ex)
+            catch (Exception ex) when (ex is ArgumentException or OptionsValidationException)
             {
                 failures.Add($"Row '{row.Name}': {ex.Message}");
             }
