@@ -11,6 +11,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
 using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;

@@ -139,7 +139,7 @@ public sealed class QuickstartRunner
         var q = _setup;
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Benchmark: {q.TrainingQuestions} training and {q.TestQuestions} test questions of {q.Benchmark.MinSteps}-{q.Benchmark.MaxSteps} steps (values up to {q.Benchmark.MaxValue}); " +
-            $"three simulated teachers ({string.Join(", ", MagDi.Graphs.Discussion.SimulatedTeacherProfile.Defaults.Select(p => $"{p.Name}: {p.Style}"))}) discussed each.")));
+            $"three simulated teachers ({string.Join(", ", MagDi.Graphs.Discussion.Simulation.SimulatedTeacherProfile.Defaults.Select(p => $"{p.Name}: {p.Style}"))}) discussed each.")));
         return data;
     }
 

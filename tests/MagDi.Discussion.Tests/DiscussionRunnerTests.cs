@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
 using MagDi.Graphs.IO;
 using MagDi.Tasks;
 using Microsoft.Extensions.AI;
@@ -227,7 +228,7 @@ public class DiscussionRunnerTests
     [Fact]
     public void Constructor_InvalidOptionsAndAgents_ListEveryProblem()
     {
-        var options = new DiscussionOptions { MaxRounds = -1, MaxConcurrentQuestions = 0, CallTimeout = TimeSpan.Zero };
+        var options = new DiscussionOptions { MaxRounds = -1, MaxConcurrentQuestions = 0, Resilience = { CallTimeout = TimeSpan.Zero } };
         var ex = Assert.Throws<OptionsValidationException>(() => new DiscussionRunner(SimulatedTeacher.CreateTeam(), options));
         Assert.Equal(3, ex.Failures.Count());
 

@@ -1,4 +1,5 @@
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
 using Microsoft.Extensions.AI;
 
 namespace MagDi.Discussion.Tests;
@@ -25,9 +26,9 @@ public class EndToEndTests
         }
 
         await using var server = await FakeOpenAIServer.StartAsync(models, Plan, timeoutDelay: TimeSpan.FromSeconds(10));
-        var agents = team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))).ToList();
         var options = TestData.FastOptions();
-        options.CallTimeout = TimeSpan.FromMilliseconds(700);
+        options.Resilience.CallTimeout = TimeSpan.FromMilliseconds(700);
+        var agents = TestData.Resilient(team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))), options);
         string output = TestData.TempFile("http.jsonl");
 
         var summary = await new DiscussionRunner(agents, options).RunAsync(questions, output);
@@ -52,7 +53,7 @@ public class EndToEndTests
 
         var team = SimulatedTeacher.CreateTeam(seed: 4);
         await using var server = await FakeOpenAIServer.StartAsync(team.ToDictionary(a => a.Name, a => a.Client), n => n % 7 == 0 ? Fault.TooManyRequests : Fault.None);
-        var agents = team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))).ToList();
+        var agents = TestData.Resilient(team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))), TestData.FastOptions());
         string output = TestData.TempFile("http.jsonl");
         using var cts = new CancellationTokenSource();
         var progress = new TestData.SyncProgress<DiscussionProgress>(p =>
@@ -77,9 +78,9 @@ public class EndToEndTests
         var team = SimulatedTeacher.CreateTeam(seed: 2);
         // Every third request is a 200 whose choices list is empty.
         await using var server = await FakeOpenAIServer.StartAsync(team.ToDictionary(a => a.Name, a => a.Client), n => n % 3 == 0 ? Fault.EmptyChoices : Fault.None);
-        var agents = team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))).ToList();
         string output = TestData.TempFile("http.jsonl");
         var logger = new ListLogger();
+        var agents = TestData.Resilient(team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))), TestData.FastOptions(), logger);
 
         var summary = await new DiscussionRunner(agents, TestData.FastOptions(), logger).RunAsync(questions, output);
 
@@ -95,8 +96,8 @@ public class EndToEndTests
         var questions = TestData.Synthetic(1, seed: 5).Take(1).ToList();
         var team = SimulatedTeacher.CreateTeam(seed: 2);
         await using var server = await FakeOpenAIServer.StartAsync(team.ToDictionary(a => a.Name, a => a.Client), _ => Fault.Unauthorized);
-        var agents = team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))).ToList();
         var logger = new ListLogger();
+        var agents = TestData.Resilient(team.Select(a => new DiscussionAgent(a.Name, server.ClientFor(a.Name))), TestData.FastOptions(), logger);
 
         var summary = await new DiscussionRunner(agents, TestData.FastOptions(), logger).RunAsync(questions, TestData.TempFile("401.jsonl"));
 

@@ -1,4 +1,5 @@
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Time.Testing;
 
@@ -41,10 +42,10 @@ public class ResilienceTests
         var client = new ScriptedClient(
             _ => throw new StatusException(429, ("Retry-After", "30")),
             _ => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "ok"))));
-        var options = new DiscussionOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(1), RetryMaxDelay = TimeSpan.FromMilliseconds(1) };
-        var caller = new AgentCaller(new DiscussionAgent("a", client), options, time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var options = new ChatResilienceOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(1), RetryMaxDelay = TimeSpan.FromMilliseconds(1) };
+        var caller = new ResilientChatClient(client, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, time);
 
-        var call = caller.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")], CancellationToken.None);
+        var call = caller.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")], null, CancellationToken.None);
         await WaitUntil(() => client.Calls == 1 && time.Timers >= 2); // the attempt's timeout, then the retry delay
         time.Advance(TimeSpan.FromSeconds(29));
         Assert.False(call.IsCompleted);
@@ -61,10 +62,10 @@ public class ResilienceTests
         var client = new ScriptedClient(
             async ct => { await Task.Delay(Timeout.Infinite, ct); throw new InvalidOperationException("unreachable"); },
             _ => throw new StatusException(401));
-        var options = new DiscussionOptions { CallTimeout = TimeSpan.FromSeconds(10), RetryBaseDelay = TimeSpan.FromSeconds(1), RetryJitter = false };
-        var caller = new AgentCaller(new DiscussionAgent("a", client), options, time, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var options = new ChatResilienceOptions { CallTimeout = TimeSpan.FromSeconds(10), RetryBaseDelay = TimeSpan.FromSeconds(1), RetryJitter = false };
+        var caller = new ResilientChatClient(client, options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, time);
 
-        var call = caller.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")], CancellationToken.None);
+        var call = caller.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")], null, CancellationToken.None);
         await WaitUntil(() => client.Calls == 1);
         time.Advance(TimeSpan.FromSeconds(10)); // the attempt times out
         for (int i = 0; i < 500 && client.Calls < 2; i++)
@@ -76,6 +77,48 @@ public class ResilienceTests
         var ex = await Assert.ThrowsAsync<StatusException>(() => call.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(401, ex.Status);
         Assert.Equal(2, client.Calls);
+    }
+
+    [Fact]
+    public async Task Runner_TakesABareClientAsGiven_ATransientErrorIsNotRetried()
+    {
+        var client = new ScriptedClient(
+            _ => throw new HttpRequestException("connection reset"),
+            _ => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "{\"reasoning\": \"r\", \"answer\": \"1\", \"confidence_level\": 0.9}"))));
+        var runner = new DiscussionRunner([new DiscussionAgent("a", client)], new DiscussionOptions { MaxRounds = 0 });
+
+        await Assert.ThrowsAsync<HttpRequestException>(() => runner.DiscussAsync(TestData.Synthetic(1)[0]));
+        Assert.Equal(1, client.Calls);
+    }
+
+    [Fact]
+    public async Task UseMagDiResilience_InABuilderPipeline_RetriesTheSameTransientError()
+    {
+        var client = new ScriptedClient(
+            _ => throw new HttpRequestException("connection reset"),
+            _ => Task.FromResult(new ChatResponse(new ChatMessage(ChatRole.Assistant, "{\"reasoning\": \"r\", \"answer\": \"1\", \"confidence_level\": 0.9}"))));
+        var counter = new TokenUsageCounter();
+        using var pipeline = client.AsBuilder()
+            .UseMagDiResilience(new ChatResilienceOptions { RetryBaseDelay = TimeSpan.FromMilliseconds(1), RetryMaxDelay = TimeSpan.FromMilliseconds(1) })
+            .UseTokenUsageCounter(counter)
+            .Build();
+        var runner = new DiscussionRunner([new DiscussionAgent("a", pipeline)], new DiscussionOptions { MaxRounds = 0 });
+
+        var result = await runner.DiscussAsync(TestData.Synthetic(1)[0]);
+
+        Assert.Equal(2, client.Calls);
+        Assert.Equal("1", result.Graph.Nodes[0].Answer);
+        Assert.Equal(1, counter.Total.Calls); // the failed attempt never produced a reply
+    }
+
+    [Fact]
+    public void ResilientChatClient_InvalidOptions_ListEveryProblem()
+    {
+        var options = new ChatResilienceOptions { MaxRetries = -1, CallTimeout = TimeSpan.Zero, RequestsPerMinute = 0 };
+
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new ResilientChatClient(new ScriptedClient(), options));
+
+        Assert.Equal(3, ex.Failures.Count());
     }
 
     private sealed class TimerCountingTimeProvider : FakeTimeProvider

@@ -1,5 +1,6 @@
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
 using MagDi.Tasks;
 using Microsoft.Extensions.AI;
 

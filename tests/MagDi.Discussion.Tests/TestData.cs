@@ -18,11 +18,18 @@ internal static class TestData
     public static DiscussionOptions FastOptions(int concurrency = 4) => new()
     {
         MaxConcurrentQuestions = concurrency,
-        RetryBaseDelay = TimeSpan.FromMilliseconds(5),
-        RetryMaxDelay = TimeSpan.FromMilliseconds(50),
-        MaxRetries = 8,
-        CallTimeout = TimeSpan.FromSeconds(20),
+        Resilience = new ChatResilienceOptions
+        {
+            RetryBaseDelay = TimeSpan.FromMilliseconds(5),
+            RetryMaxDelay = TimeSpan.FromMilliseconds(50),
+            MaxRetries = 8,
+            CallTimeout = TimeSpan.FromSeconds(20),
+        },
     };
+
+    /// <summary>The agents' clients with the resilience middleware of <paramref name="options"/> (as the CLI and the DI factory add it).</summary>
+    public static List<DiscussionAgent> Resilient(IEnumerable<DiscussionAgent> agents, DiscussionOptions options, Microsoft.Extensions.Logging.ILogger? logger = null) =>
+        agents.Select(a => new DiscussionAgent(a.Name, new ResilientChatClient(a.Client, options.Resilience, logger), a.Options)).ToList();
 
     public static string TempFile(string name)
     {

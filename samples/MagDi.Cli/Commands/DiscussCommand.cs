@@ -172,7 +172,7 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
             new OpenAI.Chat.ChatClient(agent.Model, new ApiKeyCredential(string.IsNullOrEmpty(key) ? "none" : key), new OpenAIClientOptions
             {
                 Endpoint = agent.Endpoint,
-                RetryPolicy = new ClientRetryPolicy(0), // the discussion runner retries with backoff itself
+                RetryPolicy = new ClientRetryPolicy(0), // UseMagDiResilience retries with backoff instead
             }).AsIChatClient();
 
         // The runner's log (retries, re-asks, invalid nodes and why a question failed) goes to stderr. Questions finish on
@@ -194,12 +194,12 @@ public sealed class DiscussCommand(CliOutput output) : AsyncCommand<DiscussComma
         var runOptions = new DiscussionOptions();
         if (settings.Retries is int retries)
         {
-            runOptions.MaxRetries = retries;
+            runOptions.Resilience.MaxRetries = retries;
         }
 
         if (settings.Timeout is double timeout)
         {
-            runOptions.CallTimeout = TimeSpan.FromSeconds(timeout);
+            runOptions.Resilience.CallTimeout = TimeSpan.FromSeconds(timeout);
         }
 
         var summary = await DiscussionCommand.RunAsync(options, CreateClient, runOptions, loggerFactory, progress, cancellationToken);

@@ -4,7 +4,7 @@ namespace MagDi.Graphs.Discussion;
 
 /// <summary>A teacher taking part in discussions: a named <see cref="IChatClient"/>.</summary>
 /// <param name="Name">The agent name used in the MAG (for example <c>gpt4</c>, <c>claude</c>, <c>bard</c>); unique within a discussion.</param>
-/// <param name="Client">The chat client (OpenAI, Azure OpenAI, Ollama, any OpenAI-compatible server, or a <see cref="SimulatedTeacher"/>).</param>
+/// <param name="Client">The chat client (OpenAI, Azure OpenAI, Ollama, any OpenAI-compatible server, or a <see cref="Simulation.SimulatedTeacher"/> in demos and tests); its pipeline carries retries, caching and logging (see <see cref="DiscussionRunner"/>).</param>
 /// <param name="Options">Options sent with every request (model id, temperature, ...); <see langword="null"/> for the client's defaults.</param>
 public sealed record DiscussionAgent(string Name, IChatClient Client, ChatOptions? Options = null);
 

@@ -15,29 +15,22 @@ public sealed class DiscussionOptions
     /// <summary>Questions discussed at the same time. Default 4.</summary>
     public int MaxConcurrentQuestions { get; set; } = 4;
 
-    /// <summary>Requests per minute allowed to each agent (a token bucket per agent); <see langword="null"/> for no limit. Default none.</summary>
-    public double? RequestsPerMinute { get; set; }
+    /// <summary>
+    /// The agents of runners made by <see cref="IDiscussionRunnerFactory"/>: the keys of the <c>IChatClient</c>s registered with
+    /// <c>services.AddKeyedChatClient(name, ...)</c>, in node order. The <see cref="DiscussionRunner"/> constructor takes its
+    /// agents as an argument instead and does not read this list.
+    /// </summary>
+    public IList<string> Agents { get; } = [];
 
-    /// <summary>Per-agent overrides of <see cref="RequestsPerMinute"/>, by agent name.</summary>
+    /// <summary>
+    /// The resilience (retries, timeouts, rate limit) that <see cref="IDiscussionRunnerFactory"/> adds to an agent's client
+    /// whose pipeline has no <see cref="ResilientChatClient"/> of its own. The <see cref="DiscussionRunner"/> constructor takes
+    /// clients as given and does not read it.
+    /// </summary>
+    public ChatResilienceOptions Resilience { get; set; } = new();
+
+    /// <summary>Per-agent overrides of <see cref="ChatResilienceOptions.RequestsPerMinute"/> in <see cref="Resilience"/>, by agent name.</summary>
     public Dictionary<string, double> AgentRequestsPerMinute { get; } = new(StringComparer.Ordinal);
-
-    /// <summary>Retries of a chat call after a transient error (network, timeout, HTTP 408/429/5xx, malformed response). Default 6.</summary>
-    public int MaxRetries { get; set; } = 6;
-
-    /// <summary>First retry delay; doubles with each retry (exponential backoff). Default 2 s.</summary>
-    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>Longest computed retry delay. Default 60 s.</summary>
-    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromSeconds(60);
-
-    /// <summary>Adds random jitter to backoff delays (not to server-requested Retry-After delays). Default true.</summary>
-    public bool RetryJitter { get; set; } = true;
-
-    /// <summary>Longest Retry-After delay honoured; longer requests are capped to this. Default 5 min.</summary>
-    public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromMinutes(5);
-
-    /// <summary>Timeout of one chat call attempt. Default 120 s.</summary>
-    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(120);
 
     /// <summary>The interaction pattern of the produced MAGs. Default <see cref="InteractionPattern.ReConcile"/>.</summary>
     public InteractionPattern Pattern { get; set; } = InteractionPattern.ReConcile;
@@ -59,12 +52,22 @@ public sealed class DiscussionOptions
         }
     }
 
-    internal double? RequestsPerMinuteFor(string agent) =>
-        AgentRequestsPerMinute.TryGetValue(agent, out double rpm) ? rpm : RequestsPerMinute;
+    /// <summary>The resilience settings the factory gives <paramref name="agent"/>.</summary>
+    internal ChatResilienceOptions ResilienceFor(string agent)
+    {
+        var options = (Resilience ?? new ChatResilienceOptions()).Clone();
+        options.Name ??= agent;
+        if (AgentRequestsPerMinute.TryGetValue(agent, out double rpm))
+        {
+            options.RequestsPerMinute = rpm;
+        }
+
+        return options;
+    }
 }
 
-/// <summary>Validates <see cref="DiscussionOptions"/> (register with <c>services.AddSingleton&lt;IValidateOptions&lt;DiscussionOptions&gt;, DiscussionOptionsValidator&gt;()</c>).</summary>
-public sealed class DiscussionOptionsValidator : IValidateOptions<DiscussionOptions>
+/// <summary>Validates <see cref="DiscussionOptions"/> for the options framework (registered by <c>AddMagDiDiscussions</c>).</summary>
+internal sealed class DiscussionOptionsValidator : IValidateOptions<DiscussionOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, DiscussionOptions options)
@@ -74,17 +77,19 @@ public sealed class DiscussionOptionsValidator : IValidateOptions<DiscussionOpti
         if (options.MaxRounds < 0) errors.Add($"MaxRounds must be 0 or more (was {options.MaxRounds}).");
         if (options.MaxReasks < 0) errors.Add($"MaxReasks must be 0 or more (was {options.MaxReasks}).");
         if (options.MaxConcurrentQuestions < 1) errors.Add($"MaxConcurrentQuestions must be at least 1 (was {options.MaxConcurrentQuestions}).");
-        if (options.RequestsPerMinute is { } rpm && !(rpm > 0)) errors.Add($"RequestsPerMinute must be positive (was {rpm.ToString(CultureInfo.InvariantCulture)}).");
         foreach (var (agent, value) in options.AgentRequestsPerMinute)
         {
-            if (!(value > 0)) errors.Add($"AgentRequestsPerMinute[{agent}] must be positive (was {value.ToString(CultureInfo.InvariantCulture)}).");
+            if (!(value > 0 && double.IsFinite(value))) errors.Add($"AgentRequestsPerMinute:{agent} must be positive (was {value.ToString(CultureInfo.InvariantCulture)}).");
         }
 
-        if (options.MaxRetries < 0) errors.Add($"MaxRetries must be 0 or more (was {options.MaxRetries}).");
-        if (options.RetryBaseDelay <= TimeSpan.Zero) errors.Add($"RetryBaseDelay must be positive (was {options.RetryBaseDelay}).");
-        if (options.RetryMaxDelay < options.RetryBaseDelay) errors.Add($"RetryMaxDelay ({options.RetryMaxDelay}) must be at least RetryBaseDelay ({options.RetryBaseDelay}).");
-        if (options.MaxRetryAfter < TimeSpan.Zero) errors.Add($"MaxRetryAfter must not be negative (was {options.MaxRetryAfter}).");
-        if (options.CallTimeout <= TimeSpan.Zero) errors.Add($"CallTimeout must be positive (was {options.CallTimeout}).");
+        for (int i = 0; i < options.Agents.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(options.Agents[i])) errors.Add($"Agents:{i} must name an agent.");
+            else if (options.Agents.Take(i).Contains(options.Agents[i], StringComparer.Ordinal)) errors.Add($"Agents:{i}: the agent '{options.Agents[i]}' is listed twice.");
+        }
+
+        if (options.Resilience is null) errors.Add("Resilience is required.");
+        else errors.AddRange(options.Resilience.Problems("Resilience:"));
         if (options.Pattern is null) errors.Add("Pattern is required.");
         if (options.Prompts is null) errors.Add("Prompts is required.");
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

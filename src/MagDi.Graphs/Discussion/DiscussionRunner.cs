@@ -12,33 +12,36 @@ namespace MagDi.Graphs.Discussion;
 /// <see cref="DiscussionOptions.MaxRounds"/>, with the confidence-weighted team vote.
 /// </summary>
 /// <remarks>
-/// Every chat call goes through a per-agent Polly pipeline (retries with exponential backoff and jitter on
-/// transient errors, Retry-After honoured, per-agent rate limit, per-call timeout). Replies that cannot be parsed
-/// are re-asked up to <see cref="DiscussionOptions.MaxReasks"/> times and then kept as invalid nodes.
-/// <see cref="RunAsync"/> writes a corpus resumably. Thread-safe: one runner may serve several runs.
+/// The runner calls each agent's <see cref="IChatClient"/> as given: retries, timeouts, rate limits, caching, logging and
+/// telemetry belong in the client's pipeline (<see cref="ChatClientBuilder"/> with
+/// <see cref="MagDiChatClientBuilderExtensions.UseMagDiResilience(ChatClientBuilder, ChatResilienceOptions?, Microsoft.Extensions.Logging.ILoggerFactory?, TimeProvider?)"/>,
+/// <c>UseDistributedCache</c>, <c>UseLogging</c>, <c>UseOpenTelemetry</c>). Runners made by <see cref="IDiscussionRunnerFactory"/>
+/// (dependency injection) add <see cref="ResilientChatClient"/> to every client that has none. Replies that cannot be
+/// parsed are re-asked up to <see cref="DiscussionOptions.MaxReasks"/> times and then kept as invalid nodes.
+/// <see cref="RunAsync"/> writes a corpus resumably. Thread-safe: one runner may serve several runs. The runner does not
+/// dispose the clients: whoever created them does.
 /// </remarks>
 public sealed class DiscussionRunner
 {
-    private readonly AgentCaller[] _callers;
+    private readonly DiscussionAgent[] _agents;
     private readonly ILogger _logger;
 
     /// <summary>Creates a runner.</summary>
     /// <param name="agents">The teachers, at least one, with distinct names. Their order orders the nodes of each round.</param>
     /// <param name="options">Settings (validated here); <see langword="null"/> for the defaults.</param>
-    /// <param name="logger">Receives retries, re-asks, invalid nodes and run summaries.</param>
-    /// <param name="timeProvider">The clock for backoff, timeouts and rate limits (a fake one in tests); default <see cref="TimeProvider.System"/>.</param>
-    /// <exception cref="ArgumentException">No agents, or two agents share a name.</exception>
-    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid.</exception>
+    /// <param name="logger">Receives re-asks, invalid nodes, failed questions and run summaries.</param>
+    /// <exception cref="ArgumentException">No agents, an agent without a name or client, or two agents share a name.</exception>
+    /// <exception cref="Microsoft.Extensions.Options.OptionsValidationException">The options are invalid; the message lists every problem.</exception>
     public DiscussionRunner(
         IEnumerable<DiscussionAgent> agents,
         DiscussionOptions? options = null,
-        ILogger<DiscussionRunner>? logger = null,
-        TimeProvider? timeProvider = null)
+        ILogger<DiscussionRunner>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(agents);
         Options = options ?? new DiscussionOptions();
         Options.Validate();
-        Agents = agents.ToArray();
+        _agents = agents.ToArray();
+        Agents = _agents;
         var problems = new List<string>();
         if (Agents.Count == 0)
         {
@@ -64,8 +67,6 @@ public sealed class DiscussionRunner
         }
 
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        var time = timeProvider ?? TimeProvider.System;
-        _callers = Agents.Select(a => new AgentCaller(a, Options, time, _logger)).ToArray();
     }
 
     /// <summary>The teachers.</summary>
@@ -84,8 +85,8 @@ public sealed class DiscussionRunner
         ArgumentNullException.ThrowIfNull(question);
         var task = ResolveTask(question.Task);
         var prompts = Options.Prompts;
-        var histories = _callers.Select(_ => new List<ChatMessage> { new(ChatRole.System, prompts.System) }).ToArray();
-        var usage = new TokenUsage[_callers.Length];
+        var histories = _agents.Select(_ => new List<ChatMessage> { new(ChatRole.System, prompts.System) }).ToArray();
+        var usage = new TokenUsage[_agents.Length];
         var rounds = new List<Turn[]>();
         int reasks = 0;
         bool consensus = false;
@@ -96,7 +97,7 @@ public sealed class DiscussionRunner
                 ? prompts.FormatInitial(question, task, demonstrations)
                 : prompts.FormatDiscussion(question, task, Group(rounds[^1]));
             int r = round;
-            var turns = await Task.WhenAll(_callers.Select((c, i) => AskAsync(c, histories[i], prompt, question, task, r, cancellationToken))).ConfigureAwait(false);
+            var turns = await Task.WhenAll(_agents.Select((c, i) => AskAsync(c, histories[i], prompt, question, task, r, cancellationToken))).ConfigureAwait(false);
             for (int i = 0; i < turns.Length; i++)
             {
                 usage[i] += turns[i].Usage;
@@ -112,23 +113,23 @@ public sealed class DiscussionRunner
         }
 
         var builder = InteractionGraph.CreateBuilder().ForQuestion(question).WithTask(task).WithPattern(Options.Pattern);
-        foreach (var c in _callers)
+        foreach (var c in _agents)
         {
-            builder.AddAgent(c.Agent.Name);
+            builder.AddAgent(c.Name);
         }
 
         for (int round = 0; round < rounds.Count; round++)
         {
-            for (int i = 0; i < _callers.Length; i++)
+            for (int i = 0; i < _agents.Length; i++)
             {
                 var t = rounds[round][i];
                 if (t.Reply is { } reply)
                 {
-                    builder.AddNode(_callers[i].Agent.Name, round, reply.Reasoning, reply.Answer, reply.Confidence);
+                    builder.AddNode(_agents[i].Name, round, reply.Reasoning, reply.Answer, reply.Confidence);
                 }
                 else
                 {
-                    builder.AddNode(new MagNode(_callers[i].Agent.Name, round, string.Empty, null, 0.0, false) { IsValid = false, RawText = t.RawText });
+                    builder.AddNode(new MagNode(_agents[i].Name, round, string.Empty, null, 0.0, false) { IsValid = false, RawText = t.RawText });
                 }
             }
         }
@@ -137,8 +138,8 @@ public sealed class DiscussionRunner
         string? team = ConfidenceVote.TeamAnswer(rounds[^1]
             .Select((t, i) => (t, i))
             .Where(x => x.t.Reply is not null)
-            .Select(x => new AgentVote(_callers[x.i].Agent.Name, x.t.Reply!.Answer, x.t.Reply.Confidence)));
-        var agentUsage = _callers.Select((c, i) => (c.Agent.Name, usage[i])).ToDictionary(x => x.Name, x => x.Item2, StringComparer.Ordinal);
+            .Select(x => new AgentVote(_agents[x.i].Name, x.t.Reply!.Answer, x.t.Reply.Confidence)));
+        var agentUsage = _agents.Select((c, i) => (c.Name, usage[i])).ToDictionary(x => x.Name, x => x.Item2, StringComparer.Ordinal);
         return new DiscussionResult(graph, team, team is not null && task.IsCorrect(team, question.GoldAnswer), consensus, agentUsage, reasks);
     }
 
@@ -255,14 +256,15 @@ public sealed class DiscussionRunner
             .Select(g => new AnswerGroup(g.Key, g.Select(x => (x.Item1.Reasoning, x.Item1.Confidence)).ToList()))
             .ToList();
 
-    private async Task<Turn> AskAsync(AgentCaller caller, List<ChatMessage> history, string prompt, Question question, ReasoningTask task, int round, CancellationToken ct)
+    private async Task<Turn> AskAsync(DiscussionAgent agent, List<ChatMessage> history, string prompt, Question question, ReasoningTask task, int round, CancellationToken ct)
     {
         var messages = new List<ChatMessage>(history) { new(ChatRole.User, prompt) };
         var usage = default(TokenUsage);
         string raw = string.Empty;
         for (int attempt = 0; ; attempt++)
         {
-            var response = await caller.GetResponseAsync(messages, ct).ConfigureAwait(false);
+            // A copy of the agent's options per call: a client may change the options it is given.
+            var response = await agent.Client.GetResponseAsync(messages, agent.Options?.Clone(), ct).ConfigureAwait(false);
             usage += TokenUsage.FromDetails(response.Usage);
             raw = response.Text;
             var parsed = DiscussionReplyParser.Parse(raw, task);
@@ -275,13 +277,13 @@ public sealed class DiscussionRunner
 
             if (attempt >= Options.MaxReasks)
             {
-                DiscussionLog.InvalidNode(_logger, caller.Agent.Name, question.Id, round, Options.MaxReasks);
+                DiscussionLog.InvalidNode(_logger, agent.Name, question.Id, round, Options.MaxReasks);
                 history.Add(new ChatMessage(ChatRole.User, prompt));
                 history.Add(new ChatMessage(ChatRole.Assistant, raw));
                 return new Turn(null, Truncate(raw, DiscussionReplyParser.MaxReplyLength), usage, attempt);
             }
 
-            DiscussionLog.Reasking(_logger, caller.Agent.Name, question.Id, round, parsed.Error!, attempt + 1, Options.MaxReasks);
+            DiscussionLog.Reasking(_logger, agent.Name, question.Id, round, parsed.Error!, attempt + 1, Options.MaxReasks);
             messages.Add(new ChatMessage(ChatRole.Assistant, raw));
             messages.Add(new ChatMessage(ChatRole.User, Options.Prompts.FormatReask(parsed.Error!, task)));
         }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using MagDi.Graphs;
 using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
 using MagDi.Graphs.IO;
 using MagDi.Tasks;
 using MagDi.Tasks.Synthetic;

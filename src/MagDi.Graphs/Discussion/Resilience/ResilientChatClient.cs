@@ -4,6 +4,8 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Polly;
 using Polly.Retry;
 using Polly.Timeout;
@@ -11,78 +13,106 @@ using Polly.Timeout;
 namespace MagDi.Graphs.Discussion;
 
 /// <summary>
-/// Calls one agent through its resilience pipeline: retry (exponential backoff with jitter, Retry-After
-/// honoured) around a per-agent rate limit around a per-attempt timeout.
+/// Chat-client middleware that makes a teacher endpoint dependable: retries transient errors with exponential backoff
+/// and jitter (honouring a server's <c>Retry-After</c>), limits the requests per minute, and times out each attempt.
+/// Add it with <see cref="MagDiChatClientBuilderExtensions.UseMagDiResilience(ChatClientBuilder, ChatResilienceOptions?, ILoggerFactory?, TimeProvider?)"/>.
 /// </summary>
-internal sealed class AgentCaller
+/// <remarks>
+/// The Polly v8 pipeline runs retry around rate limit around a per-attempt timeout. Transient errors are network errors,
+/// timeouts, unreadable bodies, replies without a message (an HTTP 200 whose <c>choices</c> list is empty) and HTTP 408,
+/// 429 and 5xx, read from <see cref="HttpRequestException.StatusCode"/> or from System.ClientModel's
+/// <c>ClientResultException</c> (the OpenAI and Azure OpenAI clients). Other errors (401, 404, a bug) pass through at once.
+/// One instance serves one endpoint: its rate limit is that endpoint's. Streaming calls pass through unchanged.
+/// </remarks>
+public sealed class ResilientChatClient : DelegatingChatClient
 {
     private readonly ResiliencePipeline _pipeline;
     private readonly ILogger _logger;
+    private readonly string _name;
 
-    public AgentCaller(DiscussionAgent agent, DiscussionOptions options, TimeProvider timeProvider, ILogger logger)
+    /// <summary>Wraps <paramref name="innerClient"/>.</summary>
+    /// <param name="innerClient">The client that talks to the endpoint.</param>
+    /// <param name="options">The settings (validated here); <see langword="null"/> for the defaults.</param>
+    /// <param name="logger">Receives a warning before each retry; <see langword="null"/> for none.</param>
+    /// <param name="timeProvider">The clock of backoff, timeouts and the rate limit (a fake one in tests); default <see cref="TimeProvider.System"/>.</param>
+    /// <exception cref="OptionsValidationException">The options are invalid; the message lists every problem.</exception>
+    public ResilientChatClient(IChatClient innerClient, ChatResilienceOptions? options = null, ILogger? logger = null, TimeProvider? timeProvider = null)
+        : base(innerClient)
     {
-        Agent = agent;
-        _logger = logger;
-        var builder = new ResiliencePipelineBuilder { TimeProvider = timeProvider, Name = $"magdi-discussion-{agent.Name}" };
-        if (options.MaxRetries > 0)
+        options ??= new ChatResilienceOptions();
+        options.Validate();
+        Options = options.Clone();
+        _logger = logger ?? NullLogger.Instance;
+        var metadata = innerClient.GetService<ChatClientMetadata>();
+        _name = Options.Name ?? metadata?.DefaultModelId ?? metadata?.ProviderName ?? "chat client";
+        var time = timeProvider ?? TimeProvider.System;
+        var builder = new ResiliencePipelineBuilder { TimeProvider = time, Name = $"magdi-chat-{_name}" };
+        var o = Options;
+        if (o.MaxRetries > 0)
         {
             builder.AddRetry(new RetryStrategyOptions
             {
-                MaxRetryAttempts = options.MaxRetries,
+                MaxRetryAttempts = o.MaxRetries,
                 BackoffType = DelayBackoffType.Exponential,
-                UseJitter = options.RetryJitter,
-                Delay = options.RetryBaseDelay,
-                MaxDelay = options.RetryMaxDelay,
+                UseJitter = o.RetryJitter,
+                Delay = o.RetryBaseDelay,
+                MaxDelay = o.RetryMaxDelay,
                 ShouldHandle = args => ValueTask.FromResult(
                     args.Outcome.Exception is { } ex && TransientErrors.IsTransient(ex, args.Context.CancellationToken)),
                 DelayGenerator = args =>
                 {
                     TimeSpan? after = args.Outcome.Exception is { } ex ? TransientErrors.RetryAfter(ex) : null;
-                    return ValueTask.FromResult(after is { } d ? (TimeSpan?)(d > options.MaxRetryAfter ? options.MaxRetryAfter : d) : null);
+                    return ValueTask.FromResult(after is { } d ? (TimeSpan?)(d > o.MaxRetryAfter ? o.MaxRetryAfter : d) : null);
                 },
                 OnRetry = args =>
                 {
-                    DiscussionLog.Retrying(_logger, Agent.Name, args.AttemptNumber + 1, Math.Round(args.RetryDelay.TotalMilliseconds), TransientErrors.Describe(args.Outcome.Exception));
+                    DiscussionLog.Retrying(_logger, _name, args.AttemptNumber + 1, Math.Round(args.RetryDelay.TotalMilliseconds), TransientErrors.Describe(args.Outcome.Exception));
                     return ValueTask.CompletedTask;
                 },
             });
         }
 
-        if (options.RequestsPerMinuteFor(agent.Name) is { } rpm)
+        if (o.RequestsPerMinute is { } rpm)
         {
-            var bucket = new TokenBucket(rpm, timeProvider);
+            var bucket = new TokenBucket(rpm, time);
             builder.AddStrategy(_ => new RateLimitStrategy(bucket), new RateLimitStrategyOptions());
         }
 
-        builder.AddTimeout(options.CallTimeout);
+        builder.AddTimeout(o.CallTimeout);
         _pipeline = builder.Build();
     }
 
-    public DiscussionAgent Agent { get; }
+    /// <summary>The settings in force: a copy of those given, read once; changing it has no effect.</summary>
+    public ChatResilienceOptions Options { get; }
 
-    public async Task<ChatResponse> GetResponseAsync(IReadOnlyList<ChatMessage> messages, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(messages);
+        // Every attempt sends the same messages: materialise them once.
+        var list = messages as IReadOnlyList<ChatMessage> ?? messages.ToList();
         return await _pipeline.ExecuteAsync(
-            static async (state, ct) => await CallAsync(state.Agent, state.messages, ct).ConfigureAwait(false),
-            (Agent, messages),
+            static async (state, ct) => await state.Self.CallAsync(state.list, state.options, ct).ConfigureAwait(false),
+            (Self: this, list, options),
             cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// One call. A reply the client cannot read (an HTTP 200 whose <c>choices</c> list is empty makes the OpenAI client
+    /// One attempt. A reply the client cannot read (an HTTP 200 whose <c>choices</c> list is empty makes the OpenAI client
     /// index past the end of it) or a reply without any message becomes a <see cref="MalformedReplyException"/>, which is
     /// retried like a dropped connection: servers under load send such replies now and then.
     /// </summary>
-    private static async Task<ChatResponse> CallAsync(DiscussionAgent agent, IReadOnlyList<ChatMessage> messages, CancellationToken ct)
+    private async Task<ChatResponse> CallAsync(IReadOnlyList<ChatMessage> messages, ChatOptions? options, CancellationToken ct)
     {
         ChatResponse response;
         try
         {
-            response = await agent.Client.GetResponseAsync(messages, agent.Options?.Clone(), ct).ConfigureAwait(false);
+            // Each attempt gets its own copy: a client may change the options it is given.
+            response = await base.GetResponseAsync(messages, options?.Clone(), ct).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ArgumentOutOfRangeException or IndexOutOfRangeException or NullReferenceException)
         {
-            // The arguments are ours and valid (a non-empty message list): the client failed reading the server's reply.
+            // The arguments were checked by the caller: the client failed reading the server's reply.
             throw new MalformedReplyException(
                 $"the server's reply could not be read (for example an HTTP 200 with no choices): {ex.GetType().Name}: {ex.Message}", ex);
         }

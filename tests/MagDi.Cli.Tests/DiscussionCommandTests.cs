@@ -1,10 +1,16 @@
-using MagDi.Graphs.Discussion;
+using MagDi.Cli.Commands;
 using MagDi.Graphs.IO;
+using MagDi.Graphs.Tests;
 
-namespace MagDi.Discussion.Tests;
+namespace MagDi.Cli.Tests;
 
-public class DiscussionCommandTests
+/// <summary>The body of <c>magdi discuss</c> called directly (it moved from the library into the CLI).</summary>
+public sealed class DiscussionCommandTests : IDisposable
 {
+    private readonly TempDir _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
     [Fact]
     public void AgentEndpoint_ParsesBothForms()
     {
@@ -17,7 +23,7 @@ public class DiscussionCommandTests
     [Fact]
     public async Task Run_SyntheticWithSimulatedTeachers_WritesTheCorpus()
     {
-        var options = new DiscussionCommandOptions { Task = "synthetic-comparison", Questions = "synthetic:6", Output = TestData.TempFile("cmd.jsonl"), Rounds = 2, Concurrency = 2 };
+        var options = new DiscussionCommandOptions { Task = "synthetic-comparison", Questions = "synthetic:6", Output = _dir.File("cmd.jsonl"), Rounds = 2, Concurrency = 2 };
 
         var summary = await DiscussionCommand.RunAsync(options);
 
@@ -28,13 +34,13 @@ public class DiscussionCommandTests
     [Fact]
     public async Task Run_QuestionsFromAFile_UsesTheOracleForSimulatedTeachers()
     {
-        string questions = TestData.TempFile("q.jsonl");
+        string questions = _dir.File("q.jsonl");
         await File.WriteAllLinesAsync(questions,
         [
             "{\"id\": \"s1\", \"question\": \"Is the sky green?\", \"answer\": false}",
             "{\"id\": \"s2\", \"question\": \"Do fish live in water?\", \"answer\": true}",
         ]);
-        var options = new DiscussionCommandOptions { Task = "strategyqa", Questions = questions, Output = TestData.TempFile("sqa.jsonl"), Simulated = true };
+        var options = new DiscussionCommandOptions { Task = "strategyqa", Questions = questions, Output = _dir.File("sqa.jsonl"), Simulated = true };
 
         var summary = await DiscussionCommand.RunAsync(options);
 
@@ -46,7 +52,7 @@ public class DiscussionCommandTests
     [Fact]
     public async Task Run_RealAgentsWithoutFactory_Fails()
     {
-        var options = new DiscussionCommandOptions { Questions = "synthetic:1", Output = TestData.TempFile("x.jsonl") };
+        var options = new DiscussionCommandOptions { Questions = "synthetic:1", Output = _dir.File("x.jsonl") };
         options.Agents.Add(AgentEndpoint.Parse("a=m"));
 
         await Assert.ThrowsAsync<ArgumentException>(() => DiscussionCommand.RunAsync(options));

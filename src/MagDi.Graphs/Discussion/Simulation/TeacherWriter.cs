@@ -1,7 +1,7 @@
 using System.Globalization;
 using MagDi.Tasks.Synthetic;
 
-namespace MagDi.Graphs.Discussion;
+namespace MagDi.Graphs.Discussion.Simulation;
 
 /// <summary>
 /// Writes a simulated teacher's reasoning for a <see cref="SyntheticDerivation"/> in its <see cref="TeacherStyle"/>: the

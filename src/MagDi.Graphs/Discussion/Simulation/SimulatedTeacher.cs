@@ -7,11 +7,12 @@ using MagDi.Tasks;
 using MagDi.Tasks.Synthetic;
 using Microsoft.Extensions.AI;
 
-namespace MagDi.Graphs.Discussion;
+namespace MagDi.Graphs.Discussion.Simulation;
 
 /// <summary>
-/// A deterministic stand-in for a teacher LLM that speaks the ReConcile protocol, so discussions, tests and
-/// quickstarts run offline.
+/// A test double for demos and tests: a deterministic stand-in for a teacher LLM that speaks the ReConcile protocol,
+/// so discussions, tests and the quickstart run offline. It is not a model of real LLMs and its MAGs say nothing about
+/// what real teachers would produce; use real chat clients for real corpora.
 /// </summary>
 /// <remarks>
 /// It reads the question after the last <c>Question:</c> of the round's prompt. Synthetic-benchmark questions

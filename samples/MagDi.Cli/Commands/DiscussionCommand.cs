@@ -1,10 +1,12 @@
 using System.Globalization;
+using MagDi.Graphs.Discussion;
+using MagDi.Graphs.Discussion.Simulation;
 using MagDi.Tasks;
 using MagDi.Tasks.Synthetic;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
 
-namespace MagDi.Graphs.Discussion;
+namespace MagDi.Cli.Commands;
 
 /// <summary>
 /// A teacher endpoint from the command line or configuration: <c>NAME=MODEL</c> or <c>NAME=URL|MODEL</c>
@@ -13,7 +15,7 @@ namespace MagDi.Graphs.Discussion;
 /// <param name="Name">The agent name used in the MAG.</param>
 /// <param name="Endpoint">The OpenAI-compatible base URL, or <see langword="null"/> for the provider's default.</param>
 /// <param name="Model">The model name.</param>
-public sealed record AgentEndpoint(string Name, Uri? Endpoint, string Model)
+internal sealed record AgentEndpoint(string Name, Uri? Endpoint, string Model)
 {
     /// <summary>Parses <c>NAME=MODEL</c> or <c>NAME=URL|MODEL</c>.</summary>
     /// <param name="spec">The text.</param>
@@ -54,8 +56,8 @@ public sealed record AgentEndpoint(string Name, Uri? Endpoint, string Model)
     public override string ToString() => Endpoint is null ? $"{Name}={Model}" : $"{Name}={Endpoint}|{Model}";
 }
 
-/// <summary>The settings of the <c>magdi discuss</c> verb (and of the MagDi.Discussion sample's configuration).</summary>
-public sealed class DiscussionCommandOptions
+/// <summary>The settings of the <c>magdi discuss</c> verb.</summary>
+internal sealed class DiscussionCommandOptions
 {
     /// <summary>The task name (for example <c>gsm8k</c>, <c>strategyqa</c>, <c>synthetic-arithmetic</c>).</summary>
     public string Task { get; set; } = SyntheticBenchmark.ArithmeticTaskName;
@@ -86,16 +88,16 @@ public sealed class DiscussionCommandOptions
 }
 
 /// <summary>
-/// The reusable body of <c>magdi discuss --task T --questions FILE --out FILE.jsonl [--agent NAME=URL|MODEL ...] [--simulated] [--rounds N] [--concurrency N]</c>.
+/// The body of <c>magdi discuss --task T --questions FILE --out FILE.jsonl [--agent NAME=URL|MODEL ...] [--simulated] [--rounds N] [--concurrency N]</c>.
 /// </summary>
-public static class DiscussionCommand
+internal static class DiscussionCommand
 {
     /// <summary>The most questions <c>synthetic:N</c> generates (they are generated up front, and each one is a full discussion).</summary>
     public const int MaxSyntheticQuestions = 100_000;
 
     /// <summary>Loads the questions, creates the teachers and runs the discussions into the output corpus.</summary>
     /// <param name="options">The verb's settings.</param>
-    /// <param name="clientFactory">Creates a chat client for a real teacher (for example with Microsoft.Extensions.AI.OpenAI); unused with simulated teachers.</param>
+    /// <param name="clientFactory">Creates a chat client for a real teacher (for example with Microsoft.Extensions.AI.OpenAI); unused with simulated teachers. Each client gets a <see cref="ResilientChatClient"/> with <see cref="DiscussionOptions.Resilience"/> and is disposed at the end.</param>
     /// <param name="discussionOptions">Further runner settings (retries, timeouts, rate limits, prompts); <see cref="DiscussionCommandOptions.Rounds"/> and <see cref="DiscussionCommandOptions.Concurrency"/> override it.</param>
     /// <param name="loggerFactory">Logging; <see langword="null"/> for none.</param>
     /// <param name="progress">Progress reports.</param>
@@ -115,6 +117,7 @@ public static class DiscussionCommand
         var task = ReasoningTasks.Get(options.Task);
         var questions = await LoadQuestionsAsync(options, task, cancellationToken).ConfigureAwait(false);
 
+        var runOptions = discussionOptions ?? new DiscussionOptions();
         IReadOnlyList<DiscussionAgent> agents;
         if (options.Simulated || options.Agents.Count == 0)
         {
@@ -127,10 +130,13 @@ public static class DiscussionCommand
                 throw new ArgumentException("Real agents were given but no client factory; pass one or use simulated teachers.", nameof(clientFactory));
             }
 
-            agents = options.Agents.Select(a => new DiscussionAgent(a.Name, clientFactory(a))).ToList();
+            // Real endpoints fail now and then: every teacher gets retries, backoff, Retry-After and a timeout.
+            agents = options.Agents.Select(a => new DiscussionAgent(a.Name, clientFactory(a)
+                .AsBuilder()
+                .UseMagDiResilience(ResilienceFor(runOptions, a.Name), loggerFactory)
+                .Build())).ToList();
         }
 
-        var runOptions = discussionOptions ?? new DiscussionOptions();
         if (options.Rounds is { } rounds)
         {
             runOptions.MaxRounds = rounds;
@@ -141,8 +147,36 @@ public static class DiscussionCommand
             runOptions.MaxConcurrentQuestions = concurrency;
         }
 
-        var runner = new DiscussionRunner(agents, runOptions, loggerFactory?.CreateLogger<DiscussionRunner>());
-        return await runner.RunAsync(questions, options.Output, progress, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var runner = new DiscussionRunner(agents, runOptions, loggerFactory?.CreateLogger<DiscussionRunner>());
+            return await runner.RunAsync(questions, options.Output, progress, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // This command created the clients, so it disposes them.
+            foreach (var agent in agents)
+            {
+                agent.Client.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The runner's resilience settings for one agent: named after it (for the retry log), with its own rate limit if set.</summary>
+    private static ChatResilienceOptions ResilienceFor(DiscussionOptions options, string agent)
+    {
+        var r = options.Resilience;
+        return new ChatResilienceOptions
+        {
+            Name = r.Name ?? agent,
+            MaxRetries = r.MaxRetries,
+            RetryBaseDelay = r.RetryBaseDelay,
+            RetryMaxDelay = r.RetryMaxDelay,
+            RetryJitter = r.RetryJitter,
+            MaxRetryAfter = r.MaxRetryAfter,
+            CallTimeout = r.CallTimeout,
+            RequestsPerMinute = options.AgentRequestsPerMinute.TryGetValue(agent, out double rpm) ? rpm : r.RequestsPerMinute,
+        };
     }
 
     private static async Task<IReadOnlyList<Question>> LoadQuestionsAsync(DiscussionCommandOptions options, ReasoningTask task, CancellationToken ct)

@@ -1,6 +1,6 @@
 using MagDi.Tasks.Synthetic;
 
-namespace MagDi.Graphs.Discussion;
+namespace MagDi.Graphs.Discussion.Simulation;
 
 /// <summary>How a simulated teacher writes its solutions of synthetic problems.</summary>
 public enum TeacherStyle
@@ -16,7 +16,7 @@ public enum TeacherStyle
 }
 
 /// <summary>
-/// The skills and habits of a <see cref="SimulatedTeacher"/>: how often it is right, how it writes, which mistakes it makes,
+/// The skills and habits of a <see cref="SimulatedTeacher"/> (a test double for demos and tests, not a model of real LLMs): how often it is right, how it writes, which mistakes it makes,
 /// how its confidence relates to being right, how readily it changes its mind, and how messy its replies are.
 /// </summary>
 /// <remarks>
