@@ -62,5 +62,11 @@ public sealed class LossReport
 
         /// <summary><c>nll/tokens</c>: number of target tokens.</summary>
         public const string NllTokens = "nll/tokens";
+
+        /// <summary><c>loss/label</c>: label-prediction loss of Distilling Step-by-Step (<see cref="StepByStepLoss"/>).</summary>
+        public const string Label = "loss/label";
+
+        /// <summary><c>loss/rationale</c>: rationale-generation loss of Distilling Step-by-Step (<see cref="StepByStepLoss"/>).</summary>
+        public const string Rationale = "loss/rationale";
     }
 }

@@ -223,7 +223,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                 throw new ArgumentException("NodeRepresentations are required when Beta > 0 or Gamma > 0 (with a GCN or node-attention head).", nameof(input));
             }
 
-            if (reps is not null && (reps.dim() != 2 || reps.shape[0] != graphs.RealNodeCount))
+            if (reps is not null && (reps.dim() != 2 || (input.Pairs is null && reps.shape[0] != graphs.RealNodeCount)))
             {
                 throw new ArgumentException(
                     $"NodeRepresentations must have shape [{graphs.RealNodeCount}, d] (one row per real node of the graphs), got {TensorChecks.Shape(reps)}.",
@@ -232,7 +232,15 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
 
             if (w.Beta > 0)
             {
-                pairs = FormPairs(graphs, Options.Pairing, input.PairingRandom ?? _random);
+                pairs = input.Pairs ?? FormPairs(graphs, Options.Pairing, input.PairingRandom ?? _random);
+                foreach (var (p, n) in pairs)
+                {
+                    if (p < 0 || n < 0 || p >= reps!.shape[0] || n >= reps.shape[0])
+                    {
+                        throw new ArgumentException($"Pair ({p}, {n}) is outside the {reps!.shape[0]} rows of NodeRepresentations.", nameof(input));
+                    }
+                }
+
                 Tensor scores = _scorer!.forward(reps!);                                   // [N], each node scored once
                 var (posIndex, negIndex) = PairIndices(pairs, scores.device);
                 MarginRankingLossResult r = MarginRankingLoss.Compute(
@@ -258,13 +266,27 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                         nameof(input));
                 }
 
-                Tensor logits = tokenHead
-                    ? _tokenAttention!.forward(TokenInput(input), graphs)                  // [NodeCount, C]
-                    : GraphHead!.Classify(new GraphHeadInput
+                Tensor logits;
+                if (tokenHead)
+                {
+                    logits = _tokenAttention!.forward(TokenInput(input), graphs);          // [NodeCount, C]
+                }
+                else
+                {
+                    Tensor features = Options.NodeFeatures == NodeFeatureSource.Live
+                        ? reps!
+                        : (input.FrozenNodeFeatures ?? reps!).detach();
+                    if (features.shape[0] != graphs.RealNodeCount)
                     {
-                        Graphs = graphs,
-                        NodeFeatures = Options.NodeFeatures == NodeFeatureSource.Live ? reps : (input.FrozenNodeFeatures ?? reps!).detach(),
-                    });
+                        throw new ArgumentException(
+                            $"The node loss needs one feature row per real node of the graphs ({graphs.RealNodeCount}), got {features.shape[0]}; " +
+                            "with explicit Pairs over other rows give FrozenNodeFeatures.",
+                            nameof(input));
+                    }
+
+                    logits = GraphHead!.Classify(new GraphHeadInput { Graphs = graphs, NodeFeatures = features });
+                }
+
                 NodeClassificationLossResult r = NodeClassificationLoss.Compute(logits, graphs.LabelsTensor(logits.device));
                 node = r.Loss;
                 metrics[LossReport.Keys.NodeCount] = r.NodeCount;

@@ -50,4 +50,12 @@ public sealed class MagDiObjectiveInput
 
     /// <summary>Random source for pairing; null uses the objective's own, seeded from <see cref="MagDiObjectiveOptions.Seed"/>.</summary>
     public Random? PairingRandom { get; init; }
+
+    /// <summary>
+    /// Explicit (positive, negative) pairs as rows of <see cref="NodeRepresentations"/>; null (default) forms them inside each
+    /// graph of <see cref="Graphs"/> with <see cref="MagDiObjectiveOptions.Pairing"/>. With explicit pairs the representations
+    /// may have any number of rows (for example the positive and the negative rows of the released code's pair rows), and
+    /// the node loss then needs <see cref="FrozenNodeFeatures"/> unless the rows are exactly the graphs' real nodes.
+    /// </summary>
+    public IReadOnlyList<(int Positive, int Negative)>? Pairs { get; init; }
 }

@@ -52,6 +52,14 @@ public sealed class EvaluationOptions
     /// <summary>Prompt format (default <see cref="PromptFormatKind.Auto"/>); must match what the student was trained with.</summary>
     public PromptFormatKind PromptFormat { get; set; } = PromptFormatKind.Auto;
 
+    /// <summary>
+    /// A task prefix put before the question, for students trained on prefixed tasks: <c>[label]</c>
+    /// (<see cref="Losses.StepByStepLoss.LabelPrefix"/>) for a DSS-MT student, which answers without a rationale. Default
+    /// null (no prefix).
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? TaskPrefix { get; set; }
+
     /// <summary>Throws one <see cref="OptionsValidationException"/> listing every problem, if any.</summary>
     /// <exception cref="OptionsValidationException">One or more settings are invalid; <see cref="OptionsValidationException.Failures"/> lists them all.</exception>
     public void Validate()
@@ -215,7 +223,7 @@ public sealed class MagDiEvaluator
         var stopwatch = Stopwatch.StartNew();
         // Question ids name the requests (and seed their samplers); repeated ids get their position as a prefix.
         bool unique = questions.Select(q => q.Id).Distinct(StringComparer.Ordinal).Count() == questions.Count;
-        var prompts = questions.Select((q, i) => new StudentPrompt(unique ? q.Id : $"{i}:{q.Id}", _template.RenderPrompt(task, q))).ToList();
+        var prompts = questions.Select((q, i) => new StudentPrompt(unique ? q.Id : $"{i}:{q.Id}", _template.RenderPrompt(task, q, _options.TaskPrefix))).ToList();
         int k = _options.Samples;
         IReadOnlyList<StudentCompletions> completions = await _student.CompleteAsync(prompts, k, progress, cancellationToken).ConfigureAwait(false);
 
@@ -223,7 +231,7 @@ public sealed class MagDiEvaluator
         long generated = 0;
         for (int i = 0; i < questions.Count; i++)
         {
-                StudentCompletions c = completions[i];
+            StudentCompletions c = completions[i];
             generated += c.ProducedTokens;
             if (c.Error is { } error)
             {

@@ -23,12 +23,23 @@ public sealed class MagDiPromptTemplate
     public PromptFormat Format { get; }
 
     /// <summary>The test-time prompt for <paramref name="question"/>: everything before the student's answer.</summary>
-    public string RenderPrompt(ReasoningTask task, Question question)
+    public string RenderPrompt(ReasoningTask task, Question question) => RenderPrompt(task, question, taskPrefix: null);
+
+    /// <summary>
+    /// The test-time prompt with a task prefix before the question (<c>[label] ### Question: ...</c>), for students trained
+    /// on prefixed tasks such as DSS-MT (<see cref="Losses.StepByStepLoss.LabelPrefix"/>); null or empty gives
+    /// <see cref="RenderPrompt(ReasoningTask, Question)"/>.
+    /// </summary>
+    public string RenderPrompt(ReasoningTask task, Question question, string? taskPrefix)
     {
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(question);
-        return Format.RenderPrompt("### Question: " + task.FormatQuestion(question)).TrimEnd() + " ### Answer:";
+        string prefix = string.IsNullOrWhiteSpace(taskPrefix) ? string.Empty : taskPrefix.Trim() + " ";
+        return Format.RenderPrompt(prefix + "### Question: " + task.FormatQuestion(question)).TrimEnd() + " ### Answer:";
     }
+
+    /// <summary>The answer part of a target alone, <c> So the answer is X</c>: DSS-MT's label task.</summary>
+    public static string RenderAnswer(string? answer) => $" So the answer is {answer ?? string.Empty}".TrimEnd();
 
     /// <summary>
     /// The target the student learns to produce: reasoning, then "So the answer is X". With

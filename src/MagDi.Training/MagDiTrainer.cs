@@ -47,6 +47,7 @@ public sealed partial class MagDiTrainer : IDisposable
     private readonly ILogger _logger;
     private readonly IProgress<TrainingProgress>? _progress;
     private bool _disposed;
+    private List<(InteractionGraph Graph, ReleaseLayout Layout)>? _releaseLayouts; // Release preset: every MAG's 12-node layout
 
     internal MagDiTrainer(
         CausalLanguageModel model,
@@ -172,7 +173,7 @@ public sealed partial class MagDiTrainer : IDisposable
         try
         {
             frozen = o.NodeFeatures == NodeFeatureSource.Frozen && o.EffectiveWeights().Gamma > 0
-                ? PrecomputeFrozenFeatures(graphs, device)
+                ? (_releaseLayouts is null ? PrecomputeFrozenFeatures(graphs, device) : PrecomputeReleaseFeatures(_releaseLayouts, device))
                 : null;
 
             int microBatchesPerEpoch = (graphs.Count + o.BatchSize - 1) / o.BatchSize;
@@ -262,6 +263,11 @@ public sealed partial class MagDiTrainer : IDisposable
         }
 
         LogData(summary);
+        if (o.Preset == TrainingPreset.Release)
+        {
+            graphs = ExpandReleaseRows(graphs, out _releaseLayouts); // from here on a batch unit is one (positive, negative) row
+        }
+
         var validationOptions = o.Clone();
         validationOptions.Level = DistillationLevel.CorrectNodes;
         validationOptions.SingleTeacher = null;
@@ -413,8 +419,8 @@ public sealed partial class MagDiTrainer : IDisposable
             using var scope = NewDisposeScope();
             List<PreparedGraph> batchGraphs = epochBatches[state.MicroBatch];
             using MagBatch batch = MagBatch.Collate(batchGraphs, PadId(), o.IncludePromptInLoss, _model.Device);
-            MagDiLoss loss = Forward(batch, run.FrozenFeatures, new Random(unchecked((o.Seed * 7919) + (state.Step * 131) + micro)));
-            foreach (var (key, value) in loss.Report.Metrics)
+            StepLoss loss = Forward(batch, run.FrozenFeatures, new Random(unchecked((o.Seed * 7919) + (state.Step * 131) + micro)));
+            foreach (var (key, value) in loss.Metrics)
             {
                 if (!double.IsFinite(value))
                 {
@@ -491,9 +497,19 @@ public sealed partial class MagDiTrainer : IDisposable
             duration);
     }
 
-    /// <summary>One forward of every node of the micro-batch and the MAGDi objective on it.</summary>
-    private MagDiLoss Forward(MagBatch batch, Dictionary<InteractionGraph, Tensor>? frozen, Random pairing)
+    /// <summary>One forward of every node of the micro-batch and the MAGDi objective (or the DSS-MT objective) on it.</summary>
+    private StepLoss Forward(MagBatch batch, Dictionary<InteractionGraph, Tensor>? frozen, Random pairing)
     {
+        if (Options.Objective == DistillationObjective.StepByStep)
+        {
+            return ForwardStepByStep(batch);
+        }
+
+        if (batch.Negatives is not null)
+        {
+            return ForwardRelease(batch, frozen!);
+        }
+
         bool needsRepresentations = Objective!.Options.Weights.Beta > 0 || Objective.Options.Weights.Gamma > 0;
         // No logits from the model: the next-token loss projects only the hidden states of its target positions
         // (answer tokens of correct nodes), skipping the output head on prompts, padding and incorrect nodes.
@@ -510,7 +526,7 @@ public sealed partial class MagDiTrainer : IDisposable
             ? LinearizedBatch.Forward(_model, batch.Source, PadId())
             : null;
         Tensor? frozenFeatures = frozen is null ? null : cat(batch.Source.Select(g => frozen[g.Graph]).ToList(), 0);
-        return Objective.forward(new MagDiObjectiveInput
+        MagDiLoss loss = Objective.forward(new MagDiObjectiveInput
         {
             HiddenStates = output.LastHiddenState,
             OutputProjection = _model.ComputeLogits,
@@ -521,6 +537,7 @@ public sealed partial class MagDiTrainer : IDisposable
             Tokens = tokens,
             PairingRandom = pairing,
         });
+        return new StepLoss(loss.Total, loss.Report.Metrics);
     }
 
     /// <summary>Applies LoRA (or unfreezes everything for full fine-tuning) and returns the student's trainable weights by name.</summary>
@@ -589,8 +606,9 @@ public sealed partial class MagDiTrainer : IDisposable
     }
 
     /// <summary>The micro-batches of one epoch (<see cref="EpochBatching"/>; a MAG's length is its longest node).</summary>
-    private List<List<PreparedGraph>> BatchesForEpoch(List<PreparedGraph> graphs, int epoch) =>
-        [.. EpochBatching.Batches(graphs.Count, i => graphs[i].Nodes.Max(n => n.Ids.Length), Options.BatchSize, Options.Seed, epoch)
+    private List<List<PreparedGraph>> BatchesForEpoch(List<PreparedGraph> graphs, int epoch) => graphs.Count > 0 && graphs[0].Release is not null
+        ? ReleaseBatchesForEpoch(graphs, epoch)
+        : [.. EpochBatching.Batches(graphs.Count, i => graphs[i].Nodes.Max(n => n.Ids.Length), Options.BatchSize, Options.Seed, epoch)
             .Select(batch => batch.Select(i => graphs[i]).ToList())];
 
     private Dictionary<InteractionGraph, Tensor> PrecomputeFrozenFeatures(List<PreparedGraph> graphs, Device device)

@@ -82,6 +82,23 @@ public sealed class MagDiTrainerBuilder
     /// <summary>The distillation level (default <see cref="DistillationLevel.Structure"/>).</summary>
     public MagDiTrainerBuilder WithLevel(DistillationLevel level) => Configure(o => o.Level = level);
 
+    /// <summary>
+    /// The paper's recipe (<see cref="TrainingPreset.Paper"/>, default) or the released code's semantics as a whole
+    /// (<see cref="TrainingPreset.Release"/>). A setting configured explicitly that contradicts the preset makes
+    /// <see cref="Build"/> throw an <see cref="OptionsValidationException"/> naming it.
+    /// </summary>
+    public MagDiTrainerBuilder WithPreset(TrainingPreset preset) => Configure(o => o.Preset = preset);
+
+    /// <summary>
+    /// Trains the DSS-MT baseline (Distilling Step-by-Step on the nodes of all teachers) instead of MAGDi's objectives:
+    /// L = L_label + λ·L_rationale, λ = <paramref name="rationaleWeight"/> (default 1, Hsieh et al.).
+    /// </summary>
+    public MagDiTrainerBuilder WithStepByStepObjective(double rationaleWeight = 1.0) => Configure(o =>
+    {
+        o.Objective = DistillationObjective.StepByStep;
+        o.RationaleWeight = rationaleWeight;
+    });
+
     /// <summary>Learn from one teacher's nodes only (the single-teacher baseline).</summary>
     public MagDiTrainerBuilder WithSingleTeacher(string agent) => Configure(o => o.SingleTeacher = agent);
 
@@ -209,6 +226,21 @@ public sealed class MagDiTrainerBuilder
             configure(options);
         }
 
+        return TrainingPresets.Apply(options);
+    }
+
+    /// <summary>Settings configured explicitly against the preset (empty without a preset or without contradiction).</summary>
+    internal IReadOnlyList<string> PresetContradictions() =>
+        [.. TrainingPresets.Contradictions(ResolveOptionsWithoutPreset()), .. TrainingPresets.ExplicitContradictions(_options, _configure)];
+
+    private MagDiTrainingOptions ResolveOptionsWithoutPreset()
+    {
+        MagDiTrainingOptions options = _options.Clone();
+        foreach (var configure in _configure)
+        {
+            configure(options);
+        }
+
         return options;
     }
 
@@ -223,8 +255,8 @@ public sealed class MagDiTrainerBuilder
     public MagDiTrainer Build()
     {
         MagDiTrainingOptions options = ResolveOptions();
-
-        var problems = new List<string>(options.GetProblems());
+        List<string> presetProblems = PresetContradictions().Distinct(StringComparer.Ordinal).ToList();
+        var problems = new List<string>(options.GetProblems().Except(presetProblems, StringComparer.Ordinal));
         if (_studentDirectory is { } source)
         {
             problems.AddRange(source.GetProblems());
@@ -251,6 +283,23 @@ public sealed class MagDiTrainerBuilder
             !_training.Any(g => g.Agents.Contains(agent, StringComparer.OrdinalIgnoreCase)))
         {
             problems.Add($"No training MAG has the agent '{agent}' (agents: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct())}).");
+        }
+
+        if (options.Preset == TrainingPreset.Release)
+        {
+            var misfits = _training.Select(ReleaseTemplate.Problem).OfType<string>().ToList();
+            problems.AddRange(misfits.Take(5).Select(p => "Preset Release: " + p));
+            if (misfits.Count > 5)
+            {
+                problems.Add($"Preset Release: and {misfits.Count - 5} more MAG(s) do not fit the 12-node template.");
+            }
+        }
+
+        if (presetProblems.Count > 0)
+        {
+            // A preset contradicted by an explicit setting: one OptionsValidationException naming every setting (and listing
+            // the other problems too).
+            throw new OptionsValidationException(nameof(MagDiTrainingOptions.Preset), typeof(MagDiTrainingOptions), [.. presetProblems, .. problems]);
         }
 
         if (problems.Count > 0)

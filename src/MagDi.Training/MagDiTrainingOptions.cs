@@ -15,8 +15,25 @@ public sealed class MagDiTrainingOptions
     /// <summary>The configuration section these options bind to by default: <c>MagDi:Training</c>.</summary>
     public const string SectionName = "MagDi:Training";
 
+    /// <summary>
+    /// The paper's recipe (default) or the released code's semantics as a whole. <see cref="TrainingPreset.Release"/> sets
+    /// every setting where the two differ (see the table in docs/training.md); a setting given explicitly that contradicts
+    /// the preset is an error naming it.
+    /// </summary>
+    public TrainingPreset Preset { get; set; } = TrainingPreset.Paper;
+
     /// <summary>What the student learns from. Default <see cref="DistillationLevel.Structure"/> (MAGDi).</summary>
     public DistillationLevel Level { get; set; } = DistillationLevel.Structure;
+
+    /// <summary>
+    /// MAGDi's objectives (default) or the DSS-MT baseline (<see cref="DistillationObjective.StepByStep"/>: label and rationale
+    /// as two prefixed tasks, on every valid node of every teacher).
+    /// </summary>
+    public DistillationObjective Objective { get; set; } = DistillationObjective.MagDi;
+
+    /// <summary>λ of DSS-MT: L = L_label + λ·L_rationale. Default 1 (Hsieh et al.). Used only with <see cref="DistillationObjective.StepByStep"/>.</summary>
+    [Range(0.0, 100.0)]
+    public double RationaleWeight { get; set; } = 1.0;
 
     /// <summary>
     /// Learn from this agent's nodes only (the single-teacher baseline, SiT); null uses every teacher. With
@@ -199,6 +216,9 @@ public sealed class MagDiTrainingOptions
         Validator.TryValidateObject(this, new ValidationContext(this), results, validateAllProperties: true);
         problems.AddRange(results.Select(r => r.ErrorMessage ?? "invalid value"));
         if (!Enum.IsDefined(Level)) problems.Add($"Level '{Level}' is not a DistillationLevel.");
+        if (!Enum.IsDefined(Preset)) problems.Add($"Preset '{Preset}' is not a TrainingPreset (Paper or Release).");
+        if (!Enum.IsDefined(Objective)) problems.Add($"Objective '{Objective}' is not a DistillationObjective (MagDi or StepByStep).");
+        problems.AddRange(TrainingPresets.Contradictions(this));
         if (!Enum.IsDefined(FineTuning)) problems.Add($"FineTuning '{FineTuning}' is not a FineTuningMode.");
         if (!Enum.IsDefined(GcnNormalization)) problems.Add($"GcnNormalization '{GcnNormalization}' is not known.");
         if (!Enum.IsDefined(NodeFeatures)) problems.Add($"NodeFeatures '{NodeFeatures}' is not known.");
@@ -227,9 +247,13 @@ public sealed class MagDiTrainingOptions
             problems.Add($"LoraTargetModules names a layer more than once ({string.Join(", ", LoraTargetModules)}).");
         }
 
-        if (Alpha <= 0) problems.Add("Alpha must be positive: every level trains the next-token loss on correct chains.");
-        if (Level == DistillationLevel.AllNodes && Beta <= 0) problems.Add("Level AllNodes needs Beta > 0 (the margin-ranking loss).");
-        if (Level == DistillationLevel.Structure && Gamma <= 0) problems.Add("Level Structure needs Gamma > 0 (the node-classification loss).");
+        if (Objective != DistillationObjective.StepByStep)
+        {
+            // DSS-MT has its own two terms (RationaleWeight); the MAGDi weights do not apply to it.
+            if (Alpha <= 0) problems.Add("Alpha must be positive: every level trains the next-token loss on correct chains.");
+            if (Level == DistillationLevel.AllNodes && Beta <= 0) problems.Add("Level AllNodes needs Beta > 0 (the margin-ranking loss).");
+            if (Level == DistillationLevel.Structure && Gamma <= 0) problems.Add("Level Structure needs Gamma > 0 (the node-classification loss).");
+        }
         if (string.IsNullOrWhiteSpace(OutputDirectory)) problems.Add("OutputDirectory is required.");
         if (SingleTeacher is not null && string.IsNullOrWhiteSpace(SingleTeacher)) problems.Add("SingleTeacher must be an agent name or null.");
         return problems;
@@ -258,7 +282,7 @@ public sealed class MagDiTrainingOptions
     internal IReadOnlyList<string> EffectiveLoraTargetModules => LoraTargetModules is { } targets ? [.. targets] : DefaultLoraTargetModules;
 
     /// <summary>The loss weights this level uses: terms the level does not include get weight 0.</summary>
-    internal MagDiLossWeights EffectiveWeights() => Level switch
+    internal MagDiLossWeights EffectiveWeights() => Objective == DistillationObjective.StepByStep ? new MagDiLossWeights(1, 0, 0) : Level switch
     {
         DistillationLevel.RoundZero or DistillationLevel.CorrectNodes => new MagDiLossWeights(Alpha, 0, 0),
         DistillationLevel.AllNodes => new MagDiLossWeights(Alpha, Beta, 0),

@@ -1,19 +1,40 @@
 using MagDi.Graphs;
 using MagDi.Graphs.Gcn;
+using MagDi.Graphs.IO;
+using MagDi.Losses;
 using MagDi.Tasks;
 using MagDi.Tokenization;
 
 namespace MagDi.Training;
 
+/// <summary>What a tokenised row teaches.</summary>
+internal enum ExampleKind
+{
+    /// <summary>A MAGDi chain: prompt + reasoning + answer; next-token targets only on correct nodes.</summary>
+    Chain,
+
+    /// <summary>DSS-MT's label task: "[label]" prompt, the gold answer as target.</summary>
+    Label,
+
+    /// <summary>DSS-MT's rationale task: "[rationale]" prompt, the node's reasoning as target.</summary>
+    Rationale,
+}
+
 /// <summary>One node selected for training, tokenised.</summary>
-internal sealed record PreparedNode(int NodeIndex, MagNode Node, int[] Ids, int PromptLength)
+internal sealed record PreparedNode(int NodeIndex, MagNode Node, int[] Ids, int PromptLength, ExampleKind Kind = ExampleKind.Chain)
 {
     public bool IsCorrect => Node.IsCorrect;
+
+    /// <summary>Whether the row's targets are trained by a next-token loss (correct chains, and every DSS-MT row).</summary>
+    public bool HasTargets => Kind != ExampleKind.Chain || Node.IsCorrect;
 }
 
 /// <summary>A MAG's selected nodes and the edges among them (re-indexed to the selection).</summary>
 internal sealed record PreparedGraph(InteractionGraph Graph, IReadOnlyList<PreparedNode> Nodes, int[] Sources, int[] Targets)
 {
+    /// <summary>Set on the release's pair rows (<see cref="ReleaseRows"/>): Nodes are then (positive, negative).</summary>
+    public ReleaseRow? Release { get; init; }
+
     public GraphSample ToSample() => new(
         Nodes.Count,
         Sources,
@@ -81,28 +102,35 @@ internal static class TrainingSet
                     continue;
                 }
 
-                TokenizedExample tokens;
-                try
+                bool stepByStep = options.Objective == DistillationObjective.StepByStep;
+                foreach (var (kind, example) in Examples(options, template, task, question, graph, node))
                 {
-                    RenderedExample example = template.RenderNode(task, question, node.Reasoning, node.Answer, options.StripAgreementSentences);
-                    tokens = tokenizer.TokenizeExample(example, appendEos: true);
-                }
-                catch (InvalidOperationException e)
-                {
-                    // The prompt format or the tokenizer cannot render this node (a missing special token, a prompt/target
-                    // boundary inside a token): bad data or configuration, named here, never a bug.
-                    throw new TrainingDataException($"{role} MAG '{graph.Id}' node {node.Agent}/round {node.Round}: {e.Message}", e) { GraphIds = [graph.Id] };
-                }
+                    TokenizedExample tokens;
+                    try
+                    {
+                        tokens = tokenizer.TokenizeExample(example, appendEos: true);
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        // The prompt format or the tokenizer cannot render this node (a missing special token, a prompt/target
+                        // boundary inside a token): bad data or configuration, named here, never a bug.
+                        throw new TrainingDataException($"{role} MAG '{graph.Id}' node {node.Agent}/round {node.Round}: {e.Message}", e) { GraphIds = [graph.Id] };
+                    }
 
-                if (tokens.Ids.Count > maxSequenceLength)
-                {
-                    tooLong.Add(graph.Id);
-                    tooLongNodes.Add($"MAG '{graph.Id}' node {node.Agent}/round {node.Round}: {tokens.Ids.Count} tokens");
-                    continue;
-                }
+                    if (tokens.Ids.Count > maxSequenceLength)
+                    {
+                        tooLong.Add(graph.Id);
+                        tooLongNodes.Add($"MAG '{graph.Id}' node {node.Agent}/round {node.Round}{(stepByStep ? " (" + kind.ToString().ToLowerInvariant() + " task)" : string.Empty)}: {tokens.Ids.Count} tokens");
+                        continue;
+                    }
 
-                map[i] = nodes.Count;
-                nodes.Add(new PreparedNode(i, node, [.. tokens.Ids], tokens.PromptLength));
+                    if (kind == ExampleKind.Chain)
+                    {
+                        map[i] = nodes.Count;
+                    }
+
+                    nodes.Add(new PreparedNode(i, node, [.. tokens.Ids], tokens.PromptLength, kind));
+                }
             }
 
             if (tooLong.Count > 0)
@@ -127,8 +155,8 @@ internal static class TrainingSet
                 }
             }
 
-            used += nodes.Count;
-            correctUsed += nodes.Count(n => n.IsCorrect);
+            used += nodes.Select(n => n.NodeIndex).Distinct().Count();
+            correctUsed += nodes.Where(n => n.IsCorrect).Select(n => n.NodeIndex).Distinct().Count();
             prepared.Add(new PreparedGraph(graph, nodes, [.. sources], [.. targets]));
         }
 
@@ -147,11 +175,39 @@ internal static class TrainingSet
         return (prepared, summary);
     }
 
+    /// <summary>
+    /// The rows a selected node becomes: one MAGDi chain, or DSS-MT's two tasks. DSS-MT (Hsieh et al.'s setting with human
+    /// labels) pairs the node's own rationale with the question's gold answer: the label task predicts the gold answer, the
+    /// rationale task generates the teacher's reasoning, whatever answer it reached.
+    /// </summary>
+    private static IEnumerable<(ExampleKind Kind, RenderedExample Example)> Examples(
+        MagDiTrainingOptions options, MagDiPromptTemplate template, ReasoningTask task, Question question, InteractionGraph graph, MagNode node)
+    {
+        if (options.Objective != DistillationObjective.StepByStep)
+        {
+            yield return (ExampleKind.Chain, template.RenderNode(task, question, node.Reasoning, node.Answer, options.StripAgreementSentences));
+            yield break;
+        }
+
+        yield return (ExampleKind.Label, new RenderedExample(
+            template.RenderPrompt(task, question, StepByStepLoss.LabelPrefix),
+            MagDiPromptTemplate.RenderAnswer(graph.GoldAnswer)));
+        string reasoning = options.StripAgreementSentences ? ReasoningCleaner.RemoveAgreementSentences(node.Reasoning) : node.Reasoning.Trim();
+        yield return (ExampleKind.Rationale, new RenderedExample(
+            template.RenderPrompt(task, question, StepByStepLoss.RationalePrefix),
+            " " + reasoning));
+    }
+
     internal static bool Selects(MagDiTrainingOptions options, MagNode node)
     {
         if (options.SingleTeacher is { } agent && !string.Equals(node.Agent, agent, StringComparison.OrdinalIgnoreCase))
         {
             return false;
+        }
+
+        if (options.Objective == DistillationObjective.StepByStep)
+        {
+            return true; // DSS-MT: every valid node of every teacher and round (the paper's "All Nodes")
         }
 
         return options.Level switch

@@ -70,6 +70,7 @@ public sealed class ExperimentCommandTests(CliFixture fixture)
     [InlineData("--teacher", "zeta", "no training MAG has the teacher 'zeta'")]
     [InlineData("--rows", "sit,everything", "--rows takes")]
     [InlineData("--decoding", "beam", "--decoding must be greedy or paper")]
+    [InlineData("--analyses", "dss-mt,tables", "--analyses takes")]
     public async Task Experiment_BadSettings_Exit2NamingTheSetting(string option, string value, string expected)
     {
         var args = Args(fixture.NewDirectory("bad")).ToList();
@@ -88,6 +89,21 @@ public sealed class ExperimentCommandTests(CliFixture fixture)
         Assert.Equal(2, code);
         Assert.Contains(expected, stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Experiment_AnalysesDssMt_AddsTheRowAfterTheOthers()
+    {
+        string output = fixture.NewDirectory("analyses");
+        string[] args = [.. Args(output, "--analyses", "dss-mt", "--json")];
+        args[Array.IndexOf(args, "--seeds") + 1] = "1";
+        args[Array.IndexOf(args, "--rows") + 1] = "level1";
+
+        var (code, stdout, stderr) = await CliFixture.Run(args);
+
+        Assert.True(code == 0, stderr);
+        using var doc = JsonDocument.Parse(stdout);
+        Assert.Equal(["Level 1", "DSS-MT"], doc.RootElement.GetProperty("rows").EnumerateArray().Select(r => r.GetProperty("name").GetString()));
     }
 
     [Fact]

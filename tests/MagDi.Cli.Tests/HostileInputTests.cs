@@ -209,6 +209,10 @@ public sealed class HostileInputTests(CliFixture fixture)
         Assert.Contains("{\"ids\": [...]}", tokenize.Out);
         var score = await CliFixture.Run("score", "--help");
         Assert.Contains("{\"token_logprobs\": [...]}", score.Out);
+        var eval = await CliFixture.Run("eval", "--help");
+        Assert.Contains("\"[label]\" for a DSS-MT adapter", eval.Out);
+        var train = await CliFixture.Run("train", "--help");
+        Assert.Contains("--preset", train.Out);
     }
 
     // ---- 3. Numeric options: option, value and range named; limits instead of overflows ----

@@ -160,6 +160,43 @@ public sealed class TrainEvalDiscussTests(CliFixture fixture)
         Assert.Contains("--eval-every must be at least 1 and needs --validation-mags", err);
     }
 
+    [Fact]
+    public async Task Train_PresetRelease_TrainsAndAContradictingLevelOrObjectiveIsBadInputNamingIt()
+    {
+        string outDir = Path.Combine(fixture.NewDirectory("release"), "run");
+        var (code, output, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--preset", "release", "--out", outDir,
+            "--max-steps", "2", "--batch-size", "2", "--lr", "1e-3", "--dtype", "f32", "--json");
+        Assert.True(code == 0, err);
+        using (var doc = JsonDocument.Parse(output))
+        {
+            Assert.Equal(2, doc.RootElement.GetProperty("steps").GetInt32());
+            Assert.True(doc.RootElement.GetProperty("loss/node").GetDouble() > 0);
+        }
+
+        var contradicted = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--preset", "release", "--level", "all-nodes",
+            "--objective", "dss-mt", "--out", fixture.NewDirectory("release-bad"), "--max-steps", "1");
+        Assert.Equal(2, contradicted.Code);
+        Assert.Contains("Level = AllNodes", contradicted.Err);
+        Assert.Contains("Objective = StepByStep", contradicted.Err);
+    }
+
+    [Fact]
+    public async Task Train_ObjectiveDssMt_ReportsTheLabelAndRationaleLosses()
+    {
+        string outDir = Path.Combine(fixture.NewDirectory("dss"), "run");
+        var (code, output, err) = await CliFixture.Run(
+            "train", "--model", fixture.ModelDirectory, "--mags", fixture.MagsPath, "--objective", "dss-mt", "--rationale-weight", "0.5",
+            "--out", outDir, "--max-steps", "2", "--batch-size", "2", "--lr", "1e-3", "--dtype", "f32", "--json");
+
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(output);
+        double label = doc.RootElement.GetProperty("loss/label").GetDouble();
+        double rationale = doc.RootElement.GetProperty("loss/rationale").GetDouble();
+        Assert.Equal(label + (0.5 * rationale), doc.RootElement.GetProperty("loss/total").GetDouble(), 5);
+    }
+
     private static List<InteractionGraph> YesNoGraphs(int count)
     {
         var graphs = new List<InteractionGraph>();

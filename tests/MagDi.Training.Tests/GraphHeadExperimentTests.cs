@@ -109,9 +109,17 @@ public sealed class GraphHeadExperimentTests : IDisposable
         string fingerprinted = JsonSerializer.Serialize(MagDiExperiment.FingerprintOptions(defaults));
         Assert.DoesNotContain("GraphHead", fingerprinted, StringComparison.Ordinal);
         Assert.DoesNotContain("AttentionHeads", fingerprinted, StringComparison.Ordinal);
-        Assert.Equal(all.Replace(",\"GraphHead\":0,\"AttentionHeads\":8", string.Empty, StringComparison.Ordinal), fingerprinted);
+        // The preset and DSS-MT settings (issue 17) are left out at their defaults too.
+        var expected = JsonSerializer.SerializeToNode(defaults)!.AsObject();
+        foreach (string key in new[] { "GraphHead", "AttentionHeads", "Preset", "Objective", "RationaleWeight" })
+        {
+            Assert.True(expected.Remove(key), key);
+        }
 
-        var node = new MagDiTrainingOptions { GraphHead = GraphHeadKind.NodeAttention };
+        Assert.Equal(expected.ToJsonString(), fingerprinted);
+        Assert.Contains("\"GraphHead\":0,\"AttentionHeads\":8", all, StringComparison.Ordinal);
+
+        var node = new MagDiTrainingOptions { GraphHead = GraphHeadKind.NodeAttention, Preset = TrainingPreset.Release, Objective = DistillationObjective.StepByStep };
         Assert.Equal(JsonSerializer.Serialize(node), JsonSerializer.Serialize(MagDiExperiment.FingerprintOptions(node)));
     }
 }

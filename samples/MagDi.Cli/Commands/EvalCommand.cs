@@ -71,6 +71,11 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         [NumberRange(1, MaxBatchSize)]
         public int BatchSize { get; set; } = 8;
 
+        /// <summary>Task prefix before the question.</summary>
+        [CommandOption("--task-prefix <TEXT>")]
+        [Description("Model mode: a task prefix before the question, for students trained on prefixed tasks: \"[[label]]\" for a DSS-MT adapter (magdi train --objective dss-mt).")]
+        public string? TaskPrefix { get; set; }
+
         /// <summary>Seed of sampling.</summary>
         [CommandOption("--seed <S>")]
         [Description("Model mode: seed of sampling (with --samples > 1).")]
@@ -210,6 +215,7 @@ public sealed class EvalCommand(CliOutput output) : AsyncCommand<EvalCommand.Set
         {
             Decoding = settings.Samples > 1 ? DecodingStrategy.Paper : DecodingStrategy.Greedy,
             Samples = settings.Samples,
+            TaskPrefix = settings.TaskPrefix,
             MaxNewTokens = settings.MaxNewTokens,
             BatchSize = settings.BatchSize,
             Seed = settings.Seed,

@@ -86,6 +86,11 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         [DefaultValue("no-teacher,sit,levels")]
         public string Rows { get; set; } = "no-teacher,sit,levels";
 
+        /// <summary>The paper's analyses as extra rows.</summary>
+        [CommandOption("--analyses <LIST>")]
+        [Description("Extra rows of the paper's analyses, comma-separated: dss-mt (Table 1's DSS-MT baseline), self-consistency (Table 5: no teacher, each SiT and Level 4 at SC@1 and SC@10 with the paper's sampling), training-size (Figure 6: Level 4 on a quarter, half and all of the MAGs), edge-patterns (Table 11: Level 4 with undirected, fully connected and own-chain edges), all. Default: none.")]
+        public string? Analyses { get; set; }
+
         /// <summary>SiT teachers.</summary>
         [CommandOption("--teacher <AGENT>")]
         [Description("A teacher for the SiT rows (repeatable; default: every agent of the training MAGs).")]
@@ -246,6 +251,11 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
                 return ValidationResult.Error($"--first-seed must be from 0 to 1000000000 (got {FirstSeed}).");
             }
 
+            if (Analyses is not null && ParseAnalyses(Analyses) is null)
+            {
+                return ValidationResult.Error($"--analyses takes a comma-separated list of {string.Join(", ", AnalysisKinds)} (got '{Analyses}').");
+            }
+
             if (ParseRows(Rows) is null)
             {
                 return ValidationResult.Error($"--rows takes a comma-separated list of {string.Join(", ", RowKinds)} (got '{Rows}').");
@@ -276,6 +286,30 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
 
             return DType is null ? ValidationResult.Success() : CliChoices.DType.Check(DType);
         }
+    }
+
+    private static readonly string[] AnalysisKinds = ["dss-mt", "self-consistency", "training-size", "edge-patterns", "all"];
+
+    /// <summary>The analyses of <c>--analyses</c>, or null when one is unknown.</summary>
+    internal static HashSet<string>? ParseAnalyses(string analyses)
+    {
+        var kinds = analyses.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(r => r.ToLowerInvariant()).ToHashSet();
+        if (kinds.Count == 0 || kinds.Any(k => !AnalysisKinds.Contains(k)))
+        {
+            return null;
+        }
+
+        return kinds.Remove("all") ? [.. AnalysisKinds.SkipLast(1)] : kinds;
+    }
+
+    /// <summary>Adds the rows of <c>--analyses</c> after the experiment's own rows (none without the option).</summary>
+    private static void AddAnalyses(MagDiExperimentBuilder builder, Settings settings)
+    {
+        HashSet<string> analyses = settings.Analyses is null ? [] : ParseAnalyses(settings.Analyses)!;
+        if (analyses.Contains("dss-mt")) builder.AddStepByStepRow();
+        if (analyses.Contains("self-consistency")) builder.AddSelfConsistencyRows(1, 10);
+        if (analyses.Contains("training-size")) builder.AddTrainingSizeRows();
+        if (analyses.Contains("edge-patterns")) builder.AddInteractionPatternRows();
     }
 
     /// <summary>The row kinds of <c>--rows</c>, or null when one is unknown.</summary>
@@ -315,6 +349,7 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         MagDiExperimentBuilder builder = settings.Synthetic
             ? await SyntheticAsync(settings, outDir, cancellationToken)
             : await RealAsync(settings, cancellationToken);
+        AddAnalyses(builder, settings);
         builder.WithSeedCount(settings.Seeds, settings.FirstSeed).WithOutputDirectory(Path.Combine(outDir, settings.Synthetic ? "experiment" : "."));
 
         ExperimentReport report;

@@ -18,6 +18,9 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
     /// <summary>The loss terms drawn and reported.</summary>
     internal static readonly string[] LossTerms = ["loss/total", "loss/nll", "loss/margin", "loss/node"];
 
+    /// <summary>The loss terms drawn and shown in the progress line: MAGDi's and DSS-MT's (only those a run reports appear).</summary>
+    internal static readonly string[] PlotTerms = [.. LossTerms, "loss/label", "loss/rationale"];
+
     /// <summary>Options of <c>train</c>.</summary>
     public sealed class Settings : CliSettings
     {
@@ -58,6 +61,23 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         [Description("How level 4's node loss models a MAG: gcn (default, MAGDi), node-attention or token-attention (paper Table 6).")]
         [DefaultValue("gcn")]
         public string GraphHead { get; set; } = "gcn";
+        /// <summary>The preset.</summary>
+        [CommandOption("--preset <PRESET>")]
+        [Description("paper (default: the paper's recipe) or release (the released code's semantics as a whole: pair-row batches, prompt tokens in the loss, 12-node graphs, frozen node features; see docs/training.md).")]
+        [DefaultValue("paper")]
+        public string Preset { get; set; } = "paper";
+
+        /// <summary>The objective.</summary>
+        [CommandOption("--objective <OBJECTIVE>")]
+        [Description("magdi (default: the objectives of --level) or dss-mt (Distilling Step-by-Step on every teacher's nodes: label and rationale tasks).")]
+        [DefaultValue("magdi")]
+        public string Objective { get; set; } = "magdi";
+
+        /// <summary>λ of DSS-MT.</summary>
+        [CommandOption("--rationale-weight <X>")]
+        [Description("With --objective dss-mt: λ in L = L_label + λ·L_rationale (default 1, Hsieh et al.).")]
+        [NumberRange(0, 100)]
+        public double? RationaleWeight { get; set; }
 
         /// <summary>Single-teacher baseline.</summary>
         [CommandOption("--teacher <AGENT>")]
@@ -195,6 +215,21 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
                 return ValidationResult.Error($"--level must be round-zero, correct-nodes, all-nodes or structure (got '{Level}').");
             }
 
+            if (ParsePreset(Preset) is null)
+            {
+                return ValidationResult.Error($"--preset must be paper or release (got '{Preset}').");
+            }
+
+            if (ParseObjective(Objective) is null)
+            {
+                return ValidationResult.Error($"--objective must be magdi or dss-mt (got '{Objective}').");
+            }
+
+            if (RationaleWeight is { } lambda && (ParseObjective(Objective) != DistillationObjective.StepByStep || !(lambda >= 0 && lambda <= 100)))
+            {
+                return ValidationResult.Error($"--rationale-weight must be from 0 to 100 and needs --objective dss-mt (got {lambda.ToString(CultureInfo.InvariantCulture)}).");
+            }
+
             if (ParseGraphHead(GraphHead) is not { } head)
             {
                 return ValidationResult.Error($"--graph-head must be gcn, node-attention or token-attention (got '{GraphHead}').");
@@ -227,6 +262,22 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
             return OutputTargets.Folder("--out", Out);
         }
     }
+
+    /// <summary>Parses a preset name of the command line.</summary>
+    internal static TrainingPreset? ParsePreset(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "paper" => TrainingPreset.Paper,
+        "release" => TrainingPreset.Release,
+        _ => null,
+    };
+
+    /// <summary>Parses an objective name of the command line.</summary>
+    internal static DistillationObjective? ParseObjective(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "magdi" => DistillationObjective.MagDi,
+        "dss-mt" or "dss" or "step-by-step" => DistillationObjective.StepByStep,
+        _ => null,
+    };
 
     /// <summary>Parses a level name of the command line.</summary>
     internal static DistillationLevel? ParseLevel(string name) => name.Trim().ToLowerInvariant() switch
@@ -265,10 +316,14 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
             .UseStudentFromDirectory(settings.Model!, settings.Device, CliChoices.CpuDType.Parse(settings.DType))
             .WithTrainingGraphs(training)
             .WithValidationGraphs(validation)
-            .WithLevel(ParseLevel(settings.Level)!.Value)
-            .WithGraphHead(ParseGraphHead(settings.GraphHead)!.Value)
+            .WithPreset(ParsePreset(settings.Preset)!.Value)
             .WithOutputDirectory(settings.Out!)
             .WithSchedule(settings.Epochs, warmup, settings.MaxSteps);
+        // Only what the command line was given is set explicitly, so a --preset release contradicted by an explicit --level
+        // or --objective is an error naming it.
+        if (context.Arguments.Any(a => a == "--level" || a.StartsWith("--level=", StringComparison.Ordinal)) || ParseLevel(settings.Level) != DistillationLevel.Structure) builder.WithLevel(ParseLevel(settings.Level)!.Value);
+        if (ParseGraphHead(settings.GraphHead) is { } head && (head != GraphHeadKind.Gcn || context.Arguments.Any(a => a == "--graph-head" || a.StartsWith("--graph-head=", StringComparison.Ordinal)))) builder.WithGraphHead(head);
+        if (ParseObjective(settings.Objective) == DistillationObjective.StepByStep) builder.WithStepByStepObjective(settings.RationaleWeight ?? 1.0);
         if (settings.Teacher is not null) builder.WithSingleTeacher(settings.Teacher);
         if (settings.BatchSize is int batch) builder.WithBatchSize(batch);
         if (settings.LearningRate is double lr) builder.WithLearningRate(lr);
@@ -278,9 +333,15 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
         if (settings.SaveEvery is int saveEvery) builder.Configure(o => o.SaveEverySteps = saveEvery);
         PairingStrategyKind pairing = CliChoices.Pairing.Parse(settings.Pairing);
         PromptFormatKind promptFormat = CliChoices.PromptFormat.Parse(settings.PromptFormat);
+        // Pairing is a setting the Release preset decides: set only when given, so --preset release alone is not contradicted.
+        bool pairingGiven = context.Arguments.Any(a => a == "--pairing" || a.StartsWith("--pairing=", StringComparison.Ordinal)) || pairing != PairingStrategyKind.Paper;
         builder.Configure(o =>
         {
-            o.Pairing = pairing;
+            if (pairingGiven)
+            {
+                o.Pairing = pairing;
+            }
+
             o.PromptFormat = promptFormat;
         });
 
@@ -441,7 +502,7 @@ public sealed class TrainCommand(CliOutput output) : AsyncCommand<TrainCommand.S
     private static string Describe(TrainingProgress p)
     {
         var parts = new List<string> { string.Create(CultureInfo.InvariantCulture, $"step {p.Step}/{p.TotalSteps}") };
-        foreach (string term in LossTerms)
+        foreach (string term in PlotTerms)
         {
             if (p.Metrics.TryGetValue(term, out double v))
             {

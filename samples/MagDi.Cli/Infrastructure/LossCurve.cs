@@ -7,7 +7,7 @@ internal static class LossCurve
     public static string Write(IReadOnlyList<IReadOnlyDictionary<string, double>> history, string path, int width = 900, int height = 500)
     {
         var plot = new ScottPlot.Plot();
-        foreach (string term in Commands.TrainCommand.LossTerms)
+        foreach (string term in Commands.TrainCommand.PlotTerms)
         {
             var xs = new List<double>();
             var ys = new List<double>();

@@ -17,6 +17,14 @@ public enum ExperimentRowKind
 
     /// <summary>MAGDi (level 4) with an attention graph head instead of the GCN (paper Table 6), compared with Level 4.</summary>
     GraphHead,
+    /// <summary>A baseline of the paper other than SiT (DSS-MT).</summary>
+    Baseline,
+
+    /// <summary>
+    /// A row of one of the paper's analyses (self-consistency@k, training-set size, edge patterns): a variant of another row
+    /// that the report's claims and reference comparisons leave out.
+    /// </summary>
+    Analysis,
 }
 
 /// <summary>The paired difference between a row and a reference row, over the same seeds and test questions.</summary>

@@ -128,7 +128,8 @@ public sealed partial class MagDiExperiment
     private async Task<UnitResult> RunUnitAsync(ExperimentRowDefinition row, int seed, int index, int count, string data, CancellationToken ct)
     {
         // Greedy decoding makes the base student's answers independent of the seed: evaluate it once.
-        bool shared = row.Kind == ExperimentRowKind.NoTeacher && _setup.Evaluation.Decoding == DecodingStrategy.Greedy;
+        EvaluationOptions rowEvaluation = row.Evaluation?.Invoke(_setup.Evaluation) ?? _setup.Evaluation;
+        bool shared = !row.Trains && rowEvaluation.Decoding == DecodingStrategy.Greedy;
         string directory = Path.Combine(_setup.OutputDirectory, "runs", Slug(row.Name), shared ? "all-seeds" : $"seed-{seed}");
         string fingerprint = UnitFingerprint(row, shared ? null : seed, data);
         string resultPath = Path.Combine(directory, ResultFile);
@@ -172,10 +173,14 @@ public sealed partial class MagDiExperiment
 
             row.Configure?.Invoke(builder);
             builder.UseStudent(student, _setup.Tokenizer)
-                .WithTrainingGraphs(_setup.Training)
+                .WithTrainingGraphs(row.TrainingData?.Invoke(_setup.Training) ?? _setup.Training)
                 .WithSeed(seed)
-                .WithOutputDirectory(Path.Combine(directory, "train"))
-                .ResumeFromLatestCheckpoint() // a run interrupted mid-training continues from its checkpoint
+                .WithOutputDirectory(row.SharedTraining is null
+                    ? Path.Combine(directory, "train")
+                    : Path.Combine(_setup.OutputDirectory, "runs", Slug(row.SharedTraining), $"seed-{seed}", "train"))
+                // A run interrupted mid-training continues from its checkpoint; a shared training that another row finished
+                // resumes at its last step: no step is run again, its weights are loaded.
+                .ResumeFromLatestCheckpoint()
                 .UseLogger(_logger)
                 .UseProgress(new InlineProgress<TrainingProgress>(p => Report(row, seed, index, count, ExperimentStage.Training, p, 0, null, reused: false)));
             using MagDiTrainer trainer = builder.Build();
@@ -193,13 +198,17 @@ public sealed partial class MagDiExperiment
         var questions = new List<QuestionOutcome>(_setup.Test.Count);
         var evaluation = new EvaluationOptions
         {
-            Decoding = _setup.Evaluation.Decoding,
-            MaxNewTokens = _setup.Evaluation.MaxNewTokens,
-            Samples = _setup.Evaluation.Samples,
-            BatchSize = _setup.Evaluation.BatchSize,
-            Seed = _setup.Evaluation.Seed + seed,
-            Limit = _setup.Evaluation.Limit,
-            PromptFormat = _setup.Evaluation.PromptFormat,
+            Decoding = rowEvaluation.Decoding,
+            MaxNewTokens = rowEvaluation.MaxNewTokens,
+            Samples = rowEvaluation.Samples,
+            BatchSize = rowEvaluation.BatchSize,
+            Seed = rowEvaluation.Seed + seed,
+            Limit = rowEvaluation.Limit,
+            PromptFormat = rowEvaluation.PromptFormat,
+            // A DSS-MT student answers its label task: prompted with the label prefix it was trained with.
+            TaskPrefix = _setup.RowOptions.GetValueOrDefault(row.Name)?.Objective == DistillationObjective.StepByStep
+                ? Losses.StepByStepLoss.LabelPrefix
+                : rowEvaluation.TaskPrefix,
         };
         var evaluator = new MagDiEvaluator(student, _setup.Tokenizer, evaluation);
         int done = 0;
@@ -319,6 +328,8 @@ public sealed partial class MagDiExperiment
         Claim("GCN (Level 4) > node attention", level4, nodeAttention);
         Claim("GCN (Level 4) > token attention", level4, tokenAttention);
         Claim("Node attention > token attention", nodeAttention, tokenAttention);
+        string? dssMt = _setup.Rows.FirstOrDefault(r => _setup.RowOptions.TryGetValue(r.Name, out var o) && o.Objective == DistillationObjective.StepByStep && o.SingleTeacher is null)?.Name;
+        Claim("MAGDi (Level 4) > DSS-MT", level4, dssMt);
 
         TeacherReference? teachers = TeacherReferenceOf();
         var report = new ExperimentReport(_setup.OutputDirectory, seeds, test.Count, summaries, bestSit, teachers, claims, string.Empty, wall.Elapsed, []);
@@ -381,6 +392,11 @@ public sealed partial class MagDiExperiment
             options = FingerprintOptions(options),
             evaluation = _setup.Evaluation,
         });
+        if (row.VariantKey is not null)
+        {
+            // Analysis rows only (the fingerprints of the other rows, and so their finished runs, stay as they were).
+            json += "\u001F" + row.VariantKey;
+        }
         return Hash(json);
     }
 
@@ -404,6 +420,17 @@ public sealed partial class MagDiExperiment
             {
                 node.Remove(nameof(MagDiTrainingOptions.AttentionHeads));
             }
+        }
+
+        if (options.Preset == TrainingPreset.Paper)
+        {
+            node.Remove(nameof(MagDiTrainingOptions.Preset));
+        }
+
+        if (options.Objective == DistillationObjective.MagDi)
+        {
+            node.Remove(nameof(MagDiTrainingOptions.Objective));
+            node.Remove(nameof(MagDiTrainingOptions.RationaleWeight));
         }
 
         return node;

@@ -11,7 +11,29 @@ namespace MagDi.Training.Experiments;
 /// <summary>One row of an experiment as configured (resolved into trainer options when the experiment is built).</summary>
 internal sealed record ExperimentRowDefinition(string Name, string Description, ExperimentRowKind Kind, Action<MagDiTrainerBuilder>? Configure)
 {
-    public bool Trains => Kind != ExperimentRowKind.NoTeacher;
+    /// <summary>Whether the row trains a student (the base student's rows, plain or analysed, do not).</summary>
+    public bool Trains => Kind != ExperimentRowKind.NoTeacher && !(Kind == ExperimentRowKind.Analysis && Configure is null);
+
+    /// <summary>This row's evaluation settings from the experiment's (self-consistency rows); null uses the experiment's.</summary>
+    public Func<EvaluationOptions, EvaluationOptions>? Evaluation { get; init; }
+
+    /// <summary>This row's training MAGs from the experiment's (data-size and edge-pattern rows); null uses them all.</summary>
+    public Func<IReadOnlyList<InteractionGraph>, IReadOnlyList<InteractionGraph>>? TrainingData { get; init; }
+
+    /// <summary>What <see cref="Evaluation"/> and <see cref="TrainingData"/> change, for the run's fingerprint.</summary>
+    public string? VariantKey { get; init; }
+
+    /// <summary>Expanded in Build into one row per teacher of the training MAGs (self-consistency rows of every SiT).</summary>
+    public Func<string, ExperimentRowDefinition>? PerTeacher { get; init; }
+
+    /// <summary>
+    /// Rows with the same value train one student per seed, in <c>runs/{slug}/seed-{s}/train</c>, and share it (the
+    /// self-consistency rows of one base row differ only in how they are evaluated); null trains in the row's own folder.
+    /// </summary>
+    public string? SharedTraining { get; init; }
+
+    /// <summary>Expanded in Build into training-size rows of a quarter, half and all of the training MAGs.</summary>
+    public bool DefaultSizes { get; init; }
 }
 
 /// <summary>
@@ -26,6 +48,8 @@ public sealed class MagDiExperimentBuilder
     private readonly List<int> _seeds = [];
     private readonly List<ExperimentRowDefinition> _rows = [];
     private readonly List<Action<MagDiTrainerBuilder>> _trainer = [];
+    private readonly List<string> _problems = [];
+    private readonly List<int> _sizes = [];
     private string? _baseDirectory;
     private string _device = "auto";
     private ModelDType? _dtype;
@@ -174,6 +198,137 @@ public sealed class MagDiExperimentBuilder
         return AddDefinition(new ExperimentRowDefinition(name, description, ExperimentRowKind.GraphHead, b => b.WithLevel(DistillationLevel.Structure).WithGraphHead(head)));
     }
 
+    /// <summary>
+    /// The paper's multi-teacher baseline DSS-MT (Table 1): Distilling Step-by-Step (Hsieh et al., 2023) on every valid node
+    /// of every teacher, label and rationale as two prefixed tasks, L = L_label + λ·L_rationale (λ = 1). Evaluated with the
+    /// label prefix, answering without a rationale.
+    /// </summary>
+    public MagDiExperimentBuilder AddStepByStepRow(double rationaleWeight = 1.0) =>
+        AddDefinition(new ExperimentRowDefinition("DSS-MT", "Distilling Step-by-Step, all teachers' nodes (label + rationale tasks)", ExperimentRowKind.Baseline,
+            b => b.WithStepByStepObjective(rationaleWeight)));
+
+    /// <summary>
+    /// The paper's Table 5: self-consistency@k rows of the base student, of every single teacher (the report shows which SiT is
+    /// best) and of MAGDi (Level 4), for each k in <paramref name="samples"/> (default 1 and 10). They decode with the paper's
+    /// sampling (temperature 0.7, top-p 0.9, top-k 50) and take the majority answer of k samples; k = 1 is one sample.
+    /// The rows of one student at every k share its training (one student per seed, in <c>runs/{student}-sc/seed-{s}/train</c>),
+    /// trained with the row's usual settings (same seed, same budget).
+    /// </summary>
+    public MagDiExperimentBuilder AddSelfConsistencyRows(params int[] samples)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        int[] ks = samples.Length == 0 ? [1, 10] : samples;
+        foreach (int k in ks)
+        {
+            string suffix = $", SC@{k}";
+            string key = $"self-consistency:{k}";
+            EvaluationOptions Evaluation(EvaluationOptions e) => Copy(e, o =>
+            {
+                o.Decoding = DecodingStrategy.Paper;
+                o.Samples = k;
+            });
+
+            AddDefinition(new ExperimentRowDefinition("No teacher" + suffix, $"the base student, majority of {k} sample(s)", ExperimentRowKind.Analysis, null)
+            {
+                Evaluation = Evaluation,
+                VariantKey = key,
+            });
+            AddDefinition(new ExperimentRowDefinition(string.Empty, string.Empty, ExperimentRowKind.Analysis, null)
+            {
+                PerTeacher = teacher => SingleTeacherRow(teacher) with
+                {
+                    Name = $"SiT ({teacher})" + suffix,
+                    Description = $"{teacher} alone, majority of {k} sample(s)",
+                    Kind = ExperimentRowKind.Analysis,
+                    Evaluation = Evaluation,
+                    VariantKey = key,
+                    SharedTraining = $"SiT ({teacher}), SC",
+                },
+            });
+            AddDefinition(new ExperimentRowDefinition("Level 4 (MAGDi)" + suffix, $"MAGDi, majority of {k} sample(s)", ExperimentRowKind.Analysis, b => b.WithLevel(DistillationLevel.Structure))
+            {
+                Evaluation = Evaluation,
+                VariantKey = key,
+                SharedTraining = "Level 4 (MAGDi), SC",
+            });
+        }
+
+        if (ks.Any(k => k < 1))
+        {
+            _problems.Add($"Self-consistency sample counts must be at least 1 (got {string.Join(", ", ks)}).");
+        }
+
+        return this;
+    }
+
+    /// <summary>
+    /// The paper's Figure 6: MAGDi (Level 4) trained on the first N training MAGs, one row per N in <paramref name="sizes"/>
+    /// ("Level 4 (MAGDi), N MAGs"). The budget is the shared one: with an epoch budget a smaller set gets fewer steps, as in
+    /// the paper; with a step budget every size gets the same steps.
+    /// </summary>
+    /// <remarks>With no sizes: a quarter, half and all of the training MAGs (known when the experiment is built).</remarks>
+    public MagDiExperimentBuilder AddTrainingSizeRows(params int[] sizes)
+    {
+        ArgumentNullException.ThrowIfNull(sizes);
+        if (sizes.Length == 0)
+        {
+            return AddDefinition(new ExperimentRowDefinition(string.Empty, string.Empty, ExperimentRowKind.Analysis, null) { DefaultSizes = true });
+        }
+
+        foreach (int size in sizes)
+        {
+            AddDefinition(TrainingSizeRow(size));
+            _sizes.Add(size);
+        }
+
+        return this;
+    }
+
+    private static ExperimentRowDefinition TrainingSizeRow(int size) =>
+        new($"Level 4 (MAGDi), {size} MAGs", $"MAGDi on the first {size} training MAGs", ExperimentRowKind.Analysis, b => b.WithLevel(DistillationLevel.Structure))
+        {
+            TrainingData = graphs => graphs.Take(size).ToList(),
+            VariantKey = $"training-size:{size}",
+        };
+
+    /// <summary>
+    /// The paper's graph-structure analysis (Table 11): MAGDi (Level 4) on the training MAGs with their edges rebuilt by each of
+    /// <paramref name="patterns"/> (default: undirected, fully connected, own chain; the plain Level 4 row is the directed
+    /// ReConcile pattern), one row each ("Level 4 (MAGDi), undirected edges").
+    /// </summary>
+    public MagDiExperimentBuilder AddInteractionPatternRows(params InteractionPattern[] patterns)
+    {
+        ArgumentNullException.ThrowIfNull(patterns);
+        InteractionPattern[] chosen = patterns.Length == 0 ? [InteractionPattern.Undirected, InteractionPattern.FullyConnected, InteractionPattern.OwnChain] : patterns;
+        foreach (InteractionPattern pattern in chosen)
+        {
+            AddDefinition(new ExperimentRowDefinition($"Level 4 (MAGDi), {pattern.Name} edges", $"MAGDi with {pattern.Name} edges", ExperimentRowKind.Analysis, b => b.WithLevel(DistillationLevel.Structure))
+            {
+                TrainingData = graphs => graphs.Select(g => g.WithPattern(pattern)).ToList(),
+                VariantKey = $"edges:{pattern.Name}",
+            });
+        }
+
+        return this;
+    }
+
+    private static EvaluationOptions Copy(EvaluationOptions e, Action<EvaluationOptions> change)
+    {
+        var copy = new EvaluationOptions
+        {
+            Decoding = e.Decoding,
+            MaxNewTokens = e.MaxNewTokens,
+            Samples = e.Samples,
+            BatchSize = e.BatchSize,
+            Seed = e.Seed,
+            Limit = e.Limit,
+            PromptFormat = e.PromptFormat,
+            TaskPrefix = e.TaskPrefix,
+        };
+        change(copy);
+        return copy;
+    }
+
     /// <summary>A row of your own: <paramref name="configure"/> sets up its trainer (level, teacher, loss weights, ...) after the shared settings.</summary>
     public MagDiExperimentBuilder AddRow(string name, string description, Action<MagDiTrainerBuilder> configure)
     {
@@ -237,10 +392,14 @@ public sealed class MagDiExperimentBuilder
         var rows = new List<ExperimentRowDefinition>();
         foreach (var row in _rows)
         {
-            if (row.Kind == ExperimentRowKind.SingleTeacher && row.Configure is null)
+            if (row.DefaultSizes)
+            {
+                rows.AddRange(new[] { _training.Count / 4, _training.Count / 2, _training.Count }.Where(n => n >= 1).Distinct().Select(TrainingSizeRow));
+            }
+            else if ((row.Kind == ExperimentRowKind.SingleTeacher && row.Configure is null) || row.PerTeacher is not null)
             {
                 var agents = _training.SelectMany(g => g.Agents).Distinct(StringComparer.Ordinal).ToList();
-                rows.AddRange(agents.Select(SingleTeacherRow));
+                rows.AddRange(agents.Select(row.PerTeacher ?? SingleTeacherRow));
                 if (agents.Count == 0)
                 {
                     failures.Add("Single-teacher rows for every teacher need training MAGs to take the teachers from (WithTrainingGraphs).");
@@ -250,6 +409,12 @@ public sealed class MagDiExperimentBuilder
             {
                 rows.Add(row);
             }
+        }
+
+        failures.AddRange(_problems);
+        foreach (int size in _sizes.Where(n => n < 1 || (_training.Count > 0 && n > _training.Count)))
+        {
+            failures.Add($"Training-size row of {size} MAGs: sizes must be from 1 to the {_training.Count} training MAGs.");
         }
 
         if (_seeds.Count == 0)
@@ -304,6 +469,10 @@ public sealed class MagDiExperimentBuilder
         }
 
         failures.AddRange(_evaluation.GetProblems());
+        foreach (var row in rows.Where(r => r.Evaluation is not null))
+        {
+            failures.AddRange(row.Evaluation!(_evaluation).GetProblems().Select(problem => $"Row '{row.Name}': {problem}"));
+        }
 
         if (failures.Count > 0)
         {
@@ -437,13 +606,14 @@ public sealed class MagDiExperimentBuilder
             return options;
         }
 
-        if (options.SingleTeacher is { } teacher && !_training.Any(g => g.Agents.Contains(teacher, StringComparer.OrdinalIgnoreCase)))
+        IReadOnlyList<InteractionGraph> training = row.TrainingData?.Invoke(_training) ?? _training;
+        if (options.SingleTeacher is { } teacher && !training.Any(g => g.Agents.Contains(teacher, StringComparer.OrdinalIgnoreCase)))
         {
             failures.Add($"Row '{row.Name}': no training MAG has the teacher '{teacher}' (teachers: {string.Join(", ", _training.SelectMany(g => g.Agents).Distinct(StringComparer.Ordinal))}).");
             return null;
         }
 
-        if (!_training.Any(g => g.Nodes.Any(n => n.IsValid && TrainingSet.Selects(options, n))))
+        if (!training.Any(g => g.Nodes.Any(n => n.IsValid && TrainingSet.Selects(options, n))))
         {
             failures.Add($"Row '{row.Name}': the training MAGs have no node this row trains on (level {options.Level}" +
                 (options.SingleTeacher is null ? ")." : $", teacher '{options.SingleTeacher}')."));

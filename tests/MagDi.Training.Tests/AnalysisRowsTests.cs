@@ -1,0 +1,123 @@
+using System.Text.Json;
+using MagDi.Graphs;
+using MagDi.Training.Experiments;
+using Microsoft.Extensions.Options;
+
+namespace MagDi.Training.Tests;
+
+/// <summary>
+/// The paper's analyses as experiment rows (DSS-MT, self-consistency@k, training-set size, edge patterns), each trained and
+/// evaluated end to end on the embedded synthetic benchmark (shipped base student, simulated teachers) with a tiny budget.
+/// </summary>
+public sealed class AnalysisRowsTests : IDisposable
+{
+    private readonly string _root = TestStudent.TempDirectory();
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static SyntheticExperimentOptions Options() => new()
+    {
+        TrainingQuestions = 8,
+        TestQuestions = 3,
+        Steps = 2,
+        MaxNewTokens = 24,
+        PrebuiltBaseModels = Path.Combine(Machine.RepositoryRoot(), "samples", "Shared", "synthetic-base"),
+    };
+
+    [Fact]
+    public async Task EveryAnalysisRow_TrainsAndEvaluates_AndTheDefaultRowsAreUnchanged()
+    {
+        SyntheticExperimentOptions options = Options();
+        SyntheticExperimentData data = await SyntheticExperiment.PrepareAsync(Path.Combine(_root, "setup"), options);
+
+        // The quickstart's rows: no analysis row unless asked for.
+        MagDiExperiment plain = SyntheticExperiment.CreateBuilder(data, options).WithSeeds(1).WithOutputDirectory(Path.Combine(_root, "plain")).Build();
+        Assert.DoesNotContain(plain.RowNames, n => n.Contains("SC@", StringComparison.Ordinal) || n.Contains("DSS", StringComparison.Ordinal) || n.Contains(", ", StringComparison.Ordinal));
+
+        string output = Path.Combine(_root, "analyses");
+        ExperimentReport report = await MagDiExperiment.CreateBuilder()
+            .UseBaseModel(data.BaseModelDirectory, device: "cpu", dtype: ModelDType.F32)
+            .WithTrainingGraphs(data.TrainingGraphs)
+            .WithTestQuestions(data.TestQuestions)
+            .WithSeeds(1)
+            .AddLevelRow(DistillationLevel.Structure)
+            .AddStepByStepRow()
+            .AddSelfConsistencyRows(1, 3)
+            .AddTrainingSizeRows(4)
+            .AddInteractionPatternRows(InteractionPattern.Undirected, InteractionPattern.FullyConnected)
+            .ConfigureTrainer(t => t.WithLora(rank: 4, alpha: 8).WithSchedule(epochs: 100, warmupSteps: 1, maxSteps: 2).WithBatchSize(4).WithLearningRate(1e-2))
+            .WithEvaluation(new EvaluationOptions { MaxNewTokens = 24, BatchSize = 8 })
+            .WithOutputDirectory(output)
+            .Build()
+            .RunAsync();
+
+        string[] teachers = [.. data.TrainingGraphs.SelectMany(g => g.Agents).Distinct()];
+        string[] expected =
+        [
+            "Level 4 (MAGDi)", "DSS-MT",
+            "No teacher, SC@1", .. teachers.Select(t => $"SiT ({t}), SC@1"), "Level 4 (MAGDi), SC@1",
+            "No teacher, SC@3", .. teachers.Select(t => $"SiT ({t}), SC@3"), "Level 4 (MAGDi), SC@3",
+            "Level 4 (MAGDi), 4 MAGs", "Level 4 (MAGDi), undirected edges", "Level 4 (MAGDi), fully-connected edges",
+        ];
+        Assert.Equal(expected, report.Rows.Select(r => r.Name));
+        Assert.Equal(ExperimentRowKind.Baseline, report.Rows.Single(r => r.Name == "DSS-MT").Kind);
+        Assert.All(report.Rows.Skip(2), r => Assert.Equal(ExperimentRowKind.Analysis, r.Kind));
+        Assert.Contains(report.Claims, c => c.Claim == "MAGDi (Level 4) > DSS-MT");
+
+        foreach (ExperimentRowResult row in report.Rows)
+        {
+            string slug = MagDiExperiment.Slug(row.Name);
+            bool trains = !row.Name.StartsWith("No teacher", StringComparison.Ordinal);
+            string run = Path.Combine(output, "runs", slug, "seed-1");
+            Assert.True(File.Exists(Path.Combine(run, "result.json")), row.Name);
+            bool sc = row.Name.Contains(", SC@", StringComparison.Ordinal);
+            Assert.Equal(trains && !sc, File.Exists(Path.Combine(run, "train", "adapter", "adapter_config.json")));
+            using var predictions = File.OpenText(Path.Combine(run, "eval", "synthetic-arithmetic", "predictions.jsonl"));
+            Assert.Equal(data.TestQuestions.Count, (await predictions.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        }
+
+        // The SC@1 and SC@3 rows of one student share its training: trained once, 2 steps, then loaded.
+        string shared = Path.Combine(output, "runs", MagDiExperiment.Slug("Level 4 (MAGDi), SC"), "seed-1", "train");
+        Assert.True(File.Exists(Path.Combine(shared, "adapter", "adapter_config.json")));
+        Assert.Equal(2, File.ReadAllLines(Path.Combine(shared, "metrics.jsonl")).Length);
+        foreach (string k in new[] { "1", "3" })
+        {
+            using var sc = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "runs", MagDiExperiment.Slug("Level 4 (MAGDi), SC@" + k), "seed-1", "result.json")));
+            Assert.Equal(2, sc.RootElement.GetProperty("steps").GetInt32());
+        }
+
+        // DSS-MT trained its two tasks and was asked with the label prefix.
+        string dss = Path.Combine(output, "runs", "dss-mt", "seed-1");
+        string metrics = File.ReadAllLines(Path.Combine(dss, "train", "metrics.jsonl"))[0];
+        Assert.Contains("loss/label", metrics);
+        Assert.Contains("loss/rationale", metrics);
+
+        // The size row trained on 4 MAGs; the edge rows on every MAG.
+        using var size = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "runs", MagDiExperiment.Slug("Level 4 (MAGDi), 4 MAGs"), "seed-1", "result.json")));
+        Assert.Equal(2, size.RootElement.GetProperty("steps").GetInt32());
+    }
+
+    [Fact]
+    public void Build_WithATrainingSizeLargerThanTheMags_NamesIt()
+    {
+        var error = Assert.Throws<OptionsValidationException>(() => MagDiExperiment.CreateBuilder()
+            .WithTrainingGraphs(SampleMags.Arithmetic(3))
+            .WithSeeds(1)
+            .AddTrainingSizeRows(5)
+            .AddSelfConsistencyRows(0)
+            .WithOutputDirectory(_root)
+            .Build());
+
+        Assert.Contains("Training-size row of 5 MAGs", error.Message);
+        Assert.Contains("Self-consistency sample counts must be at least 1", error.Message);
+    }
+}
