@@ -414,22 +414,7 @@ internal sealed class ContinuousBatchScheduler
             return argmax.to_type(ScalarType.Int32).data<int>().ToArray();
         }
 
-        x = x / _options.Temperature;
-        if (_options.TopK is > 0 && _options.TopK < x.shape[1])
-        {
-            Tensor kth = x.topk(_options.TopK.Value, -1).values.narrow(1, _options.TopK.Value - 1, 1); // [N,1]
-            x = x.masked_fill(x < kth, double.NegativeInfinity);
-        }
-
-        if (_options.TopP < 1.0)
-        {
-            var (sorted, order) = x.sort(-1, descending: true);
-            Tensor probs = sorted.softmax(-1);
-            Tensor before = probs.cumsum(-1) - probs;                          // mass strictly before each token
-            Tensor drop = before >= _options.TopP;                             // never drops the top token
-            Tensor dropOriginal = zeros_like(drop).scatter(1, order, drop);
-            x = x.masked_fill(dropOriginal, double.NegativeInfinity);
-        }
+        x = TextGenerator.FilterLogits(x, _options);
 
         Tensor cdf = x.softmax(-1).to_type(ScalarType.Float64).cumsum(-1); // [N,V]
         var u = new double[rows.Length];

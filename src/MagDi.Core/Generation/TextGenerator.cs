@@ -238,6 +238,33 @@ public sealed class TextGenerator
         return options.StopCondition?.Invoke(row) == true ? FinishReason.StopCondition : null;
     }
 
+    /// <summary>
+    /// The sampling distribution's logits: <paramref name="x"/> [N,V] divided by the temperature, then top-k and
+    /// top-p (nucleus) filtering (removed tokens get -inf; the top token is never removed). Shared by the static and
+    /// the continuous-batching decoders so both sample from the same distribution.
+    /// </summary>
+    internal static Tensor FilterLogits(Tensor x, GenerationOptions options)
+    {
+        x = x / options.Temperature;
+        if (options.TopK is > 0 && options.TopK < x.shape[1])
+        {
+            Tensor kth = x.topk(options.TopK.Value, -1).values.narrow(1, options.TopK.Value - 1, 1); // [N,1]
+            x = x.masked_fill(x < kth, double.NegativeInfinity);
+        }
+
+        if (options.TopP < 1.0)
+        {
+            var (sorted, order) = x.sort(-1, descending: true);
+            Tensor probs = sorted.softmax(-1);
+            Tensor before = probs.cumsum(-1) - probs;                          // mass strictly before each token
+            Tensor drop = before >= options.TopP;                              // never drops the top token
+            Tensor dropOriginal = zeros_like(drop).scatter(1, order, drop);
+            x = x.masked_fill(dropOriginal, double.NegativeInfinity);
+        }
+
+        return x;
+    }
+
     /// <summary>Turns last-position logits into next ids; sampling runs on CPU in f32 with its own seeded generator.</summary>
     private sealed class Sampler : IDisposable
     {
@@ -271,23 +298,7 @@ public sealed class TextGenerator
                 x = where(maxValues.isfinite().unsqueeze(1), x, zeros_like(x));
             }
 
-            x = x / _options.Temperature;
-            if (_options.TopK is > 0 && _options.TopK < x.shape[1])
-            {
-                Tensor kth = x.topk(_options.TopK.Value, -1).values.narrow(1, _options.TopK.Value - 1, 1); // [B,1]
-                x = x.masked_fill(x < kth, double.NegativeInfinity);
-            }
-
-            if (_options.TopP < 1.0)
-            {
-                var (sorted, order) = x.sort(-1, descending: true);
-                Tensor probs = sorted.softmax(-1);
-                Tensor before = probs.cumsum(-1) - probs;                          // mass strictly before each token
-                Tensor drop = before >= _options.TopP;                             // never drops the top token
-                Tensor dropOriginal = zeros_like(drop).scatter(1, order, drop);
-                x = x.masked_fill(dropOriginal, double.NegativeInfinity);
-            }
-
+            x = FilterLogits(x, _options);
             return x.softmax(-1).multinomial(1, generator: _generator).squeeze(1).to_type(ScalarType.Int32).data<int>().ToArray();
         }
 
