@@ -30,8 +30,16 @@ if (Arg("--load-only") is { } loadDir)
 
 var config = new ModelConfig
 {
-    ModelType = "llama", VocabSize = 16000, HiddenSize = 384, IntermediateSize = 1024, NumHiddenLayers = 6,
-    NumAttentionHeads = 6, NumKeyValueHeads = 2, MaxPositionEmbeddings = 1024, RmsNormEps = 1e-5, TieWordEmbeddings = false,
+    ModelType = "llama",
+    VocabSize = 16000,
+    HiddenSize = 384,
+    IntermediateSize = 1024,
+    NumHiddenLayers = 6,
+    NumAttentionHeads = 6,
+    NumKeyValueHeads = 2,
+    MaxPositionEmbeddings = 1024,
+    RmsNormEps = 1e-5,
+    TieWordEmbeddings = false,
 };
 long parameters = config.ParameterCount();
 if (only == "probe")
@@ -128,7 +136,7 @@ foreach (var (dt, lora) in only is "all" or "training" ? new[] { (ScalarType.Flo
         continue;
     }
 
-    const int batch = 8, seq = 256;
+    const int Batch = 8, Seq = 256;
     using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: dt);
     model.train();
     var trainable = lora
@@ -136,9 +144,9 @@ foreach (var (dt, lora) in only is "all" or "training" ? new[] { (ScalarType.Flo
         : model.parameters().Cast<Tensor>().ToList();
     var optimizer = optim.AdamW(trainable.Select(p => (TorchSharp.Modules.Parameter)p), lr: 1e-4);
     using var gen = new Generator(5, CPU);
-    // seq + 1 tokens in, seq targets: position t predicts token t + 1. The loss is the library's (the trainer's path):
+    // Seq + 1 tokens in, Seq targets: position t predicts token t + 1. The loss is the library's (the trainer's path):
     // hidden states out, the head applied to the target positions, float32 cross-entropy in cache-sized blocks.
-    using Tensor ids = randint(0, config.VocabSize, [batch, seq + 1], dtype: ScalarType.Int64, generator: gen);
+    using Tensor ids = randint(0, config.VocabSize, [Batch, Seq + 1], dtype: ScalarType.Int64, generator: gen);
     double Step(bool withOptimizer)
     {
         using var scope = NewDisposeScope();
@@ -161,20 +169,24 @@ foreach (var (dt, lora) in only is "all" or "training" ? new[] { (ScalarType.Flo
     var times = Enumerable.Range(0, steps).Select(_ => Step(false)).OrderBy(t => t).ToArray();
     double median = times[times.Length / 2];
     double best = times[0];
-    double tokensPerSecond = batch * seq / best;
+    double tokensPerSecond = Batch * Seq / best;
     // Model FLOPs per token (PaLM appendix B): 6 N (matmul params incl. lm_head, excl. embedding lookup) + 12 L T d (attention scores).
     long matmulParams = parameters - ((long)config.VocabSize * config.HiddenSize);
     // With frozen base weights (LoRA) the backward skips weight gradients: 4 N + 8 L T d (adapter FLOPs are negligible).
     double flopsPerToken = lora
-        ? (4.0 * matmulParams) + (8.0 * config.NumHiddenLayers * seq * config.HiddenSize)
-        : (6.0 * matmulParams) + (12.0 * config.NumHiddenLayers * seq * config.HiddenSize);
+        ? (4.0 * matmulParams) + (8.0 * config.NumHiddenLayers * Seq * config.HiddenSize)
+        : (6.0 * matmulParams) + (12.0 * config.NumHiddenLayers * Seq * config.HiddenSize);
     double achieved = tokensPerSecond * flopsPerToken / 1e9;
     string key = lora ? dt + "_lora_r16" : dt.ToString();
     training[key] = new JsonObject
     {
-        ["batch"] = batch, ["seq_len"] = seq, ["step_seconds_best"] = Math.Round(best, 4), ["step_seconds_median"] = Math.Round(median, 4),
-        ["tokens_per_second_median"] = Math.Round(batch * seq / median, 1),
-        ["tokens_per_second"] = Math.Round(tokensPerSecond, 1), ["model_gflops_per_second"] = Math.Round(achieved, 1),
+        ["batch"] = Batch,
+        ["seq_len"] = Seq,
+        ["step_seconds_best"] = Math.Round(best, 4),
+        ["step_seconds_median"] = Math.Round(median, 4),
+        ["tokens_per_second_median"] = Math.Round(Batch * Seq / median, 1),
+        ["tokens_per_second"] = Math.Round(tokensPerSecond, 1),
+        ["model_gflops_per_second"] = Math.Round(achieved, 1),
         ["dtype"] = dt.ToString(),
     };
     Console.WriteLine($"train {key}: {tokensPerSecond:F0} tok/s, {achieved:F1} GFLOP/s");

@@ -18,12 +18,12 @@ internal static class ServingBench
         // from them. A random model's text does not end by itself, and forcing the same lengths in both paths keeps the
         // work equal: the draws are assigned in (question, sample) order, the order in which both paths see first tokens.
         int[] observed = JsonSerializer.Deserialize<int[]>(File.ReadAllText(lengthsFile))!;
-        const int questions = 64;
+        const int Questions = 64;
         var rng = new Random(18);
-        int[][] prompts = [.. Enumerable.Range(0, questions).Select(_ => Enumerable.Range(0, rng.Next(100, 131)).Select(_ => rng.Next(3, config.VocabSize)).ToArray())];
+        int[][] prompts = [.. Enumerable.Range(0, Questions).Select(_ => Enumerable.Range(0, rng.Next(100, 131)).Select(_ => rng.Next(3, config.VocabSize)).ToArray())];
         var report = new JsonObject
         {
-            ["questions"] = questions,
+            ["questions"] = Questions,
             ["prompt_tokens_min_max"] = new JsonArray(prompts.Min(p => p.Length), prompts.Max(p => p.Length)),
             ["answer_lengths_source"] = Path.GetFileName(lengthsFile),
             ["answer_lengths_observed"] = new JsonObject
@@ -50,7 +50,7 @@ internal static class ServingBench
             foreach (int k in ks)
             {
                 int maxNew = observed.Max();
-                int[] draws = [.. Enumerable.Range(0, questions * k).Select(i => observed[new Random(1000 + i).Next(observed.Length)])];
+                int[] draws = [.. Enumerable.Range(0, Questions * k).Select(i => observed[new Random(1000 + i).Next(observed.Length)])];
                 GenerationOptions Options(long seed)
                 {
                     var lengths = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
@@ -105,7 +105,7 @@ internal static class ServingBench
                     foreach (bool continuousFirst in round % 2 == 0 ? new[] { false, true } : [true, false])
                     {
                         var (seconds, tokens) = continuousFirst ? Continuous() : Static();
-                        (continuousFirst ? continuousRuns : staticRuns).Add(Math.Round(questions / seconds, 3));
+                        (continuousFirst ? continuousRuns : staticRuns).Add(Math.Round(Questions / seconds, 3));
                         if (continuousFirst)
                         {
                             continuousTokens = tokens;
@@ -115,7 +115,7 @@ internal static class ServingBench
                             staticTokens = tokens;
                         }
 
-                        Console.WriteLine($"serving {dt} k={k} {(continuousFirst ? "continuous" : "static")}: {questions} questions in {seconds:F1}s = {questions / seconds:F2} q/s ({tokens} tokens)");
+                        Console.WriteLine($"serving {dt} k={k} {(continuousFirst ? "continuous" : "static")}: {Questions} questions in {seconds:F1}s = {Questions / seconds:F2} q/s ({tokens} tokens)");
                     }
                 }
 

@@ -44,9 +44,19 @@ set_num_threads(threads);
 // Model: Llama-style, ~7M parameters (vocabulary sized like a real tokenizer's relative to d so the lm_head matters).
 var config = new ModelConfig
 {
-    ModelType = "llama", VocabSize = 8000, HiddenSize = 256, IntermediateSize = 688, NumHiddenLayers = 4,
-    NumAttentionHeads = 4, NumKeyValueHeads = 2, MaxPositionEmbeddings = 1024, RmsNormEps = 1e-5, RopeTheta = 10000,
-    TieWordEmbeddings = false, BosTokenId = CharTokenizer.Bos, PadTokenId = CharTokenizer.Pad,
+    ModelType = "llama",
+    VocabSize = 8000,
+    HiddenSize = 256,
+    IntermediateSize = 688,
+    NumHiddenLayers = 4,
+    NumAttentionHeads = 4,
+    NumKeyValueHeads = 2,
+    MaxPositionEmbeddings = 1024,
+    RmsNormEps = 1e-5,
+    RopeTheta = 10000,
+    TieWordEmbeddings = false,
+    BosTokenId = CharTokenizer.Bos,
+    PadTokenId = CharTokenizer.Pad,
 };
 config.SetEosTokenId(CharTokenizer.Eos);
 
@@ -300,8 +310,16 @@ double GemmGflops(ScalarType dtype)
 
 static ModelConfig Small(ModelConfig c) => new()
 {
-    ModelType = "llama", VocabSize = c.VocabSize, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2,
-    NumKeyValueHeads = 1, MaxPositionEmbeddings = c.MaxPositionEmbeddings, BosTokenId = c.BosTokenId, PadTokenId = c.PadTokenId,
+    ModelType = "llama",
+    VocabSize = c.VocabSize,
+    HiddenSize = 32,
+    IntermediateSize = 64,
+    NumHiddenLayers = 1,
+    NumAttentionHeads = 2,
+    NumKeyValueHeads = 1,
+    MaxPositionEmbeddings = c.MaxPositionEmbeddings,
+    BosTokenId = c.BosTokenId,
+    PadTokenId = c.PadTokenId,
 };
 
 static JsonObject Summary(List<JsonObject> runs)

@@ -6,8 +6,8 @@ using MagDi.Modeling;
 using MagDi.Runtime;
 using MagDi.Tasks;
 using MagDi.Tokenization;
-using Microsoft.Extensions.Options;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Training;
 

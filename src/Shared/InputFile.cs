@@ -25,7 +25,7 @@ internal static partial class InputFile
     private const int Regular = 0x8000;
     private const int Socket = 0xC000;
 
-    private static bool s_statUnavailable;
+    private static bool _statUnavailable;
 
     /// <summary>A UTF-8 encoding (no byte-order mark on writing) that throws <see cref="DecoderFallbackException"/> on invalid bytes.</summary>
     public static UTF8Encoding StrictUtf8 { get; } = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
@@ -161,7 +161,7 @@ internal static partial class InputFile
     /// <summary>The file type bits of <c>stat(path)</c>, or null when they cannot be read.</summary>
     private static int? FileType(string path)
     {
-        if (s_statUnavailable)
+        if (_statUnavailable)
         {
             return null;
         }
@@ -182,7 +182,7 @@ internal static partial class InputFile
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
         {
             // A host that links System.Native statically (single-file, NativeAOT): the type cannot be checked.
-            s_statUnavailable = true;
+            _statUnavailable = true;
             return null;
         }
     }

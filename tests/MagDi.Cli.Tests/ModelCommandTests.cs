@@ -10,12 +10,12 @@ public sealed class ModelCommandTests(CliFixture fixture)
     [Fact]
     public async Task Generate_Greedy_PrintsTheLibrarysContinuationAndCountsTokens()
     {
-        const string prompt = "Tom has 5 pens.";
-        var (code, output, err) = await CliFixture.Run("generate", "--model", fixture.ModelDirectory, "--prompt", prompt, "--max-new-tokens", "6", "--dtype", "f32");
+        const string Prompt = "Tom has 5 pens.";
+        var (code, output, err) = await CliFixture.Run("generate", "--model", fixture.ModelDirectory, "--prompt", Prompt, "--max-new-tokens", "6", "--dtype", "f32");
 
         Assert.Equal(0, code);
         using var model = CausalLanguageModel.FromPretrained(fixture.ModelDirectory, new ModelLoadOptions { DType = TorchSharp.torch.ScalarType.Float32 });
-        var expected = new TextGenerator(model).Generate([fixture.Tokenizer.Encode(prompt, addSpecialTokens: true)], new GenerationOptions { MaxNewTokens = 6 });
+        var expected = new TextGenerator(model).Generate([fixture.Tokenizer.Encode(Prompt, addSpecialTokens: true)], new GenerationOptions { MaxNewTokens = 6 });
         Assert.Equal(fixture.Tokenizer.Decode(expected.Tokens[0], skipSpecialTokens: true), output.TrimEnd('\n', '\r'));
         Assert.Contains($"{expected.GeneratedTokenCount} token(s) generated", err);
     }
@@ -95,13 +95,13 @@ public sealed class ModelCommandTests(CliFixture fixture)
     [Fact]
     public async Task Score_Text_PrintsOneRowPerTokenAfterTheFirst()
     {
-        const string text = "Tom has 5 pens.";
-        var (code, output, _) = await CliFixture.Run("score", "--model", fixture.ModelDirectory, "--text", text);
+        const string Text = "Tom has 5 pens.";
+        var (code, output, _) = await CliFixture.Run("score", "--model", fixture.ModelDirectory, "--text", Text);
         Assert.Equal(0, code);
-        int count = fixture.Tokenizer.Encode(text).Count - 1;
+        int count = fixture.Tokenizer.Encode(Text).Count - 1;
         Assert.Contains($"over {count} token(s)", output);
 
-        (code, output, _) = await CliFixture.Run("score", "--model", fixture.ModelDirectory, "--text", text, "--add-special-tokens", "--json");
+        (code, output, _) = await CliFixture.Run("score", "--model", fixture.ModelDirectory, "--text", Text, "--add-special-tokens", "--json");
         Assert.Equal(0, code);
         using var doc = JsonDocument.Parse(output);
         Assert.Equal(count + 1, doc.RootElement.GetProperty("token_logprobs").GetArrayLength());

@@ -1,7 +1,7 @@
 using System.Text.Json;
+using MagDi.Cli;
 using MagDi.Graphs;
 using MagDi.Graphs.IO;
-using MagDi.Cli;
 
 namespace MagDi.Cli.Tests;
 

@@ -41,7 +41,7 @@ public class ReaderFuzzTests
     {
         var report = new ReadReport();
         var n = 0;
-        await foreach (var _g in MagJsonl.ReadAsync(new MemoryStream(bytes), new MagReadOptions { ErrorMode = mode, MaxTextLength = 500, MaxRecordBytes = 10_000 }, report, "fuzz.jsonl"))
+        await foreach (var _ in MagJsonl.ReadAsync(new MemoryStream(bytes), new MagReadOptions { ErrorMode = mode, MaxTextLength = 500, MaxRecordBytes = 10_000 }, report, "fuzz.jsonl"))
         {
             n++;
         }

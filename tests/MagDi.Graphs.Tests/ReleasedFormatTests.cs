@@ -92,7 +92,7 @@ public class ReleasedFormatTests
     [Fact]
     public void Read_SkipInvalid_ReportsEverySkippedElement()
     {
-        const string json = """
+        const string Json = """
         [
           {"question": "q0", "gold_answer": "yes", "a_output_0": {"reasoning": "r", "answer": "yes"}},
           {"question": "q1", "gold_answer": "yes"},
@@ -100,7 +100,7 @@ public class ReleasedFormatTests
           {"question": "q3", "gold_answer": "no", "a_output_0": {"reasoning": "r", "answer": "no"}}
         ]
         """;
-        var result = Read(json, new MagReadOptions { ErrorMode = ReadErrorMode.SkipInvalid });
+        var result = Read(Json, new MagReadOptions { ErrorMode = ReadErrorMode.SkipInvalid });
         Assert.Equal(["q0", "q3"], result.Graphs.Select(g => g.Question));
         Assert.Equal([1, 2], result.Report.Skipped.Select(e => e.Element!.Value));
         Assert.Equal([3, 4], result.Report.Skipped.Select(e => e.Line!.Value));

@@ -1,8 +1,8 @@
-using Microsoft.Extensions.Options;
 using MagDi.Graphs.Heads;
 using MagDi.Losses;
 using MagDi.Modeling;
 using MagDi.SafeTensors;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Training.Tests;
 

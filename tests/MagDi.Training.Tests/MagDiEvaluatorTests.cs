@@ -1,5 +1,5 @@
-using Microsoft.Extensions.Options;
 using MagDi.Tasks;
+using Microsoft.Extensions.Options;
 
 namespace MagDi.Training.Tests;
 

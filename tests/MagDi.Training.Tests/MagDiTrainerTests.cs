@@ -1,6 +1,6 @@
-using Microsoft.Extensions.Options;
 using MagDi.Graphs;
 using MagDi.Losses;
+using Microsoft.Extensions.Options;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -17,7 +17,7 @@ namespace MagDi.Lora;
 /// </summary>
 public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
 {
-    [ThreadStatic] private static bool t_float32Branch;
+    [ThreadStatic] private static bool _float32Branch;
 
     [ComponentName(Name = "weight")] private readonly Parameter _weight;
     [ComponentName(Name = "bias")] private readonly Parameter? _bias;
@@ -113,12 +113,12 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
     /// <summary>For tests: runs the float32 adapter branch (the only one before) for every dtype, on this thread until disposed.</summary>
     internal static IDisposable UseFloat32BranchForTests()
     {
-        t_float32Branch = true;
+        _float32Branch = true;
         return new Float32BranchScope();
     }
 
     private bool UsesLowPrecisionBranch(Tensor x) =>
-        !t_float32Branch && x.dtype == ScalarType.BFloat16 && _weight.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU;
+        !_float32Branch && x.dtype == ScalarType.BFloat16 && _weight.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU;
 
     /// <summary>
     /// The adapter branch of a bfloat16 layer on the CPU, computed in bfloat16 from the f32 master weights:
@@ -196,6 +196,6 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
 
     private sealed class Float32BranchScope : IDisposable
     {
-        public void Dispose() => t_float32Branch = false;
+        public void Dispose() => _float32Branch = false;
     }
 }

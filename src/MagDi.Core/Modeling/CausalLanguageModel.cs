@@ -1,5 +1,5 @@
-using MagDi.Runtime;
 using MagDi.Modeling.Kernels;
+using MagDi.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using TorchSharp.Utils;

@@ -19,11 +19,11 @@ internal static class LayerRandomness
 {
     // Test hooks, per thread so that tests running in parallel never see each other's settings: a test can let the
     // CPU play the role of a device whose generator cannot be saved.
-    [ThreadStatic] private static Func<Device, bool>? t_usesDeviceGenerator;
-    [ThreadStatic] private static Action<long>? t_seedDeviceGenerator;
+    [ThreadStatic] private static Func<Device, bool>? _usesDeviceGenerator;
+    [ThreadStatic] private static Action<long>? _seedDeviceGenerator;
 
     /// <summary>Whether layers on <paramref name="device"/> draw from a generator that must be reseeded.</summary>
-    public static bool NeedsSeeding(Device device) => t_usesDeviceGenerator?.Invoke(device) ?? device.type != DeviceType.CPU;
+    public static bool NeedsSeeding(Device device) => _usesDeviceGenerator?.Invoke(device) ?? device.type != DeviceType.CPU;
 
     /// <summary>Draws a seed from the CPU generator and seeds the device generators with it; returns the seed.</summary>
     public static long SeedLayer()
@@ -37,7 +37,7 @@ internal static class LayerRandomness
     /// <summary>Seeds the device generators again with a seed <see cref="SeedLayer"/> returned.</summary>
     public static void Reseed(long seed)
     {
-        if (t_seedDeviceGenerator is { } seedForTest)
+        if (_seedDeviceGenerator is { } seedForTest)
         {
             seedForTest(seed);
         }
@@ -50,8 +50,8 @@ internal static class LayerRandomness
     /// <summary>For tests: treats devices matching <paramref name="usesDeviceGenerator"/> as such devices, seeded by <paramref name="seed"/>, on this thread until disposed.</summary>
     internal static IDisposable OverrideForTests(Func<Device, bool> usesDeviceGenerator, Action<long> seed)
     {
-        t_usesDeviceGenerator = usesDeviceGenerator;
-        t_seedDeviceGenerator = seed;
+        _usesDeviceGenerator = usesDeviceGenerator;
+        _seedDeviceGenerator = seed;
         return new Restore();
     }
 
@@ -59,8 +59,8 @@ internal static class LayerRandomness
     {
         public void Dispose()
         {
-            t_usesDeviceGenerator = null;
-            t_seedDeviceGenerator = null;
+            _usesDeviceGenerator = null;
+            _seedDeviceGenerator = null;
         }
     }
 }

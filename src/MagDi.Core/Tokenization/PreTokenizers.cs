@@ -105,69 +105,69 @@ internal sealed class SplitPreTokenizer(Regex regex, SplitBehavior behavior, boo
 
                 break;
             case SplitBehavior.MergedWithPrevious:
-            {
-                int start = -1;
-                int end = 0;
-                foreach (var s in spans)
                 {
-                    if (s.IsMatch && start >= 0)
+                    int start = -1;
+                    int end = 0;
+                    foreach (var s in spans)
                     {
-                        end = s.Start + s.Length;
-                        output.Add(text[start..end]);
-                        start = -1;
-                    }
-                    else if (s.IsMatch)
-                    {
-                        output.Add(text.Substring(s.Start, s.Length));
-                    }
-                    else
-                    {
-                        if (start >= 0)
+                        if (s.IsMatch && start >= 0)
                         {
+                            end = s.Start + s.Length;
                             output.Add(text[start..end]);
+                            start = -1;
                         }
+                        else if (s.IsMatch)
+                        {
+                            output.Add(text.Substring(s.Start, s.Length));
+                        }
+                        else
+                        {
+                            if (start >= 0)
+                            {
+                                output.Add(text[start..end]);
+                            }
 
-                        start = s.Start;
-                        end = s.Start + s.Length;
+                            start = s.Start;
+                            end = s.Start + s.Length;
+                        }
                     }
-                }
 
-                if (start >= 0)
-                {
-                    output.Add(text[start..end]);
-                }
+                    if (start >= 0)
+                    {
+                        output.Add(text[start..end]);
+                    }
 
-                break;
-            }
+                    break;
+                }
 
             case SplitBehavior.MergedWithNext:
-            {
-                int start = -1;
-                foreach (var s in spans)
                 {
-                    if (s.IsMatch)
+                    int start = -1;
+                    foreach (var s in spans)
                     {
-                        if (start >= 0)
+                        if (s.IsMatch)
                         {
-                            output.Add(text[start..s.Start]);
+                            if (start >= 0)
+                            {
+                                output.Add(text[start..s.Start]);
+                            }
+
+                            start = s.Start;
                         }
-
-                        start = s.Start;
+                        else
+                        {
+                            output.Add(text[(start >= 0 ? start : s.Start)..(s.Start + s.Length)]);
+                            start = -1;
+                        }
                     }
-                    else
+
+                    if (start >= 0)
                     {
-                        output.Add(text[(start >= 0 ? start : s.Start)..(s.Start + s.Length)]);
-                        start = -1;
+                        output.Add(text[start..]);
                     }
-                }
 
-                if (start >= 0)
-                {
-                    output.Add(text[start..]);
+                    break;
                 }
-
-                break;
-            }
         }
     }
 }

@@ -364,13 +364,13 @@ internal static class TokenizerJsonReader
             case "Prepend": return new PrependNormalizer(JsonRead.RequiredString(e, "prepend", path, where));
             case "Strip": return new StripNormalizer(JsonRead.Bool(e, "strip_left", true, path, where), JsonRead.Bool(e, "strip_right", true, path, where));
             case "Replace":
-            {
-                string content = JsonRead.RequiredString(e, "content", path, where);
-                var p = PatternObject(e, path, where);
-                return JsonRead.String(p, "String", path, where + ".pattern") is string literal
-                    ? new ReplaceNormalizer(literal, null, content)
-                    : new ReplaceNormalizer(null, PatternOf(e, path, where), content);
-            }
+                {
+                    string content = JsonRead.RequiredString(e, "content", path, where);
+                    var p = PatternObject(e, path, where);
+                    return JsonRead.String(p, "String", path, where + ".pattern") is string literal
+                        ? new ReplaceNormalizer(literal, null, content)
+                        : new ReplaceNormalizer(null, PatternOf(e, path, where), content);
+                }
 
             case "Sequence":
                 return new SequenceNormalizer(Items(e, "normalizers", path, where, ReadNormalizer));
@@ -387,15 +387,15 @@ internal static class TokenizerJsonReader
             case "ByteLevel":
                 return new ByteLevelPreTokenizer(JsonRead.Bool(e, "add_prefix_space", true, path, where), JsonRead.Bool(e, "use_regex", true, path, where));
             case "Split":
-            {
-                string behavior = JsonRead.RequiredString(e, "behavior", path, where);
-                if (!Enum.TryParse(behavior, out SplitBehavior b))
                 {
-                    throw new NotSupportedException($"{path}: {where}.behavior \"{behavior}\" is not supported.");
-                }
+                    string behavior = JsonRead.RequiredString(e, "behavior", path, where);
+                    if (!Enum.TryParse(behavior, out SplitBehavior b))
+                    {
+                        throw new NotSupportedException($"{path}: {where}.behavior \"{behavior}\" is not supported.");
+                    }
 
-                return new SplitPreTokenizer(PatternOf(e, path, where), b, JsonRead.Bool(e, "invert", false, path, where));
-            }
+                    return new SplitPreTokenizer(PatternOf(e, path, where), b, JsonRead.Bool(e, "invert", false, path, where));
+                }
 
             case "Digits":
                 return new SplitPreTokenizer(
@@ -420,24 +420,24 @@ internal static class TokenizerJsonReader
             case "ByteFallback": return new ByteFallbackDecoder();
             case "Fuse": return new FuseDecoder();
             case "Strip":
-            {
-                string content = JsonRead.RequiredString(e, "content", path, where);
-                if (content.Length != 1)
                 {
-                    throw new NotSupportedException($"{path}: {where}.content must be one character.");
+                    string content = JsonRead.RequiredString(e, "content", path, where);
+                    if (content.Length != 1)
+                    {
+                        throw new NotSupportedException($"{path}: {where}.content must be one character.");
+                    }
+
+                    return new StripDecoder(content[0], JsonRead.Int(e, "start", 0, path, where), JsonRead.Int(e, "stop", 0, path, where));
                 }
 
-                return new StripDecoder(content[0], JsonRead.Int(e, "start", 0, path, where), JsonRead.Int(e, "stop", 0, path, where));
-            }
-
             case "Replace":
-            {
-                string content = JsonRead.RequiredString(e, "content", path, where);
-                var p = PatternObject(e, path, where);
-                return JsonRead.String(p, "String", path, where + ".pattern") is string literal
-                    ? new ReplaceDecoder(literal, content)
-                    : throw new NotSupportedException($"{path}: {where}: a Replace decoder with a Regex pattern is not supported.");
-            }
+                {
+                    string content = JsonRead.RequiredString(e, "content", path, where);
+                    var p = PatternObject(e, path, where);
+                    return JsonRead.String(p, "String", path, where + ".pattern") is string literal
+                        ? new ReplaceDecoder(literal, content)
+                        : throw new NotSupportedException($"{path}: {where}: a Replace decoder with a Regex pattern is not supported.");
+                }
 
             case "Metaspace":
                 return new MetaspaceDecoder(Replacement(e, path, where), Scheme(e, path, where) != PrependScheme.Never);
@@ -459,48 +459,48 @@ internal static class TokenizerJsonReader
             case "ByteLevel":
                 return new Template([], []);
             case "TemplateProcessing":
-            {
-                if (!e.TryGetProperty("single", out var single) || single.ValueKind != JsonValueKind.Array)
                 {
-                    throw new InvalidDataException($"{path}: {where}.single is missing.");
-                }
-
-                var prefix = new List<string>();
-                var suffix = new List<string>();
-                bool seenSequence = false;
-                foreach (var item in single.EnumerateArray())
-                {
-                    if (item.TryGetProperty("Sequence", out var seq))
+                    if (!e.TryGetProperty("single", out var single) || single.ValueKind != JsonValueKind.Array)
                     {
-                        if (seenSequence || JsonRead.String(seq, "id", path, where) != "A")
+                        throw new InvalidDataException($"{path}: {where}.single is missing.");
+                    }
+
+                    var prefix = new List<string>();
+                    var suffix = new List<string>();
+                    bool seenSequence = false;
+                    foreach (var item in single.EnumerateArray())
+                    {
+                        if (item.TryGetProperty("Sequence", out var seq))
                         {
-                            throw new NotSupportedException($"{path}: {where}.single must contain sequence $A exactly once.");
+                            if (seenSequence || JsonRead.String(seq, "id", path, where) != "A")
+                            {
+                                throw new NotSupportedException($"{path}: {where}.single must contain sequence $A exactly once.");
+                            }
+
+                            seenSequence = true;
                         }
+                        else if (item.TryGetProperty("SpecialToken", out var special))
+                        {
+                            string id = JsonRead.RequiredString(special, "id", path, where + ".single");
+                            (seenSequence ? suffix : prefix).AddRange(SpecialTokenIds(e, id, path, where));
+                        }
+                        else
+                        {
+                            throw new NotSupportedException($"{path}: {where}.single has an item that is neither Sequence nor SpecialToken.");
+                        }
+                    }
 
-                        seenSequence = true;
-                    }
-                    else if (item.TryGetProperty("SpecialToken", out var special))
-                    {
-                        string id = JsonRead.RequiredString(special, "id", path, where + ".single");
-                        (seenSequence ? suffix : prefix).AddRange(SpecialTokenIds(e, id, path, where));
-                    }
-                    else
-                    {
-                        throw new NotSupportedException($"{path}: {where}.single has an item that is neither Sequence nor SpecialToken.");
-                    }
+                    return new Template([.. prefix], [.. suffix]);
                 }
-
-                return new Template([.. prefix], [.. suffix]);
-            }
 
             case "RobertaProcessing":
             case "BertProcessing":
                 return new Template([PairToken(e, "cls", path, where)], [PairToken(e, "sep", path, where)]);
             case "Sequence":
-            {
-                var parts = Items(e, "processors", path, where, ReadPostProcessor);
-                return new Template([.. parts.SelectMany(p => p.Prefix)], [.. parts.SelectMany(p => p.Suffix)]);
-            }
+                {
+                    var parts = Items(e, "processors", path, where, ReadPostProcessor);
+                    return new Template([.. parts.SelectMany(p => p.Prefix)], [.. parts.SelectMany(p => p.Suffix)]);
+                }
 
             default:
                 throw new NotSupportedException($"{path}: {where}.type \"{type}\" (post-processor) is not supported; supported: TemplateProcessing, ByteLevel, RobertaProcessing, BertProcessing, Sequence.");

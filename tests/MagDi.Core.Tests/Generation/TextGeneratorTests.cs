@@ -156,14 +156,14 @@ public sealed class TextGeneratorTests
         Assert.Equal(3, new TextGenerator(model).Generate([[1, 2, 3]], options).Tokens[0].Count);
 
         // One row of the output head at +inf: one logit of each step is infinite (or NaN), every other one finite.
-        const string head = "lm_head.weight";
+        const string Head = "lm_head.weight";
         using (no_grad())
         {
-            model.state_dict()[head][7].fill_(float.PositiveInfinity);
+            model.state_dict()[Head][7].fill_(float.PositiveInfinity);
         }
 
         var error = Assert.Throws<NonFiniteException>(() => new TextGenerator(model).Generate([[1, 2, 3]], options));
-        Assert.Contains(head, error.NonFiniteWeights);
+        Assert.Contains(Head, error.NonFiniteWeights);
     }
 
     [Fact]

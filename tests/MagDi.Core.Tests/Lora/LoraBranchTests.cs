@@ -19,14 +19,14 @@ public sealed class LoraBranchTests
     [InlineData(0.5)]
     public void KeepMask_KeepsEachElementWithProbabilityOneMinusP_ReproduciblyAndIndependentOfTheSplit(double p)
     {
-        const long n = 300_001; // ten chunks and an odd tail: the parallel fill, the 16-wide steps and the scalar tail all meet
-        using Tensor mask = LoraDropout.KeepMask([n], p, 42);
+        const long N = 300_001; // ten chunks and an odd tail: the parallel fill, the 16-wide steps and the scalar tail all meet
+        using Tensor mask = LoraDropout.KeepMask([N], p, 42);
         using Tensor values = mask.to_type(ScalarType.Float32);
         Assert.Equal(ScalarType.BFloat16, mask.dtype);
-        Assert.Equal(n, (values.eq(0) | values.eq(1)).sum().item<long>());
+        Assert.Equal(N, (values.eq(0) | values.eq(1)).sum().item<long>());
 
         // Keep rate within 5 standard deviations of 1 - p, overall and on even and odd positions.
-        foreach (Tensor part in new[] { values, values.narrow(0, 0, n - 1).view(-1, 2).select(1, 0), values.narrow(0, 0, n - 1).view(-1, 2).select(1, 1) })
+        foreach (Tensor part in new[] { values, values.narrow(0, 0, N - 1).view(-1, 2).select(1, 0), values.narrow(0, 0, N - 1).view(-1, 2).select(1, 1) })
         {
             double rate = part.mean().item<float>();
             double sigma = Math.Sqrt(p * (1 - p) / part.numel());
@@ -34,13 +34,13 @@ public sealed class LoraBranchTests
         }
 
         // Neighbouring elements are uncorrelated: P(both kept) = (1 - p)².
-        double both = (values.narrow(0, 0, n - 1) * values.narrow(0, 1, n - 1)).mean().item<float>();
-        double sigmaBoth = Math.Sqrt((1 - p) * (1 - p) * (1 - ((1 - p) * (1 - p))) / (n - 1));
+        double both = (values.narrow(0, 0, N - 1) * values.narrow(0, 1, N - 1)).mean().item<float>();
+        double sigmaBoth = Math.Sqrt((1 - p) * (1 - p) * (1 - ((1 - p) * (1 - p))) / (N - 1));
         Assert.InRange(both, ((1 - p) * (1 - p)) - (6 * sigmaBoth), ((1 - p) * (1 - p)) + (6 * sigmaBoth));
 
-        using Tensor again = LoraDropout.KeepMask([n], p, 42);
+        using Tensor again = LoraDropout.KeepMask([N], p, 42);
         Assert.True(Same(mask, again), "same seed, same mask");
-        using Tensor other = LoraDropout.KeepMask([n], p, 43);
+        using Tensor other = LoraDropout.KeepMask([N], p, 43);
         Assert.False(Same(mask, other), "another seed, another mask");
 
         // A mask depends on seed and element index only: a small (single-chunk, serial) mask is the big one's prefix.

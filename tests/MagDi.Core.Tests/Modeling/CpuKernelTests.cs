@@ -282,15 +282,15 @@ public sealed class CpuDecodeAttentionTests
     [InlineData(ScalarType.BFloat16, 4, 1, false)]
     public void Attend_MatchesScaledDotProductAttention(ScalarType dtype, int heads, int kvHeads, bool padded)
     {
-        const int batch = 2, capacity = 20, length = 13, hd = 24;
+        const int Batch = 2, Capacity = 20, Length = 13, Hd = 24;
         using var generator = new Generator(23, CPU);
         using var noGrad = no_grad();
-        using Tensor keys = randn([batch, kvHeads, capacity, hd], generator: generator).to_type(dtype);     // cache buffers
-        using Tensor values = randn([batch, kvHeads, capacity, hd], generator: generator).to_type(dtype);
-        using Tensor k = keys.narrow(2, 0, length);                                                      // the filled part
-        using Tensor v = values.narrow(2, 0, length);
-        using Tensor q = randn([batch, 1, heads, hd], generator: generator).to_type(dtype).transpose(1, 2); // [B,H,1,hd]
-        using Tensor mask = ones([batch, 1, 1, length], ScalarType.Bool);
+        using Tensor keys = randn([Batch, kvHeads, Capacity, Hd], generator: generator).to_type(dtype);     // cache buffers
+        using Tensor values = randn([Batch, kvHeads, Capacity, Hd], generator: generator).to_type(dtype);
+        using Tensor k = keys.narrow(2, 0, Length);                                                      // the filled part
+        using Tensor v = values.narrow(2, 0, Length);
+        using Tensor q = randn([Batch, 1, heads, Hd], generator: generator).to_type(dtype).transpose(1, 2); // [B,H,1,Hd]
+        using Tensor mask = ones([Batch, 1, 1, Length], ScalarType.Bool);
         if (padded)
         {
             mask[1, 0, 0].narrow(0, 0, 4).fill_(false);                                                // row 1 left-padded by 4

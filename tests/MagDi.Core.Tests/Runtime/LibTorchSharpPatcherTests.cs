@@ -22,23 +22,23 @@ public sealed class LibTorchSharpPatcherTests
             dynstr.AddRange(Encoding.ASCII.GetBytes(name + "\0"));
         }
 
-        const int headerSize = 64;
-        int dynstrOffset = headerSize;
+        const int HeaderSize = 64;
+        int dynstrOffset = HeaderSize;
         int verneedOffset = dynstrOffset + dynstr.Count;
         verneedOffset = (verneedOffset + 7) & ~7;
         int verneedSize = 16 + (16 * versions.Length);
         int shoff = (verneedOffset + verneedSize + 7) & ~7;
-        const int shnum = 3; // null, .dynstr, .gnu.version_r
-        var image = new byte[shoff + (shnum * 64)];
+        const int Shnum = 3; // null, .dynstr, .gnu.version_r
+        var image = new byte[shoff + (Shnum * 64)];
 
         image[0] = 0x7f; image[1] = (byte)'E'; image[2] = (byte)'L'; image[3] = (byte)'F';
         image[4] = 2; image[5] = 1; image[6] = 1;
         W16(image, 0x10, 3);        // ET_DYN
         W16(image, 0x12, 62);       // EM_X86_64
         W64(image, 0x28, (ulong)shoff);
-        W16(image, 0x34, headerSize);
+        W16(image, 0x34, HeaderSize);
         W16(image, 0x3A, 64);
-        W16(image, 0x3C, shnum);
+        W16(image, 0x3C, Shnum);
 
         dynstr.ToArray().CopyTo(image, dynstrOffset);
 

@@ -262,111 +262,111 @@ public static partial class BenchmarkReader
         switch (task.Name)
         {
             case "gsm8k":
-            {
-                var answer = f.RequiredString(r, "answer");
-                var at = answer.LastIndexOf("####", StringComparison.Ordinal);
-                if (at < 0)
                 {
-                    throw f.Fail("answer", "has no final '#### <number>' line");
-                }
+                    var answer = f.RequiredString(r, "answer");
+                    var at = answer.LastIndexOf("####", StringComparison.Ordinal);
+                    if (at < 0)
+                    {
+                        throw f.Fail("answer", "has no final '#### <number>' line");
+                    }
 
-                var gold = answer[(at + 4)..].Trim();
-                return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "question"), Gold(task, gold, f, "answer"));
-            }
+                    var gold = answer[(at + 4)..].Trim();
+                    return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "question"), Gold(task, gold, f, "answer"));
+                }
 
             case "strategyqa":
                 return new Question(f.OptionalScalar(r, "qid") ?? defaultId, task.Name, f.RequiredString(r, "question"), YesNo(r, f));
 
             case "boolq":
-            {
-                var question = f.RequiredString(r, "question").Trim();
-                if (!question.EndsWith('?'))
                 {
-                    question += "?";
-                }
+                    var question = f.RequiredString(r, "question").Trim();
+                    if (!question.EndsWith('?'))
+                    {
+                        question += "?";
+                    }
 
-                question = char.ToUpperInvariant(question[0]) + question[1..];
-                var passage = f.OptionalString(r, "passage");
-                var text = passage is null ? question : $"{passage.Trim()}\nQuestion: {question}";
-                return new Question(f.OptionalScalar(r, "idx") ?? f.OptionalScalar(r, "id") ?? defaultId, task.Name, text, YesNo(r, f));
-            }
+                    question = char.ToUpperInvariant(question[0]) + question[1..];
+                    var passage = f.OptionalString(r, "passage");
+                    var text = passage is null ? question : $"{passage.Trim()}\nQuestion: {question}";
+                    return new Question(f.OptionalScalar(r, "idx") ?? f.OptionalScalar(r, "id") ?? defaultId, task.Name, text, YesNo(r, f));
+                }
 
             case "commonsenseqa":
             case "arc":
-            {
-                if (!JsonFields.TryGet(r, "question", out var q))
                 {
-                    throw f.Fail("question", "is missing");
-                }
+                    if (!JsonFields.TryGet(r, "question", out var q))
+                    {
+                        throw f.Fail("question", "is missing");
+                    }
 
-                f.RequireObject(q, "question");
-                var stem = f.RequiredString(q, "stem", "question.stem");
-                var choices = Choices(f.RequiredArray(q, "choices", "question.choices"), f, "question.choices");
-                var key = f.RequiredScalar(r, "answerKey").Trim();
-                if (!choices.Any(c => string.Equals(c.Label, key, StringComparison.OrdinalIgnoreCase)))
-                {
-                    throw f.Fail("answerKey", $"'{key}' is not one of the choice labels ({string.Join(", ", choices.Select(c => c.Label))})");
-                }
+                    f.RequireObject(q, "question");
+                    var stem = f.RequiredString(q, "stem", "question.stem");
+                    var choices = Choices(f.RequiredArray(q, "choices", "question.choices"), f, "question.choices");
+                    var key = f.RequiredScalar(r, "answerKey").Trim();
+                    if (!choices.Any(c => string.Equals(c.Label, key, StringComparison.OrdinalIgnoreCase)))
+                    {
+                        throw f.Fail("answerKey", $"'{key}' is not one of the choice labels ({string.Join(", ", choices.Select(c => c.Label))})");
+                    }
 
-                return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, stem, choices, key.ToUpperInvariant());
-            }
+                    return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, stem, choices, key.ToUpperInvariant());
+                }
 
             case "aqua":
-            {
-                var options = f.RequiredArray(r, "options");
-                var choices = new List<AnswerChoice>();
-                var i = 0;
-                foreach (var o in options.EnumerateArray())
                 {
-                    if (o.ValueKind != JsonValueKind.String)
+                    var options = f.RequiredArray(r, "options");
+                    var choices = new List<AnswerChoice>();
+                    var i = 0;
+                    foreach (var o in options.EnumerateArray())
                     {
-                        throw f.Fail($"options[{i}]", $"expected a string but found {JsonFields.Describe(o)}");
+                        if (o.ValueKind != JsonValueKind.String)
+                        {
+                            throw f.Fail($"options[{i}]", $"expected a string but found {JsonFields.Describe(o)}");
+                        }
+
+                        var m = AquaOptionRegex().Match(o.GetString()!);
+                        if (!m.Success)
+                        {
+                            throw f.Fail($"options[{i}]", "expected a labelled option such as \"A)21\"");
+                        }
+
+                        choices.Add(new AnswerChoice(m.Groups["l"].Value.ToUpperInvariant(), m.Groups["t"].Value.Trim()));
+                        i++;
                     }
 
-                    var m = AquaOptionRegex().Match(o.GetString()!);
-                    if (!m.Success)
+                    var key = f.RequiredString(r, "correct").Trim().ToUpperInvariant();
+                    if (!choices.Any(c => c.Label == key))
                     {
-                        throw f.Fail($"options[{i}]", "expected a labelled option such as \"A)21\"");
+                        throw f.Fail("correct", $"'{key}' is not one of the option labels");
                     }
 
-                    choices.Add(new AnswerChoice(m.Groups["l"].Value.ToUpperInvariant(), m.Groups["t"].Value.Trim()));
-                    i++;
+                    return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "question"), choices, key);
                 }
-
-                var key = f.RequiredString(r, "correct").Trim().ToUpperInvariant();
-                if (!choices.Any(c => c.Label == key))
-                {
-                    throw f.Fail("correct", $"'{key}' is not one of the option labels");
-                }
-
-                return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "question"), choices, key);
-            }
 
             case "math":
-            {
-                var gold = f.OptionalScalar(r, "answer");
-                if (gold is null)
                 {
-                    var solution = f.RequiredString(r, "solution");
-                    gold = AnswerText.LastBoxed(solution) ?? throw f.Fail("solution", "has no \\boxed{...} answer");
+                    var gold = f.OptionalScalar(r, "answer");
+                    if (gold is null)
+                    {
+                        var solution = f.RequiredString(r, "solution");
+                        gold = AnswerText.LastBoxed(solution) ?? throw f.Fail("solution", "has no \\boxed{...} answer");
+                    }
+
+                    return new Question(f.OptionalScalar(r, "unique_id") ?? f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "problem"), gold);
                 }
 
-                return new Question(f.OptionalScalar(r, "unique_id") ?? f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "problem"), gold);
-            }
-
             case "svamp":
-            {
-                var body = f.RequiredString(r, "Body").Trim();
-                var question = f.RequiredString(r, "Question").Trim();
-                var text = body.Length == 0 ? question : $"{body} {question}";
-                return new Question(f.OptionalScalar(r, "ID") ?? defaultId, task.Name, text, Gold(task, f.RequiredScalar(r, "Answer"), f, "Answer"));
-            }
+                {
+                    var body = f.RequiredString(r, "Body").Trim();
+                    var question = f.RequiredString(r, "Question").Trim();
+                    var text = body.Length == 0 ? question : $"{body} {question}";
+                    return new Question(f.OptionalScalar(r, "ID") ?? defaultId, task.Name, text, Gold(task, f.RequiredScalar(r, "Answer"), f, "Answer"));
+                }
 
             default:
-            {
-                var choices = f.OptionalArray(r, "choices") is { } c ? Choices(c, f, "choices") : [];
-                return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "question"), choices, Gold(task, f.RequiredScalar(r, "answer"), f, "answer"));
-            }
+                {
+                    var choices = f.OptionalArray(r, "choices") is { } c ? Choices(c, f, "choices") : [];
+                    return new Question(f.OptionalScalar(r, "id") ?? defaultId, task.Name, f.RequiredString(r, "question"), choices, Gold(task, f.RequiredScalar(r, "answer"), f, "answer"));
+                }
         }
     }
 
