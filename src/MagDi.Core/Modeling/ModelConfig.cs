@@ -86,7 +86,7 @@ public sealed class ModelConfig
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; }
 
     /// <summary><c>eos_token_id</c>: one id or a list (Llama-3 style).</summary>
-    [JsonPropertyName("eos_token_id")] [JsonInclude] internal JsonElement? EosTokenIdRaw { get; set; }
+    [JsonPropertyName("eos_token_id")][JsonInclude] internal JsonElement? EosTokenIdRaw { get; set; }
 
     /// <summary><c>pad_token_id</c>.</summary>
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }

@@ -1,6 +1,6 @@
-using MagDi.Testing;
 using System.Text;
 using System.Text.Json;
+using MagDi.Testing;
 using MagDi.Tokenization;
 
 namespace MagDi.Core.Tests.Tokenization;
