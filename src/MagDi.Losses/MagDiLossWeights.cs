@@ -10,11 +10,28 @@ namespace MagDi.Losses;
 /// 0.1 for the margin-ranking loss, 1.0 for the node loss. The release names them in another order than equation 4
 /// (its "beta" weighs the node loss and its "gamma" the margin loss); here α, β, γ follow equation 4.
 /// </remarks>
-/// <param name="Alpha">α, weight of the next-token loss L+ on correct chains.</param>
-/// <param name="Beta">β, weight of the margin-ranking loss L−.</param>
-/// <param name="Gamma">γ, weight of the GCN node-classification loss L_I.</param>
-public sealed record MagDiLossWeights(double Alpha = 1.0, double Beta = 0.1, double Gamma = 1.0)
+public sealed class MagDiLossWeights
 {
+    /// <summary>Creates a <see cref="MagDiLossWeights"/>.</summary>
+    /// <param name="alpha">α, weight of the next-token loss L+ on correct chains.</param>
+    /// <param name="beta">β, weight of the margin-ranking loss L−.</param>
+    /// <param name="gamma">γ, weight of the GCN node-classification loss L_I.</param>
+    public MagDiLossWeights(double alpha = 1.0, double beta = 0.1, double gamma = 1.0)
+    {
+        Alpha = alpha;
+        Beta = beta;
+        Gamma = gamma;
+    }
+
+    /// <summary>α, weight of the next-token loss L+ on correct chains.</summary>
+    public double Alpha { get; }
+
+    /// <summary>β, weight of the margin-ranking loss L−.</summary>
+    public double Beta { get; }
+
+    /// <summary>γ, weight of the GCN node-classification loss L_I.</summary>
+    public double Gamma { get; }
+
     /// <summary>The released recipe's weights, which are also the defaults: α = 1, β = 0.1, γ = 1.</summary>
     public static MagDiLossWeights Release { get; } = new();
 

@@ -4,11 +4,24 @@ using static TorchSharp.torch;
 namespace MagDi.Losses;
 
 /// <summary>The result of <see cref="MarginRankingLoss.Compute"/>.</summary>
-/// <param name="Loss">Scalar loss, mean over pairs (exactly 0, still connected to the scores, when there are no pairs).</param>
-/// <param name="PairCount">Number of pairs.</param>
-/// <param name="CorrectlyOrdered">Pairs with s+ &gt; s-.</param>
-public sealed record MarginRankingLossResult(Tensor Loss, int PairCount, int CorrectlyOrdered)
+public sealed class MarginRankingLossResult
 {
+    internal MarginRankingLossResult(Tensor loss, int pairCount, int correctlyOrdered)
+    {
+        Loss = loss;
+        PairCount = pairCount;
+        CorrectlyOrdered = correctlyOrdered;
+    }
+
+    /// <summary>Scalar loss, mean over pairs (exactly 0, still connected to the scores, when there are no pairs).</summary>
+    public Tensor Loss { get; }
+
+    /// <summary>Number of pairs.</summary>
+    public int PairCount { get; }
+
+    /// <summary>Pairs with s+ &gt; s-.</summary>
+    public int CorrectlyOrdered { get; }
+
     /// <summary>Fraction of pairs ranked right, or null without pairs.</summary>
     public double? Accuracy => PairCount == 0 ? null : (double)CorrectlyOrdered / PairCount;
 }

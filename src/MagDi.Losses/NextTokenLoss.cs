@@ -4,9 +4,20 @@ using static TorchSharp.torch;
 namespace MagDi.Losses;
 
 /// <summary>The result of <see cref="NextTokenLoss.Compute(Tensor, Tensor)"/> and its hidden-state overload.</summary>
-/// <param name="Loss">Scalar loss (float32 for half-precision logits), mean over the target tokens.</param>
-/// <param name="TokenCount">Number of target tokens the mean is over (0 gives a loss of exactly 0).</param>
-public sealed record NextTokenLossResult(Tensor Loss, long TokenCount);
+public sealed class NextTokenLossResult
+{
+    internal NextTokenLossResult(Tensor loss, long tokenCount)
+    {
+        Loss = loss;
+        TokenCount = tokenCount;
+    }
+
+    /// <summary>Scalar loss (float32 for half-precision logits), mean over the target tokens.</summary>
+    public Tensor Loss { get; }
+
+    /// <summary>Number of target tokens the mean is over (0 gives a loss of exactly 0).</summary>
+    public long TokenCount { get; }
+}
 
 /// <summary>
 /// Next-token cross-entropy on correct reasoning chains (paper equation 1), with the Hugging Face label convention:

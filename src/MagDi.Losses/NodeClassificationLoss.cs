@@ -5,11 +5,24 @@ using static TorchSharp.torch;
 namespace MagDi.Losses;
 
 /// <summary>The result of <see cref="NodeClassificationLoss.Compute"/>.</summary>
-/// <param name="Loss">Scalar loss, mean over the labelled nodes (exactly 0, connected to the logits, when there are none).</param>
-/// <param name="NodeCount">Number of labelled nodes (labels other than <see cref="NodeLabels.Ignore"/>).</param>
-/// <param name="CorrectlyClassified">Labelled nodes whose arg-max class equals the label.</param>
-public sealed record NodeClassificationLossResult(Tensor Loss, int NodeCount, int CorrectlyClassified)
+public sealed class NodeClassificationLossResult
 {
+    internal NodeClassificationLossResult(Tensor loss, int nodeCount, int correctlyClassified)
+    {
+        Loss = loss;
+        NodeCount = nodeCount;
+        CorrectlyClassified = correctlyClassified;
+    }
+
+    /// <summary>Scalar loss, mean over the labelled nodes (exactly 0, connected to the logits, when there are none).</summary>
+    public Tensor Loss { get; }
+
+    /// <summary>Number of labelled nodes (labels other than <see cref="NodeLabels.Ignore"/>).</summary>
+    public int NodeCount { get; }
+
+    /// <summary>Labelled nodes whose arg-max class equals the label.</summary>
+    public int CorrectlyClassified { get; }
+
     /// <summary>Fraction of labelled nodes classified right, or null without labelled nodes.</summary>
     public double? Accuracy => NodeCount == 0 ? null : (double)CorrectlyClassified / NodeCount;
 }

@@ -4,12 +4,32 @@ using static TorchSharp.torch;
 namespace MagDi.Losses;
 
 /// <summary>The result of <see cref="StepByStepLoss.Compute(Tensor, Tensor, Tensor, Func{Tensor, Tensor}, double)"/>.</summary>
-/// <param name="Total">L = L_label + λ·L_rationale, the scalar to call <c>backward()</c> on.</param>
-/// <param name="Label">Unweighted label-prediction loss L_label (mean over the label task's target tokens).</param>
-/// <param name="Rationale">Unweighted rationale-generation loss L_rationale (mean over the rationale task's target tokens).</param>
-/// <param name="LabelTokens">Target tokens of the label task.</param>
-/// <param name="RationaleTokens">Target tokens of the rationale task.</param>
-public sealed record StepByStepLossResult(Tensor Total, Tensor Label, Tensor Rationale, long LabelTokens, long RationaleTokens);
+public sealed class StepByStepLossResult
+{
+    internal StepByStepLossResult(Tensor total, Tensor label, Tensor rationale, long labelTokens, long rationaleTokens)
+    {
+        Total = total;
+        Label = label;
+        Rationale = rationale;
+        LabelTokens = labelTokens;
+        RationaleTokens = rationaleTokens;
+    }
+
+    /// <summary>L = L_label + λ·L_rationale, the scalar to call <c>backward()</c> on.</summary>
+    public Tensor Total { get; }
+
+    /// <summary>Unweighted label-prediction loss L_label (mean over the label task's target tokens).</summary>
+    public Tensor Label { get; }
+
+    /// <summary>Unweighted rationale-generation loss L_rationale (mean over the rationale task's target tokens).</summary>
+    public Tensor Rationale { get; }
+
+    /// <summary>Target tokens of the label task.</summary>
+    public long LabelTokens { get; }
+
+    /// <summary>Target tokens of the rationale task.</summary>
+    public long RationaleTokens { get; }
+}
 
 /// <summary>
 /// The multi-task objective of Distilling Step-by-Step (Hsieh et al., 2023): the student learns two separate tasks, told

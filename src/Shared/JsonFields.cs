@@ -202,7 +202,11 @@ internal sealed class JsonFields(string? file, int? line, int? element, int maxT
 
     public static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "...";
 
+    /// <summary><paramref name="error"/> with its line replaced by <paramref name="line"/>.</summary>
+    public static DataError AtLine(DataError error, int? line) => new(error.File, line, error.Element, error.Field, error.Reason);
+
     /// <summary>Describes a JSON syntax error with its line (1-based, offset by <paramref name="firstLine"/>).</summary>
+
     public static DataError SyntaxError(string? file, int? element, JsonException ex, int firstLine = 1)
     {
         var line = ex.LineNumber is { } l ? (int)l + firstLine : firstLine;

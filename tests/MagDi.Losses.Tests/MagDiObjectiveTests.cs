@@ -292,7 +292,8 @@ public class MagDiObjectiveTests
     [Fact]
     public void Weights_AreValidatedInZeroToOne()
     {
-        Assert.Equal(new MagDiLossWeights(1.0, 0.1, 1.0), new MagDiLossWeights());
+        var defaults = new MagDiLossWeights();
+        Assert.Equal((1.0, 0.1, 1.0), (defaults.Alpha, defaults.Beta, defaults.Gamma));
         var ex = Assert.Throws<OptionsValidationException>(() => new MagDiLossWeights(1.5, -0.1, double.NaN).Validate());
         Assert.Equal(3, ex.Failures.Count());
         Assert.Contains(ex.Failures, f => f.StartsWith("Alpha", StringComparison.Ordinal));

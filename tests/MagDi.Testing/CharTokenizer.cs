@@ -27,7 +27,7 @@ public sealed class CharTokenizer : ITextTokenizer
     public int VocabularySize => Size;
 
     /// <inheritdoc />
-    public SpecialTokens Special { get; } = new(Bos, Eos, Pad, null, "<s>", "</s>", "<pad>", AddBosToken: true, AddEosToken: false);
+    public SpecialTokens Special { get; } = new(Bos, Eos, Pad, null, "<s>", "</s>", "<pad>", addBosToken: true, addEosToken: false);
 
     /// <inheritdoc />
     public IReadOnlyList<int> Encode(string text, bool addSpecialTokens = false)

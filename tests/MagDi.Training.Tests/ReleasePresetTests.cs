@@ -163,7 +163,8 @@ public sealed class ReleasePresetTests : IDisposable
         Assert.Equal(NodeFeatureSource.Frozen, o.NodeFeatures);
         Assert.Equal(GcnNormalizationKind.Symmetric, o.GcnNormalization);
         Assert.True(o.StripAgreementSentences);
-        Assert.Equal(new MagDiLossWeights(1, 0.1, 1), o.EffectiveWeights());
+        MagDiLossWeights effective = o.EffectiveWeights();
+        Assert.Equal((1.0, 0.1, 1.0), (effective.Alpha, effective.Beta, effective.Gamma));
 
         var four = InteractionGraph.CreateBuilder().WithId("four").WithTask("gsm8k").WithQuestion("1 + 1?").WithGoldAnswer("2");
         foreach (string agent in new[] { "a", "b", "c", "d" })

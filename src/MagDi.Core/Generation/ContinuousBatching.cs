@@ -9,9 +9,18 @@ using static TorchSharp.torch;
 namespace MagDi.Generation;
 
 /// <summary>One prompt for <see cref="TextGenerator.GenerateBatched"/>, sampled <see cref="Samples"/> times.</summary>
-/// <param name="PromptIds">Token ids of the prompt (at least one).</param>
-public sealed record GenerationRequest(IReadOnlyList<int> PromptIds)
+public sealed class GenerationRequest
 {
+    /// <summary>Creates a <see cref="GenerationRequest"/>.</summary>
+    /// <param name="promptIds">Token ids of the prompt (at least one).</param>
+    public GenerationRequest(IReadOnlyList<int> promptIds)
+    {
+        PromptIds = promptIds;
+    }
+
+    /// <summary>Token ids of the prompt (at least one).</summary>
+    public IReadOnlyList<int> PromptIds { get; }
+
     /// <summary>
     /// Names the request in messages and seeds its samplers (with <see cref="GenerationOptions.Seed"/>); null uses its
     /// index in the list. Give stable ids when the same request must sample the same text in another call or order.
@@ -23,22 +32,55 @@ public sealed record GenerationRequest(IReadOnlyList<int> PromptIds)
 }
 
 /// <summary>The outcome of one <see cref="GenerationRequest"/>.</summary>
-/// <param name="Id">The request's id (its index when it had none).</param>
-/// <param name="Tokens">Generated ids per sample (EOS and stop sequences excluded); empty when rejected.</param>
-/// <param name="FinishReasons">Why each sample stopped; empty when rejected.</param>
-/// <param name="GeneratedTokenCount">Tokens produced over the samples, EOS and stop-sequence tokens included.</param>
-/// <param name="Error">Why the request was rejected (for example a prompt too long for the model), or null.</param>
-public sealed record GenerationRequestResult(string Id, IReadOnlyList<IReadOnlyList<int>> Tokens, IReadOnlyList<FinishReason> FinishReasons, int GeneratedTokenCount, string? Error)
+public sealed class GenerationRequestResult
 {
+    internal GenerationRequestResult(string id, IReadOnlyList<IReadOnlyList<int>> tokens, IReadOnlyList<FinishReason> finishReasons, int generatedTokenCount, string? error)
+    {
+        Id = id;
+        Tokens = tokens;
+        FinishReasons = finishReasons;
+        GeneratedTokenCount = generatedTokenCount;
+        Error = error;
+    }
+
+    /// <summary>The request's id (its index when it had none).</summary>
+    public string Id { get; }
+
+    /// <summary>Generated ids per sample (EOS and stop sequences excluded); empty when rejected.</summary>
+    public IReadOnlyList<IReadOnlyList<int>> Tokens { get; }
+
+    /// <summary>Why each sample stopped; empty when rejected.</summary>
+    public IReadOnlyList<FinishReason> FinishReasons { get; }
+
+    /// <summary>Tokens produced over the samples, EOS and stop-sequence tokens included.</summary>
+    public int GeneratedTokenCount { get; }
+
+    /// <summary>Why the request was rejected (for example a prompt too long for the model), or null.</summary>
+    public string? Error { get; }
+
     /// <summary>Whether the request was generated (not rejected).</summary>
     public bool Succeeded => Error is null;
 }
 
 /// <summary>The result of <see cref="TextGenerator.GenerateBatched"/>.</summary>
-/// <param name="Results">One result per request, in request order.</param>
-/// <param name="GeneratedTokenCount">Tokens produced over all requests.</param>
-/// <param name="Elapsed">Wall-clock time of the call.</param>
-public sealed record BatchGenerationResult(IReadOnlyList<GenerationRequestResult> Results, int GeneratedTokenCount, TimeSpan Elapsed);
+public sealed class BatchGenerationResult
+{
+    internal BatchGenerationResult(IReadOnlyList<GenerationRequestResult> results, int generatedTokenCount, TimeSpan elapsed)
+    {
+        Results = results;
+        GeneratedTokenCount = generatedTokenCount;
+        Elapsed = elapsed;
+    }
+
+    /// <summary>One result per request, in request order.</summary>
+    public IReadOnlyList<GenerationRequestResult> Results { get; }
+
+    /// <summary>Tokens produced over all requests.</summary>
+    public int GeneratedTokenCount { get; }
+
+    /// <summary>Wall-clock time of the call.</summary>
+    public TimeSpan Elapsed { get; }
+}
 
 /// <summary>
 /// A sampler's random stream (SplitMix64), seeded from the call's seed, the request id and the sample index, so that a

@@ -39,7 +39,7 @@ public sealed class GenerationOptions
     public bool UseCache { get; set; } = true;
 
     /// <summary>Whether decoding samples (temperature &gt; 0) rather than taking the argmax.</summary>
-    public bool IsSampling => Temperature > 0;
+    internal bool IsSampling => Temperature > 0;
 
     /// <summary>Checks the settings and throws once listing every problem.</summary>
     /// <exception cref="OptionsValidationException">Any setting is out of range; <see cref="OptionsValidationException.Failures"/> lists every problem.</exception>
@@ -95,8 +95,25 @@ public enum FinishReason
 }
 
 /// <summary>The result of one generation call.</summary>
-/// <param name="Tokens">Generated ids per row (prompt, padding, EOS and stop sequences excluded).</param>
-/// <param name="FinishReasons">Why each row stopped.</param>
-/// <param name="GeneratedTokenCount">Tokens produced over all rows, EOS and stop-sequence tokens included (the decoding work done).</param>
-/// <param name="Elapsed">Wall-clock time of the call.</param>
-public sealed record GenerationResult(IReadOnlyList<IReadOnlyList<int>> Tokens, IReadOnlyList<FinishReason> FinishReasons, int GeneratedTokenCount, TimeSpan Elapsed);
+public sealed class GenerationResult
+{
+    internal GenerationResult(IReadOnlyList<IReadOnlyList<int>> tokens, IReadOnlyList<FinishReason> finishReasons, int generatedTokenCount, TimeSpan elapsed)
+    {
+        Tokens = tokens;
+        FinishReasons = finishReasons;
+        GeneratedTokenCount = generatedTokenCount;
+        Elapsed = elapsed;
+    }
+
+    /// <summary>Generated ids per row (prompt, padding, EOS and stop sequences excluded).</summary>
+    public IReadOnlyList<IReadOnlyList<int>> Tokens { get; }
+
+    /// <summary>Why each row stopped.</summary>
+    public IReadOnlyList<FinishReason> FinishReasons { get; }
+
+    /// <summary>Tokens produced over all rows, EOS and stop-sequence tokens included (the decoding work done).</summary>
+    public int GeneratedTokenCount { get; }
+
+    /// <summary>Wall-clock time of the call.</summary>
+    public TimeSpan Elapsed { get; }
+}

@@ -1,11 +1,28 @@
 namespace MagDi.Generation;
 
 /// <summary>The outcome of a self-consistency vote.</summary>
-/// <param name="Answer">The most frequent extracted answer (ties go to the earliest sample), or null when no sample had one.</param>
-/// <param name="Votes">Votes per extracted answer.</param>
-/// <param name="Samples">Every decoded sample, in order.</param>
-/// <param name="Answers">The answer extracted from each sample (null when none).</param>
-public sealed record SelfConsistencyResult(string? Answer, IReadOnlyDictionary<string, int> Votes, IReadOnlyList<string> Samples, IReadOnlyList<string?> Answers);
+public sealed class SelfConsistencyResult
+{
+    internal SelfConsistencyResult(string? answer, IReadOnlyDictionary<string, int> votes, IReadOnlyList<string> samples, IReadOnlyList<string?> answers)
+    {
+        Answer = answer;
+        Votes = votes;
+        Samples = samples;
+        Answers = answers;
+    }
+
+    /// <summary>The most frequent extracted answer (ties go to the earliest sample), or null when no sample had one.</summary>
+    public string? Answer { get; }
+
+    /// <summary>Votes per extracted answer.</summary>
+    public IReadOnlyDictionary<string, int> Votes { get; }
+
+    /// <summary>Every decoded sample, in order.</summary>
+    public IReadOnlyList<string> Samples { get; }
+
+    /// <summary>The answer extracted from each sample (null when none).</summary>
+    public IReadOnlyList<string?> Answers { get; }
+}
 
 /// <summary>Self-consistency decoding (Wang et al., 2023): sample k reasoning chains and majority-vote their answers.</summary>
 public static class SelfConsistency

@@ -26,7 +26,7 @@ namespace MagDi.Lora;
 public sealed class LoraAdapter
 {
     /// <summary>The key prefix PEFT puts before module paths.</summary>
-    public const string PeftPrefix = "base_model.model.";
+    internal const string PeftPrefix = "base_model.model.";
 
     private LoraAdapter(CausalLanguageModel model, LoraOptions options, IReadOnlyList<(string Path, LoraLinear Layer)> layers)
     {
@@ -128,7 +128,7 @@ public sealed class LoraAdapter
     }
 
     /// <summary>The adapter tensors under their PEFT keys.</summary>
-    public IEnumerable<KeyValuePair<string, Tensor>> PeftStateDict() =>
+    internal IEnumerable<KeyValuePair<string, Tensor>> PeftStateDict() =>
         Layers.SelectMany(l => new[]
         {
             new KeyValuePair<string, Tensor>($"{PeftPrefix}{l.Path}.lora_A.weight", l.Layer.LoraA),

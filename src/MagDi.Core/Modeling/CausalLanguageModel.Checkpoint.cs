@@ -260,6 +260,6 @@ public sealed partial class CausalLanguageModel
     }
 
     /// <summary>The base model's tensors under their Hugging Face keys (adapter weights excluded).</summary>
-    public IEnumerable<KeyValuePair<string, Tensor>> BaseStateDict() =>
+    internal IEnumerable<KeyValuePair<string, Tensor>> BaseStateDict() =>
         state_dict().Where(kv => !kv.Key.Contains(".lora_", StringComparison.Ordinal)).OrderBy(kv => kv.Key, StringComparer.Ordinal);
 }

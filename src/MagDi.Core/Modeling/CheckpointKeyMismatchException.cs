@@ -6,7 +6,7 @@ namespace MagDi.Modeling;
 public sealed class CheckpointKeyMismatchException : IOException
 {
     /// <summary>Creates the exception.</summary>
-    public CheckpointKeyMismatchException(string directory, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected)
+    internal CheckpointKeyMismatchException(string directory, IReadOnlyList<string> missing, IReadOnlyList<string> unexpected)
         : base($"Checkpoint '{directory}' does not match the model: " +
                $"{missing.Count} missing key(s) [{string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? ", ..." : "")}], " +
                $"{unexpected.Count} unexpected key(s) [{string.Join(", ", unexpected.Take(20))}{(unexpected.Count > 20 ? ", ..." : "")}]. " +

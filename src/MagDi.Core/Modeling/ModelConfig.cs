@@ -12,7 +12,7 @@ namespace MagDi.Modeling;
 public sealed class ModelConfig
 {
     /// <summary>The model types this implementation covers.</summary>
-    public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2"];
+    internal static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "mistral", "qwen2"];
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -86,7 +86,7 @@ public sealed class ModelConfig
     [JsonPropertyName("bos_token_id")] public int? BosTokenId { get; set; }
 
     /// <summary><c>eos_token_id</c>: one id or a list (Llama-3 style).</summary>
-    [JsonPropertyName("eos_token_id")] public JsonElement? EosTokenIdRaw { get; set; }
+    [JsonPropertyName("eos_token_id")][JsonInclude] internal JsonElement? EosTokenIdRaw { get; set; }
 
     /// <summary><c>pad_token_id</c>.</summary>
     [JsonPropertyName("pad_token_id")] public int? PadTokenId { get; set; }
@@ -101,17 +101,17 @@ public sealed class ModelConfig
     [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
 
     /// <summary>The effective per-head dimension.</summary>
-    [JsonIgnore] public int EffectiveHeadDim => HeadDim ?? (NumAttentionHeads > 0 ? HiddenSize / NumAttentionHeads : 0);
+    [JsonIgnore] internal int EffectiveHeadDim => HeadDim ?? (NumAttentionHeads > 0 ? HiddenSize / NumAttentionHeads : 0);
 
     /// <summary>Whether q/k/v projections have biases (qwen2 always; llama when <c>attention_bias</c>).</summary>
-    [JsonIgnore] public bool QkvBias => ModelType == "qwen2" || AttentionBias == true;
+    [JsonIgnore] internal bool QkvBias => ModelType == "qwen2" || AttentionBias == true;
 
     /// <summary>Whether the output projection has a bias (llama with <c>attention_bias</c>).</summary>
-    [JsonIgnore] public bool OutputBias => ModelType == "llama" && AttentionBias == true;
+    [JsonIgnore] internal bool OutputBias => ModelType == "llama" && AttentionBias == true;
 
     /// <summary>The sliding attention window in effect, or null for full causal attention.</summary>
     [JsonIgnore]
-    public int? EffectiveSlidingWindow => ModelType switch
+    internal int? EffectiveSlidingWindow => ModelType switch
     {
         "mistral" => SlidingWindow,
         "qwen2" when UseSlidingWindow == true => SlidingWindow,

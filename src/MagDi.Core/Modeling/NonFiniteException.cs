@@ -36,13 +36,13 @@ public sealed class NonFiniteException : Exception
     }
 
     /// <summary>The tensor that held the values, for example <c>logits</c>.</summary>
-    public string TensorName { get; init; } = string.Empty;
+    public string TensorName { get; internal init; } = string.Empty;
 
     /// <summary>The 0-based generation step (0 is the token after the prompt), when the values appeared while generating.</summary>
-    public int? Step { get; init; }
+    public int? Step { get; internal init; }
 
     /// <summary>Names of the model's weights (state-dict keys) that hold NaN or infinite values, at most ten; empty when every weight is finite.</summary>
-    public IReadOnlyList<string> NonFiniteWeights { get; init; } = [];
+    public IReadOnlyList<string> NonFiniteWeights { get; internal init; } = [];
 
     /// <summary>
     /// Builds the exception for non-finite <paramref name="tensor"/> values found at <paramref name="where"/>, scanning the

@@ -9,13 +9,32 @@ using static TorchSharp.torch;
 namespace MagDi.SafeTensors;
 
 /// <summary>One tensor entry of a safetensors header.</summary>
-/// <param name="Name">Tensor name (a state-dict key).</param>
-/// <param name="DType">The on-disk dtype code: <c>F32</c>, <c>BF16</c>, <c>F16</c>, <c>F64</c>, <c>I64</c>, <c>I32</c>, <c>I16</c>, <c>I8</c>, <c>U8</c> or <c>BOOL</c>.</param>
-/// <param name="Shape">The tensor shape.</param>
-/// <param name="Begin">Start of the data, relative to the end of the header.</param>
-/// <param name="End">End (exclusive) of the data, relative to the end of the header.</param>
-public sealed record SafeTensorInfo(string Name, string DType, IReadOnlyList<long> Shape, long Begin, long End)
+public sealed class SafeTensorInfo
 {
+    internal SafeTensorInfo(string name, string dType, IReadOnlyList<long> shape, long begin, long end)
+    {
+        Name = name;
+        DType = dType;
+        Shape = shape;
+        Begin = begin;
+        End = end;
+    }
+
+    /// <summary>Tensor name (a state-dict key).</summary>
+    public string Name { get; }
+
+    /// <summary>The on-disk dtype code: <c>F32</c>, <c>BF16</c>, <c>F16</c>, <c>F64</c>, <c>I64</c>, <c>I32</c>, <c>I16</c>, <c>I8</c>, <c>U8</c> or <c>BOOL</c>.</summary>
+    public string DType { get; }
+
+    /// <summary>The tensor shape.</summary>
+    public IReadOnlyList<long> Shape { get; }
+
+    /// <summary>Start of the data, relative to the end of the header.</summary>
+    public long Begin { get; }
+
+    /// <summary>End (exclusive) of the data, relative to the end of the header.</summary>
+    public long End { get; }
+
     /// <summary>The TorchSharp scalar type of the on-disk dtype.</summary>
     public ScalarType ScalarType => SafeTensorsFile.ToScalarType(DType);
 
@@ -391,7 +410,7 @@ public sealed class SafeTensorsFile : IDisposable
 
     /// <summary>Maps a TorchSharp scalar type to its safetensors dtype code.</summary>
     /// <exception cref="NotSupportedException">The type has no safetensors code here.</exception>
-    public static string ToDTypeCode(ScalarType type) => type switch
+    internal static string ToDTypeCode(ScalarType type) => type switch
     {
         ScalarType.Float32 => "F32",
         ScalarType.BFloat16 => "BF16",

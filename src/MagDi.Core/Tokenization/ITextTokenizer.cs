@@ -42,26 +42,58 @@ public interface ITextTokenizer
 /// <summary>
 /// The special tokens of a tokenizer, from <c>tokenizer_config.json</c> where present, otherwise from <c>tokenizer.json</c>.
 /// </summary>
-/// <param name="BosId">Id of the beginning-of-sequence token, if the tokenizer has one.</param>
-/// <param name="EosId">Id of the end-of-sequence token, if the tokenizer has one.</param>
-/// <param name="PadId">Id of the padding token, if the tokenizer has one.</param>
-/// <param name="UnkId">Id of the unknown token, if the tokenizer has one.</param>
-/// <param name="BosToken">Text of the beginning-of-sequence token.</param>
-/// <param name="EosToken">Text of the end-of-sequence token.</param>
-/// <param name="PadToken">Text of the padding token.</param>
-/// <param name="AddBosToken">Whether <see cref="ITextTokenizer.Encode"/> with special tokens prepends BOS.</param>
-/// <param name="AddEosToken">Whether <see cref="ITextTokenizer.Encode"/> with special tokens appends EOS.</param>
-public sealed record SpecialTokens(
-    int? BosId,
-    int? EosId,
-    int? PadId,
-    int? UnkId,
-    string? BosToken,
-    string? EosToken,
-    string? PadToken,
-    bool AddBosToken,
-    bool AddEosToken)
+public sealed class SpecialTokens
 {
+    /// <summary>Creates a <see cref="SpecialTokens"/>.</summary>
+    /// <param name="bosId">Id of the beginning-of-sequence token, if the tokenizer has one.</param>
+    /// <param name="eosId">Id of the end-of-sequence token, if the tokenizer has one.</param>
+    /// <param name="padId">Id of the padding token, if the tokenizer has one.</param>
+    /// <param name="unkId">Id of the unknown token, if the tokenizer has one.</param>
+    /// <param name="bosToken">Text of the beginning-of-sequence token.</param>
+    /// <param name="eosToken">Text of the end-of-sequence token.</param>
+    /// <param name="padToken">Text of the padding token.</param>
+    /// <param name="addBosToken">Whether <see cref="ITextTokenizer.Encode"/> with special tokens prepends BOS.</param>
+    /// <param name="addEosToken">Whether <see cref="ITextTokenizer.Encode"/> with special tokens appends EOS.</param>
+    public SpecialTokens(int? bosId, int? eosId, int? padId, int? unkId, string? bosToken, string? eosToken, string? padToken, bool addBosToken, bool addEosToken)
+    {
+        BosId = bosId;
+        EosId = eosId;
+        PadId = padId;
+        UnkId = unkId;
+        BosToken = bosToken;
+        EosToken = eosToken;
+        PadToken = padToken;
+        AddBosToken = addBosToken;
+        AddEosToken = addEosToken;
+    }
+
+    /// <summary>Id of the beginning-of-sequence token, if the tokenizer has one.</summary>
+    public int? BosId { get; }
+
+    /// <summary>Id of the end-of-sequence token, if the tokenizer has one.</summary>
+    public int? EosId { get; }
+
+    /// <summary>Id of the padding token, if the tokenizer has one.</summary>
+    public int? PadId { get; }
+
+    /// <summary>Id of the unknown token, if the tokenizer has one.</summary>
+    public int? UnkId { get; }
+
+    /// <summary>Text of the beginning-of-sequence token.</summary>
+    public string? BosToken { get; }
+
+    /// <summary>Text of the end-of-sequence token.</summary>
+    public string? EosToken { get; }
+
+    /// <summary>Text of the padding token.</summary>
+    public string? PadToken { get; }
+
+    /// <summary>Whether <see cref="ITextTokenizer.Encode"/> with special tokens prepends BOS.</summary>
+    public bool AddBosToken { get; }
+
+    /// <summary>Whether <see cref="ITextTokenizer.Encode"/> with special tokens appends EOS.</summary>
+    public bool AddEosToken { get; }
+
     /// <summary>No special tokens at all.</summary>
     public static SpecialTokens None { get; } = new(null, null, null, null, null, null, null, false, false);
 }

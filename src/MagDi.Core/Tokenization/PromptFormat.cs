@@ -1,9 +1,23 @@
 namespace MagDi.Tokenization;
 
 /// <summary>A (prompt, target) pair rendered as text. <c>Prompt + Target</c> is the full training text; a loss masks the prompt.</summary>
-/// <param name="Prompt">Everything the model is conditioned on, ending where the assistant's answer starts.</param>
-/// <param name="Target">The assistant's answer (with the format's end-of-turn marker, if the format writes one as text).</param>
-public sealed record RenderedExample(string Prompt, string Target);
+public sealed class RenderedExample
+{
+    /// <summary>Creates a <see cref="RenderedExample"/>.</summary>
+    /// <param name="prompt">Everything the model is conditioned on, ending where the assistant's answer starts.</param>
+    /// <param name="target">The assistant's answer (with the format's end-of-turn marker, if the format writes one as text).</param>
+    public RenderedExample(string prompt, string target)
+    {
+        Prompt = prompt;
+        Target = target;
+    }
+
+    /// <summary>Everything the model is conditioned on, ending where the assistant's answer starts.</summary>
+    public string Prompt { get; }
+
+    /// <summary>The assistant's answer (with the format's end-of-turn marker, if the format writes one as text).</summary>
+    public string Target { get; }
+}
 
 /// <summary>
 /// How a user message and an assistant answer are wrapped into model input. Built-ins: <see cref="Mistral"/>,

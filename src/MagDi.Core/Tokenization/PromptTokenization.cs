@@ -1,10 +1,20 @@
 namespace MagDi.Tokenization;
 
 /// <summary>Token ids of a rendered example; the first <see cref="PromptLength"/> ids are the prompt (a loss masks them).</summary>
-/// <param name="Ids">BOS (if the tokenizer adds one), prompt ids, target ids, EOS (if requested).</param>
-/// <param name="PromptLength">Number of leading ids that belong to the prompt, BOS included.</param>
-public sealed record TokenizedExample(IReadOnlyList<int> Ids, int PromptLength)
+public sealed class TokenizedExample
 {
+    internal TokenizedExample(IReadOnlyList<int> ids, int promptLength)
+    {
+        Ids = ids;
+        PromptLength = promptLength;
+    }
+
+    /// <summary>BOS (if the tokenizer adds one), prompt ids, target ids, EOS (if requested).</summary>
+    public IReadOnlyList<int> Ids { get; }
+
+    /// <summary>Number of leading ids that belong to the prompt, BOS included.</summary>
+    public int PromptLength { get; }
+
     /// <summary>Number of target ids (EOS included).</summary>
     public int TargetLength => Ids.Count - PromptLength;
 }

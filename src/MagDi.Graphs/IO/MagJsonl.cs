@@ -243,7 +243,7 @@ public static class MagJsonl
         }
         catch (JsonException ex)
         {
-            throw new MagDataException(JsonFields.SyntaxError(f.File, f.Element, ex, f.Line ?? 1) with { Line = f.Line }, ex);
+            throw new MagDataException(JsonFields.AtLine(JsonFields.SyntaxError(f.File, f.Element, ex, f.Line ?? 1), f.Line), ex);
         }
 
         using (doc)

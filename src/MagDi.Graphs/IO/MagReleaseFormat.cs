@@ -103,7 +103,7 @@ public static partial class MagReleaseFormat
                     // property name like that breaks every lookup in its object: reject the element whether or not it is read.
                     if (JsonStrings.FindInvalidEscape(JsonMarshal.GetRawUtf8Value(element)) is { } bad)
                     {
-                        throw new MagDataException(f.ErrorAt(bad.Field, bad.Reason) with { Line = f.Line + bad.Line - 1 });
+                        throw new MagDataException(JsonFields.AtLine(f.ErrorAt(bad.Field, bad.Reason), f.Line + bad.Line - 1));
                     }
 
                     graphs.Add(ReadElement(element, f, task, options, index));

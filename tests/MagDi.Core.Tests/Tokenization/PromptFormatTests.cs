@@ -4,20 +4,22 @@ namespace MagDi.Core.Tests.Tokenization;
 
 public sealed class PromptFormatTests
 {
+    private static (string Prompt, string Target) Fields(RenderedExample e) => (e.Prompt, e.Target);
+
     [Fact]
     public void Render_BuiltInFormats_ProduceTheDocumentedText()
     {
-        Assert.Equal(new RenderedExample("[INST] Q? [/INST]", " A."), PromptFormat.Mistral.Render("Q?", "A."));
-        Assert.Equal(new RenderedExample("[INST] S\n\nQ? [/INST]", " A."), PromptFormat.Mistral.Render("Q?", "A.", "S"));
-        Assert.Equal(new RenderedExample("[INST] <<SYS>>\nS\n<</SYS>>\n\nQ? [/INST]", " A."), PromptFormat.Llama2Chat.Render("Q?", "A.", "S"));
-        Assert.Equal(new RenderedExample("[INST] Q? [/INST]", " A."), PromptFormat.Llama2Chat.Render("Q?", "A."));
+        Assert.Equal(("[INST] Q? [/INST]", " A."), Fields(PromptFormat.Mistral.Render("Q?", "A.")));
+        Assert.Equal(("[INST] S\n\nQ? [/INST]", " A."), Fields(PromptFormat.Mistral.Render("Q?", "A.", "S")));
+        Assert.Equal(("[INST] <<SYS>>\nS\n<</SYS>>\n\nQ? [/INST]", " A."), Fields(PromptFormat.Llama2Chat.Render("Q?", "A.", "S")));
+        Assert.Equal(("[INST] Q? [/INST]", " A."), Fields(PromptFormat.Llama2Chat.Render("Q?", "A.")));
         Assert.Equal(
-            new RenderedExample("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", "A.<|im_end|>"),
-            PromptFormat.ChatMl.Render("Q?", "A.", "S"));
-        Assert.Equal(new RenderedExample("Q?\n", "A."), PromptFormat.Plain.Render("Q?", "A."));
+            ("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", "A.<|im_end|>"),
+            Fields(PromptFormat.ChatMl.Render("Q?", "A.", "S")));
+        Assert.Equal(("Q?\n", "A."), Fields(PromptFormat.Plain.Render("Q?", "A.")));
         Assert.Equal(
-            new RenderedExample("<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", "A.<|im_end|>"),
-            PromptFormat.Qwen3.Render("Q?", "A."));
+            ("<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n", "A.<|im_end|>"),
+            Fields(PromptFormat.Qwen3.Render("Q?", "A.")));
         Assert.Equal("<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n", PromptFormat.ChatMl.RenderPrompt("Q?"));
         Assert.Equal("[INST] Q? [/INST]", PromptFormat.Mistral.RenderPrompt("Q?"));
     }

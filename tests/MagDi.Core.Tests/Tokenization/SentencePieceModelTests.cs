@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using MagDi.Testing;
 using MagDi.Tokenization;
 
 namespace MagDi.Core.Tests.Tokenization;
@@ -23,7 +24,7 @@ public sealed class SentencePieceModelTests : IDisposable
         WriteModelFromTokenizerJson(Path.Combine(TestTokenizerFiles.Folder("mistral"), "tokenizer.json"), model);
         var t = TokenizerLoader.Load(_dir);
         Assert.IsType<HuggingFaceTokenizer>(t);
-        Assert.Equal(new SpecialTokens(1, 2, null, 0, "<s>", "</s>", null, AddBosToken: true, AddEosToken: false), t.Special);
+        Assert.Equal(SpecialTokenFields.Of(new SpecialTokens(1, 2, null, 0, "<s>", "</s>", null, addBosToken: true, addEosToken: false)), SpecialTokenFields.Of(t.Special));
         Assert.Equal(32000, t.VocabularySize);
 
         var mismatches = new List<string>();

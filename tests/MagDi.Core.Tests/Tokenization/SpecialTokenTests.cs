@@ -1,3 +1,4 @@
+using MagDi.Testing;
 using MagDi.Tokenization;
 
 namespace MagDi.Core.Tests.Tokenization;
@@ -8,7 +9,7 @@ public sealed class SpecialTokenTests
     public void Mistral_SpecialTokens_ComeFromTokenizerConfig()
     {
         var t = RealTokenizers.Get("mistral");
-        Assert.Equal(new SpecialTokens(1, 2, null, 0, "<s>", "</s>", null, AddBosToken: true, AddEosToken: false), t.Special);
+        Assert.Equal(SpecialTokenFields.Of(new SpecialTokens(1, 2, null, 0, "<s>", "</s>", null, addBosToken: true, addEosToken: false)), SpecialTokenFields.Of(t.Special));
         Assert.Equal(32000, t.VocabularySize);
         Assert.Equal("▁Hello", t.IdToToken(22557));
         Assert.Equal(22557, t.TokenToId("▁Hello"));
@@ -33,7 +34,7 @@ public sealed class SpecialTokenTests
     public void Gpt2_WithoutConfig_UsesEndOfTextForBosEosAndUnk()
     {
         var t = RealTokenizers.Get("gpt2");
-        Assert.Equal(new SpecialTokens(50256, 50256, null, 50256, "<|endoftext|>", "<|endoftext|>", null, false, false), t.Special);
+        Assert.Equal(SpecialTokenFields.Of(new SpecialTokens(50256, 50256, null, 50256, "<|endoftext|>", "<|endoftext|>", null, false, false)), SpecialTokenFields.Of(t.Special));
         Assert.Equal(50257, t.VocabularySize);
         Assert.Equal([15496, 50256, 6894], t.Encode("Hello<|endoftext|>world"));
         Assert.Equal("Helloworld", t.Decode([15496, 50256, 6894], skipSpecialTokens: true));

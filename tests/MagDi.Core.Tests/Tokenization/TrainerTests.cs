@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using MagDi.Testing;
 using MagDi.Tokenization;
 
 namespace MagDi.Core.Tests.Tokenization;
@@ -43,7 +44,7 @@ public sealed class TrainerTests : IDisposable
         var tokenizer = new ByteLevelBpeTrainer(new ByteLevelBpeTrainerOptions { VocabularySize = 600 }).Train(corpus, _dir);
 
         Assert.Equal(600, tokenizer.VocabularySize);
-        Assert.Equal(new SpecialTokens(0, 1, 2, 3, "<s>", "</s>", "<pad>", AddBosToken: true, AddEosToken: false), tokenizer.Special);
+        Assert.Equal(SpecialTokenFields.Of(new SpecialTokens(0, 1, 2, 3, "<s>", "</s>", "<pad>", addBosToken: true, addEosToken: false)), SpecialTokenFields.Of(tokenizer.Special));
         Assert.Equal("Ā", tokenizer.IdToToken(4)); // byte 0 in GPT-2's byte-to-unicode table
         Assert.Equal("Ġ", tokenizer.IdToToken(4 + 32));
 

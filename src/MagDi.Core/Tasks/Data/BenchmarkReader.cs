@@ -6,10 +6,24 @@ using MagDi.IO;
 namespace MagDi.Tasks;
 
 /// <summary>The questions read from a benchmark file.</summary>
-/// <param name="Task">The task.</param>
-/// <param name="Questions">The questions with their gold answers, in file order.</param>
-/// <param name="Report">How many records were read and which were skipped.</param>
-public sealed record BenchmarkData(ReasoningTask Task, IReadOnlyList<Question> Questions, ReadReport Report);
+public sealed class BenchmarkData
+{
+    internal BenchmarkData(ReasoningTask task, IReadOnlyList<Question> questions, ReadReport report)
+    {
+        Task = task;
+        Questions = questions;
+        Report = report;
+    }
+
+    /// <summary>The task.</summary>
+    public ReasoningTask Task { get; }
+
+    /// <summary>The questions with their gold answers, in file order.</summary>
+    public IReadOnlyList<Question> Questions { get; }
+
+    /// <summary>How many records were read and which were skipped.</summary>
+    public ReadReport Report { get; }
+}
 
 /// <summary>
 /// Reads the public release formats of the supported benchmarks into <see cref="Question"/>s.
@@ -216,7 +230,7 @@ public static partial class BenchmarkReader
                 }
                 catch (JsonException ex)
                 {
-                    report.Fail(options.ErrorMode, JsonFields.SyntaxError(file, index, ex, lineNumber) with { Line = lineNumber }, ex);
+                    report.Fail(options.ErrorMode, JsonFields.AtLine(JsonFields.SyntaxError(file, index, ex, lineNumber), lineNumber), ex);
                 }
             }
 
@@ -236,7 +250,7 @@ public static partial class BenchmarkReader
             // property name like that breaks every lookup in its object: reject the record whether or not it is read.
             if (JsonStrings.FindInvalidEscape(JsonMarshal.GetRawUtf8Value(record)) is { } bad)
             {
-                throw new MagDataException(f.ErrorAt(bad.Field, bad.Reason) with { Line = f.Line is { } first ? first + bad.Line - 1 : null });
+                throw new MagDataException(JsonFields.AtLine(f.ErrorAt(bad.Field, bad.Reason), f.Line is { } first ? first + bad.Line - 1 : null));
             }
 
             f.RequireObject(record, null);

@@ -4,13 +4,38 @@ using System.Text;
 namespace MagDi.Tasks;
 
 /// <summary>Where a bad record is and what is wrong with it.</summary>
-/// <param name="File">The file name, when reading a file.</param>
-/// <param name="Line">The 1-based line number (JSON Lines files, or the position of a JSON syntax error).</param>
-/// <param name="Element">The 0-based index of the record in a JSON array file, or of the line's record in a JSON Lines file.</param>
-/// <param name="Field">The offending field (for example <c>gpt4_output_1.confidence_level</c>), when one field is to blame.</param>
-/// <param name="Reason">What is wrong.</param>
-public sealed record DataError(string? File, int? Line, int? Element, string? Field, string Reason)
+public sealed class DataError
 {
+    /// <summary>Creates a <see cref="DataError"/>.</summary>
+    /// <param name="file">The file name, when reading a file.</param>
+    /// <param name="line">The 1-based line number (JSON Lines files, or the position of a JSON syntax error).</param>
+    /// <param name="element">The 0-based index of the record in a JSON array file, or of the line's record in a JSON Lines file.</param>
+    /// <param name="field">The offending field (for example <c>gpt4_output_1.confidence_level</c>), when one field is to blame.</param>
+    /// <param name="reason">What is wrong.</param>
+    public DataError(string? file, int? line, int? element, string? field, string reason)
+    {
+        File = file;
+        Line = line;
+        Element = element;
+        Field = field;
+        Reason = reason;
+    }
+
+    /// <summary>The file name, when reading a file.</summary>
+    public string? File { get; }
+
+    /// <summary>The 1-based line number (JSON Lines files, or the position of a JSON syntax error).</summary>
+    public int? Line { get; }
+
+    /// <summary>The 0-based index of the record in a JSON array file, or of the line's record in a JSON Lines file.</summary>
+    public int? Element { get; }
+
+    /// <summary>The offending field (for example <c>gpt4_output_1.confidence_level</c>), when one field is to blame.</summary>
+    public string? Field { get; }
+
+    /// <summary>What is wrong.</summary>
+    public string Reason { get; }
+
     /// <summary>A one-line description: <c>file:line 3 (element 2), field 'answer': reason</c>.</summary>
     /// <returns>The description.</returns>
     public override string ToString()

@@ -4,28 +4,88 @@ using MagDi.IO;
 namespace MagDi.Tasks;
 
 /// <summary>One model output to score.</summary>
-/// <param name="Id">The question id; <see langword="null"/> when predictions are matched to questions by position.</param>
-/// <param name="Output">The model's free-text output, from which the answer is extracted with <see cref="ReasoningTask.ExtractAnswer"/>.</param>
-/// <param name="Answer">An already extracted answer; used as is when given.</param>
-public sealed record Prediction(string? Id, string? Output, string? Answer);
+public sealed class Prediction
+{
+    /// <summary>Creates a <see cref="Prediction"/>.</summary>
+    /// <param name="id">The question id; <see langword="null"/> when predictions are matched to questions by position.</param>
+    /// <param name="output">The model's free-text output, from which the answer is extracted with <see cref="ReasoningTask.ExtractAnswer"/>.</param>
+    /// <param name="answer">An already extracted answer; used as is when given.</param>
+    public Prediction(string? id, string? output, string? answer)
+    {
+        Id = id;
+        Output = output;
+        Answer = answer;
+    }
+
+    /// <summary>The question id; <see langword="null"/> when predictions are matched to questions by position.</summary>
+    public string? Id { get; }
+
+    /// <summary>The model's free-text output, from which the answer is extracted with <see cref="ReasoningTask.ExtractAnswer"/>.</summary>
+    public string? Output { get; }
+
+    /// <summary>An already extracted answer; used as is when given.</summary>
+    public string? Answer { get; }
+}
 
 /// <summary>The outcome of one question.</summary>
-/// <param name="Id">The question id.</param>
-/// <param name="Predicted">The extracted predicted answer, or <see langword="null"/> when none was found or the prediction is missing.</param>
-/// <param name="Gold">The gold answer.</param>
-/// <param name="IsCorrect">Whether the prediction is correct.</param>
-/// <param name="IsMissing">Whether no prediction was given for this question.</param>
-public sealed record ScoredQuestion(string Id, string? Predicted, string Gold, bool IsCorrect, bool IsMissing);
+public sealed class ScoredQuestion
+{
+    internal ScoredQuestion(string id, string? predicted, string gold, bool isCorrect, bool isMissing)
+    {
+        Id = id;
+        Predicted = predicted;
+        Gold = gold;
+        IsCorrect = isCorrect;
+        IsMissing = isMissing;
+    }
+
+    /// <summary>The question id.</summary>
+    public string Id { get; }
+
+    /// <summary>The extracted predicted answer, or <see langword="null"/> when none was found or the prediction is missing.</summary>
+    public string? Predicted { get; }
+
+    /// <summary>The gold answer.</summary>
+    public string Gold { get; }
+
+    /// <summary>Whether the prediction is correct.</summary>
+    public bool IsCorrect { get; }
+
+    /// <summary>Whether no prediction was given for this question.</summary>
+    public bool IsMissing { get; }
+}
 
 /// <summary>The accuracy of a set of predictions on a benchmark.</summary>
-/// <param name="Task">The task name.</param>
-/// <param name="Count">The number of questions scored (every question of the benchmark).</param>
-/// <param name="Correct">The number answered correctly.</param>
-/// <param name="Missing">The number of questions without a prediction (counted as wrong).</param>
-/// <param name="Unanswered">The number of predictions from which no answer could be extracted (counted as wrong).</param>
-/// <param name="Questions">The outcome of each question, in benchmark order.</param>
-public sealed record ScoreResult(string Task, int Count, int Correct, int Missing, int Unanswered, IReadOnlyList<ScoredQuestion> Questions)
+public sealed class ScoreResult
 {
+    internal ScoreResult(string task, int count, int correct, int missing, int unanswered, IReadOnlyList<ScoredQuestion> questions)
+    {
+        Task = task;
+        Count = count;
+        Correct = correct;
+        Missing = missing;
+        Unanswered = unanswered;
+        Questions = questions;
+    }
+
+    /// <summary>The task name.</summary>
+    public string Task { get; }
+
+    /// <summary>The number of questions scored (every question of the benchmark).</summary>
+    public int Count { get; }
+
+    /// <summary>The number answered correctly.</summary>
+    public int Correct { get; }
+
+    /// <summary>The number of questions without a prediction (counted as wrong).</summary>
+    public int Missing { get; }
+
+    /// <summary>The number of predictions from which no answer could be extracted (counted as wrong).</summary>
+    public int Unanswered { get; }
+
+    /// <summary>The outcome of each question, in benchmark order.</summary>
+    public IReadOnlyList<ScoredQuestion> Questions { get; }
+
     /// <summary>Correct divided by count (0 for an empty benchmark).</summary>
     public double Accuracy => Count == 0 ? 0 : (double)Correct / Count;
 }
@@ -188,7 +248,7 @@ public static class Scoring
                 }
                 catch (JsonException ex)
                 {
-                    throw new MagDataException(JsonFields.SyntaxError(path, index, ex, line.Number) with { Line = line.Number }, ex);
+                    throw new MagDataException(JsonFields.AtLine(JsonFields.SyntaxError(path, index, ex, line.Number), line.Number), ex);
                 }
 
                 index++;

@@ -14,10 +14,23 @@ public enum SyntheticFamily
 }
 
 /// <summary>One arithmetic step of a synthetic problem: <c>Before Operator Operand = After</c>.</summary>
-/// <param name="Operator">'+', '-' or '*'.</param>
-/// <param name="Operand">The right-hand operand.</param>
-public readonly record struct ArithmeticStep(char Operator, int Operand)
+public readonly struct ArithmeticStep
 {
+    /// <summary>Creates a <see cref="ArithmeticStep"/>.</summary>
+    /// <param name="op">'+', '-' or '*'.</param>
+    /// <param name="operand">The right-hand operand.</param>
+    public ArithmeticStep(char op, int operand)
+    {
+        Operator = op;
+        Operand = operand;
+    }
+
+    /// <summary>'+', '-' or '*'.</summary>
+    public char Operator { get; }
+
+    /// <summary>The right-hand operand.</summary>
+    public int Operand { get; }
+
     /// <summary>Applies the step to <paramref name="value"/>.</summary>
     public int Apply(int value) => Operator switch
     {
@@ -32,24 +45,44 @@ public readonly record struct ArithmeticStep(char Operator, int Operand)
 /// A generated problem with its structure, so simulated teachers can solve it (correctly or with
 /// realistic mistakes) without a language model.
 /// </summary>
-/// <param name="Id">Stable id, unique within a generated benchmark.</param>
-/// <param name="Family">The problem family.</param>
-/// <param name="Text">The question as a reader sees it.</param>
-/// <param name="Subject">Who the problem is about (used in reasoning sentences).</param>
-/// <param name="Items">What is counted (plural noun).</param>
-/// <param name="Start">The starting quantity.</param>
-/// <param name="Steps">The arithmetic steps in order.</param>
-/// <param name="Threshold">For <see cref="SyntheticFamily.Comparison"/>: the number the result is compared with.</param>
-public sealed record SyntheticProblem(
-    string Id,
-    SyntheticFamily Family,
-    string Text,
-    string Subject,
-    string Items,
-    int Start,
-    IReadOnlyList<ArithmeticStep> Steps,
-    int? Threshold)
+public sealed class SyntheticProblem
 {
+    internal SyntheticProblem(string id, SyntheticFamily family, string text, string subject, string items, int start, IReadOnlyList<ArithmeticStep> steps, int? threshold)
+    {
+        Id = id;
+        Family = family;
+        Text = text;
+        Subject = subject;
+        Items = items;
+        Start = start;
+        Steps = steps;
+        Threshold = threshold;
+    }
+
+    /// <summary>Stable id, unique within a generated benchmark.</summary>
+    public string Id { get; }
+
+    /// <summary>The problem family.</summary>
+    public SyntheticFamily Family { get; }
+
+    /// <summary>The question as a reader sees it.</summary>
+    public string Text { get; }
+
+    /// <summary>Who the problem is about (used in reasoning sentences).</summary>
+    public string Subject { get; }
+
+    /// <summary>What is counted (plural noun).</summary>
+    public string Items { get; }
+
+    /// <summary>The starting quantity.</summary>
+    public int Start { get; }
+
+    /// <summary>The arithmetic steps in order.</summary>
+    public IReadOnlyList<ArithmeticStep> Steps { get; }
+
+    /// <summary>For <see cref="SyntheticFamily.Comparison"/>: the number the result is compared with.</summary>
+    public int? Threshold { get; }
+
     /// <summary>The correct final quantity.</summary>
     public int Result => Steps.Aggregate(Start, (v, s) => s.Apply(v));
 
@@ -65,7 +98,7 @@ public sealed record SyntheticProblem(
     /// The verb of each step as the question words it (<c>buys</c>, <c>gives away</c>, <c>doubles</c>, ...), so solvers can
     /// refer to the events; empty when the problem was built without its text's verbs.
     /// </summary>
-    public IReadOnlyList<string> StepVerbs { get; init; } = [];
+    public IReadOnlyList<string> StepVerbs { get; internal init; } = [];
 
     /// <summary>The -ing form of step <paramref name="index"/>'s verb (<c>buying</c>, <c>giving away</c>, <c>doubling</c>, ...).</summary>
     public string GerundOf(int index) => VerbOf(index) switch
@@ -244,7 +277,7 @@ public static partial class SyntheticBenchmark
     /// each step may carry a wrong result (a simulated arithmetic slip) that later steps build on.
     /// </summary>
     /// <returns>The reasoning, ending with the final quantity (and the comparison for yes/no problems).</returns>
-    public static string Explain(SyntheticProblem problem, IReadOnlyList<(ArithmeticStep Step, int? WrongResult)> steps)
+    internal static string Explain(SyntheticProblem problem, IReadOnlyList<(ArithmeticStep Step, int? WrongResult)> steps)
     {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(steps);
@@ -269,7 +302,7 @@ public static partial class SyntheticBenchmark
     }
 
     /// <summary>The answer that reasoning ending in <paramref name="finalValue"/> leads to.</summary>
-    public static string AnswerFor(SyntheticProblem problem, int finalValue)
+    internal static string AnswerFor(SyntheticProblem problem, int finalValue)
     {
         ArgumentNullException.ThrowIfNull(problem);
         return problem.Family == SyntheticFamily.Arithmetic

@@ -22,14 +22,36 @@ public enum ReasoningMistake
 }
 
 /// <summary>One line of a <see cref="SyntheticDerivation"/>: the step as the question states it, as the solver used it, and the values.</summary>
-/// <param name="Index">Position of the step in the problem (0-based).</param>
-/// <param name="Stated">The step as the question states it.</param>
-/// <param name="Used">The step as the solver applied it (differs after a misread quantity or a wrong operation).</param>
-/// <param name="Before">The running value before the step.</param>
-/// <param name="After">The running value after the step as the solver wrote it (the same as <paramref name="Before"/> for a skipped step).</param>
-/// <param name="Skipped">Whether the solver left the step out.</param>
-public sealed record DerivationStep(int Index, ArithmeticStep Stated, ArithmeticStep Used, int Before, int After, bool Skipped)
+public sealed class DerivationStep
 {
+    internal DerivationStep(int index, ArithmeticStep stated, ArithmeticStep used, int before, int after, bool skipped)
+    {
+        Index = index;
+        Stated = stated;
+        Used = used;
+        Before = before;
+        After = after;
+        Skipped = skipped;
+    }
+
+    /// <summary>Position of the step in the problem (0-based).</summary>
+    public int Index { get; }
+
+    /// <summary>The step as the question states it.</summary>
+    public ArithmeticStep Stated { get; }
+
+    /// <summary>The step as the solver applied it (differs after a misread quantity or a wrong operation).</summary>
+    public ArithmeticStep Used { get; }
+
+    /// <summary>The running value before the step.</summary>
+    public int Before { get; }
+
+    /// <summary>The running value after the step as the solver wrote it (the same as <see cref="Before"/> for a skipped step).</summary>
+    public int After { get; }
+
+    /// <summary>Whether the solver left the step out.</summary>
+    public bool Skipped { get; }
+
     /// <summary>How far <see cref="After"/> is from what <see cref="Used"/> gives (0 unless the step has an arithmetic slip).</summary>
     public int Slip => Skipped ? 0 : After - Used.Apply(Before);
 }
@@ -166,7 +188,7 @@ public sealed class SyntheticDerivation
         for (int i = 0; i < Math.Min(Steps.Count, other.Steps.Count); i++)
         {
             DerivationStep a = Steps[i], b = other.Steps[i];
-            if (a.Skipped != b.Skipped || a.Used != b.Used || a.After != b.After)
+            if (a.Skipped != b.Skipped || !a.Used.Equals(b.Used) || a.After != b.After)
             {
                 return i;
             }
@@ -235,7 +257,7 @@ public sealed class SyntheticDerivation
         }
 
         var steps = problem.Steps.ToArray();
-        steps[k] = steps[k] with { Operand = value };
+        steps[k] = new ArithmeticStep(steps[k].Operator, value);
         return Build(problem, problem.Start, steps, skip: -1, slipAt: -1, slip: 0, ReasoningMistake.MisreadQuantity, k, stated: problem.Steps);
     }
 
@@ -272,7 +294,7 @@ public sealed class SyntheticDerivation
         {
             if (i == skip)
             {
-                steps.Add(new DerivationStep(i, stated[i], used[i], value, value, Skipped: true));
+                steps.Add(new DerivationStep(i, stated[i], used[i], value, value, skipped: true));
                 continue;
             }
 
@@ -282,7 +304,7 @@ public sealed class SyntheticDerivation
                 return null; // nobody has a negative number of apples: not a plausible mistake
             }
 
-            steps.Add(new DerivationStep(i, stated[i], used[i], value, next, Skipped: false));
+            steps.Add(new DerivationStep(i, stated[i], used[i], value, next, skipped: false));
             value = next;
         }
 

@@ -3,12 +3,28 @@ using System.Globalization;
 namespace MagDi.Tasks.Synthetic;
 
 /// <summary>One problem of a pretraining corpus with its worked solution.</summary>
-/// <param name="Problem">The problem.</param>
-/// <param name="Reasoning">The worked solution (without the final "So the answer is" sentence).</param>
-/// <param name="Answer">The answer the solution reaches.</param>
-/// <param name="Derivation">The numbers behind the solution, with its mistake if it has one.</param>
-public sealed record SyntheticWorkedExample(SyntheticProblem Problem, string Reasoning, string Answer, SyntheticDerivation Derivation)
+public sealed class SyntheticWorkedExample
 {
+    internal SyntheticWorkedExample(SyntheticProblem problem, string reasoning, string answer, SyntheticDerivation derivation)
+    {
+        Problem = problem;
+        Reasoning = reasoning;
+        Answer = answer;
+        Derivation = derivation;
+    }
+
+    /// <summary>The problem.</summary>
+    public SyntheticProblem Problem { get; }
+
+    /// <summary>The worked solution (without the final "So the answer is" sentence).</summary>
+    public string Reasoning { get; }
+
+    /// <summary>The answer the solution reaches.</summary>
+    public string Answer { get; }
+
+    /// <summary>The numbers behind the solution, with its mistake if it has one.</summary>
+    public SyntheticDerivation Derivation { get; }
+
     /// <summary>Whether the solution reaches the gold answer.</summary>
     public bool IsCorrect => Derivation.IsCorrect;
 }
