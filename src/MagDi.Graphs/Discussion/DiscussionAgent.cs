@@ -3,10 +3,28 @@ using Microsoft.Extensions.AI;
 namespace MagDi.Graphs.Discussion;
 
 /// <summary>A teacher taking part in discussions: a named <see cref="IChatClient"/>.</summary>
-/// <param name="Name">The agent name used in the MAG (for example <c>gpt4</c>, <c>claude</c>, <c>bard</c>); unique within a discussion.</param>
-/// <param name="Client">The chat client (OpenAI, Azure OpenAI, Ollama, any OpenAI-compatible server, or a <see cref="Simulation.SimulatedTeacher"/> in demos and tests); its pipeline carries retries, caching and logging (see <see cref="DiscussionRunner"/>).</param>
-/// <param name="Options">Options sent with every request (model id, temperature, ...); <see langword="null"/> for the client's defaults.</param>
-public sealed record DiscussionAgent(string Name, IChatClient Client, ChatOptions? Options = null);
+public sealed class DiscussionAgent
+{
+    /// <summary>Creates a <see cref="DiscussionAgent"/>.</summary>
+    /// <param name="name">The agent name used in the MAG (for example <c>gpt4</c>, <c>claude</c>, <c>bard</c>); unique within a discussion.</param>
+    /// <param name="client">The chat client (OpenAI, Azure OpenAI, Ollama, any OpenAI-compatible server, or a <see cref="Simulation.SimulatedTeacher"/> in demos and tests); its pipeline carries retries, caching and logging (see <see cref="DiscussionRunner"/>).</param>
+    /// <param name="options">Options sent with every request (model id, temperature, ...); <see langword="null"/> for the client's defaults.</param>
+    public DiscussionAgent(string name, IChatClient client, ChatOptions? options = null)
+    {
+        Name = name;
+        Client = client;
+        Options = options;
+    }
+
+    /// <summary>The agent name used in the MAG (for example <c>gpt4</c>, <c>claude</c>, <c>bard</c>); unique within a discussion.</summary>
+    public string Name { get; }
+
+    /// <summary>The chat client (OpenAI, Azure OpenAI, Ollama, any OpenAI-compatible server, or a <see cref="Simulation.SimulatedTeacher"/> in demos and tests); its pipeline carries retries, caching and logging (see <see cref="DiscussionRunner"/>).</summary>
+    public IChatClient Client { get; }
+
+    /// <summary>Options sent with every request (model id, temperature, ...); <see langword="null"/> for the client's defaults.</summary>
+    public ChatOptions? Options { get; }
+}
 
 /// <summary>Token counts summed over calls.</summary>
 /// <param name="InputTokens">Prompt tokens.</param>

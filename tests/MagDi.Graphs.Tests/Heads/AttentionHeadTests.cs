@@ -48,7 +48,7 @@ public class NodeAttentionClassifierTests
         using var head = new NodeAttentionClassifier(Options());
         head.eval();
         GraphSample first = GcnTestGraphs.Layered(6);
-        GraphSample noEdges = first with { Sources = [], Targets = [] };
+        var noEdges = new GraphSample(first.NodeCount, [], [], first.Labels);
         Tensor x = randn(10, 6);
 
         Tensor a = head.Classify(new GraphHeadInput { Graphs = GraphBatch.BlockDiagonal([first, GcnTestGraphs.Layered(4)]), NodeFeatures = x });
