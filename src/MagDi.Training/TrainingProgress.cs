@@ -127,8 +127,8 @@ public sealed class TrainingDivergedException : Exception
     }
 
     /// <summary>The optimizer step (1-based) that diverged.</summary>
-    public int Step { get; init; }
+    public int Step { get; internal init; }
 
     /// <summary>The metric that was not finite, for example <c>loss/margin</c>.</summary>
-    public string Term { get; init; } = string.Empty;
+    public string Term { get; internal init; } = string.Empty;
 }

@@ -27,12 +27,33 @@ public sealed class DiscussionAgent
 }
 
 /// <summary>Token counts summed over calls.</summary>
-/// <param name="InputTokens">Prompt tokens.</param>
-/// <param name="OutputTokens">Completion tokens.</param>
-/// <param name="TotalTokens">Total tokens (the provider's total when it reports one, else input + output).</param>
-/// <param name="Calls">Successful chat calls counted.</param>
-public readonly record struct TokenUsage(long InputTokens, long OutputTokens, long TotalTokens, int Calls)
+public readonly struct TokenUsage
 {
+    /// <summary>Creates a <see cref="TokenUsage"/>.</summary>
+    /// <param name="inputTokens">Prompt tokens.</param>
+    /// <param name="outputTokens">Completion tokens.</param>
+    /// <param name="totalTokens">Total tokens (the provider's total when it reports one, else input + output).</param>
+    /// <param name="calls">Successful chat calls counted.</param>
+    public TokenUsage(long inputTokens, long outputTokens, long totalTokens, int calls)
+    {
+        InputTokens = inputTokens;
+        OutputTokens = outputTokens;
+        TotalTokens = totalTokens;
+        Calls = calls;
+    }
+
+    /// <summary>Prompt tokens.</summary>
+    public long InputTokens { get; }
+
+    /// <summary>Completion tokens.</summary>
+    public long OutputTokens { get; }
+
+    /// <summary>Total tokens (the provider's total when it reports one, else input + output).</summary>
+    public long TotalTokens { get; }
+
+    /// <summary>Successful chat calls counted.</summary>
+    public int Calls { get; }
+
     /// <summary>Usage of one call from the provider's <see cref="UsageDetails"/> (missing counts are 0).</summary>
     /// <param name="usage">The usage details, possibly <see langword="null"/>.</param>
     /// <returns>The usage of one call.</returns>
