@@ -1,10 +1,23 @@
 namespace MagDi.Graphs;
 
 /// <summary>One reason a graph is invalid.</summary>
-/// <param name="Field">The offending field, for example <c>nodes[4].confidence</c> or <c>task</c>.</param>
-/// <param name="Reason">What is wrong.</param>
-public sealed record GraphProblem(string Field, string Reason)
+public sealed class GraphProblem
 {
+    /// <summary>Creates a <see cref="GraphProblem"/>.</summary>
+    /// <param name="field">The offending field, for example <c>nodes[4].confidence</c> or <c>task</c>.</param>
+    /// <param name="reason">What is wrong.</param>
+    public GraphProblem(string field, string reason)
+    {
+        Field = field;
+        Reason = reason;
+    }
+
+    /// <summary>The offending field, for example <c>nodes[4].confidence</c> or <c>task</c>.</summary>
+    public string Field { get; }
+
+    /// <summary>What is wrong.</summary>
+    public string Reason { get; }
+
     /// <inheritdoc />
     public override string ToString() => $"{Field}: {Reason}";
 }

@@ -326,7 +326,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
     {
         LinearizedGraphStates tokens = input.Tokens
             ?? throw new ArgumentException("Tokens (the hidden states of each MAG's linearised interaction) are required when Gamma > 0 with GraphHead TokenAttention.", nameof(input));
-        return Options.NodeFeatures == NodeFeatureSource.Live ? tokens : tokens with { HiddenStates = tokens.HiddenStates.detach() };
+        return Options.NodeFeatures == NodeFeatureSource.Live ? tokens : new LinearizedGraphStates(tokens.HiddenStates.detach(), tokens.AttentionMask, tokens.NodeSpans);
     }
 
     private static (Tensor Positive, Tensor Negative) PairIndices(IReadOnlyList<(int Positive, int Negative)> pairs, Device device)

@@ -87,28 +87,75 @@ public sealed class EvaluationOptions
 }
 
 /// <summary>One evaluated question.</summary>
-/// <param name="Id">Question id.</param>
-/// <param name="Gold">Gold answer.</param>
-/// <param name="Output">The student's generated text (the first sample with self-consistency).</param>
-/// <param name="Answer">The extracted (voted) answer, or null when none could be extracted.</param>
-/// <param name="IsCorrect">Whether the answer matches the gold answer under the task's rules.</param>
-/// <param name="GeneratedTokens">Tokens generated for this question (all samples).</param>
-/// <param name="Votes">Votes per answer with self-consistency; null otherwise.</param>
-public sealed record EvaluatedQuestion(string Id, string Gold, string Output, string? Answer, bool IsCorrect, int GeneratedTokens, IReadOnlyDictionary<string, int>? Votes)
+public sealed class EvaluatedQuestion
 {
+    internal EvaluatedQuestion(string id, string gold, string output, string? answer, bool isCorrect, int generatedTokens, IReadOnlyDictionary<string, int>? votes)
+    {
+        Id = id;
+        Gold = gold;
+        Output = output;
+        Answer = answer;
+        IsCorrect = isCorrect;
+        GeneratedTokens = generatedTokens;
+        Votes = votes;
+    }
+
+    /// <summary>Question id.</summary>
+    public string Id { get; }
+
+    /// <summary>Gold answer.</summary>
+    public string Gold { get; }
+
+    /// <summary>The student's generated text (the first sample with self-consistency).</summary>
+    public string Output { get; }
+
+    /// <summary>The extracted (voted) answer, or null when none could be extracted.</summary>
+    public string? Answer { get; }
+
+    /// <summary>Whether the answer matches the gold answer under the task's rules.</summary>
+    public bool IsCorrect { get; }
+
+    /// <summary>Tokens generated for this question (all samples).</summary>
+    public int GeneratedTokens { get; }
+
+    /// <summary>Votes per answer with self-consistency; null otherwise.</summary>
+    public IReadOnlyDictionary<string, int>? Votes { get; }
+
     /// <summary>Why no answer was generated (for example a prompt plus MaxNewTokens longer than the model's context), or null; such a question counts as wrong.</summary>
-    public string? Error { get; init; }
+    public string? Error { get; internal init; }
 }
 
 /// <summary>Accuracy of a student on a set of questions.</summary>
-/// <param name="Task">Task name.</param>
-/// <param name="Count">Questions evaluated.</param>
-/// <param name="Correct">Questions answered correctly.</param>
-/// <param name="AverageGeneratedTokens">Mean tokens generated per question (per sample).</param>
-/// <param name="Duration">Wall time.</param>
-/// <param name="Questions">Every question's outcome, in input order.</param>
-public sealed record EvaluationResult(string Task, int Count, int Correct, double AverageGeneratedTokens, TimeSpan Duration, IReadOnlyList<EvaluatedQuestion> Questions)
+public sealed class EvaluationResult
 {
+    internal EvaluationResult(string task, int count, int correct, double averageGeneratedTokens, TimeSpan duration, IReadOnlyList<EvaluatedQuestion> questions)
+    {
+        Task = task;
+        Count = count;
+        Correct = correct;
+        AverageGeneratedTokens = averageGeneratedTokens;
+        Duration = duration;
+        Questions = questions;
+    }
+
+    /// <summary>Task name.</summary>
+    public string Task { get; }
+
+    /// <summary>Questions evaluated.</summary>
+    public int Count { get; }
+
+    /// <summary>Questions answered correctly.</summary>
+    public int Correct { get; }
+
+    /// <summary>Mean tokens generated per question (per sample).</summary>
+    public double AverageGeneratedTokens { get; }
+
+    /// <summary>Wall time.</summary>
+    public TimeSpan Duration { get; }
+
+    /// <summary>Every question's outcome, in input order.</summary>
+    public IReadOnlyList<EvaluatedQuestion> Questions { get; }
+
     /// <summary>Fraction answered correctly (0 when nothing was evaluated).</summary>
     public double Accuracy => Count == 0 ? 0 : (double)Correct / Count;
 }

@@ -63,11 +63,28 @@ public sealed class PretrainingOptions
 }
 
 /// <summary>What a pretraining run did.</summary>
-/// <param name="Steps">Optimizer steps taken.</param>
-/// <param name="LossHistory">Mean next-token loss of each step.</param>
-/// <param name="Tokens">Tokens trained on.</param>
-/// <param name="Duration">Wall time.</param>
-public sealed record PretrainingResult(int Steps, IReadOnlyList<double> LossHistory, long Tokens, TimeSpan Duration);
+public sealed class PretrainingResult
+{
+    internal PretrainingResult(int steps, IReadOnlyList<double> lossHistory, long tokens, TimeSpan duration)
+    {
+        Steps = steps;
+        LossHistory = lossHistory;
+        Tokens = tokens;
+        Duration = duration;
+    }
+
+    /// <summary>Optimizer steps taken.</summary>
+    public int Steps { get; }
+
+    /// <summary>Mean next-token loss of each step.</summary>
+    public IReadOnlyList<double> LossHistory { get; }
+
+    /// <summary>Tokens trained on.</summary>
+    public long Tokens { get; }
+
+    /// <summary>Wall time.</summary>
+    public TimeSpan Duration { get; }
+}
 
 /// <summary>
 /// The pretraining stage that makes a base student: next-token training of every weight on plain texts, before the student

@@ -1,23 +1,44 @@
 namespace MagDi.Training;
 
 /// <summary>A snapshot of a running distillation, reported after every optimizer step.</summary>
-/// <param name="Step">Optimizer steps done.</param>
-/// <param name="TotalSteps">Optimizer steps planned.</param>
-/// <param name="Epoch">Current epoch, from 0.</param>
-/// <param name="LearningRate">Learning rate of the step.</param>
-/// <param name="Metrics">Slash-named metrics of the step (loss/total, loss/nll, loss/margin, loss/node, margin/accuracy, node/accuracy, ...).</param>
-/// <param name="TokensPerSecond">Non-padding tokens processed per second over the run so far.</param>
-/// <param name="Elapsed">Time since training started (this process).</param>
-/// <param name="EstimatedRemaining">Estimated time to the last step.</param>
-public sealed record TrainingProgress(
-    int Step,
-    int TotalSteps,
-    int Epoch,
-    double LearningRate,
-    IReadOnlyDictionary<string, double> Metrics,
-    double TokensPerSecond,
-    TimeSpan Elapsed,
-    TimeSpan EstimatedRemaining);
+public sealed class TrainingProgress
+{
+    internal TrainingProgress(int step, int totalSteps, int epoch, double learningRate, IReadOnlyDictionary<string, double> metrics, double tokensPerSecond, TimeSpan elapsed, TimeSpan estimatedRemaining)
+    {
+        Step = step;
+        TotalSteps = totalSteps;
+        Epoch = epoch;
+        LearningRate = learningRate;
+        Metrics = metrics;
+        TokensPerSecond = tokensPerSecond;
+        Elapsed = elapsed;
+        EstimatedRemaining = estimatedRemaining;
+    }
+
+    /// <summary>Optimizer steps done.</summary>
+    public int Step { get; }
+
+    /// <summary>Optimizer steps planned.</summary>
+    public int TotalSteps { get; }
+
+    /// <summary>Current epoch, from 0.</summary>
+    public int Epoch { get; }
+
+    /// <summary>Learning rate of the step.</summary>
+    public double LearningRate { get; }
+
+    /// <summary>Slash-named metrics of the step (loss/total, loss/nll, loss/margin, loss/node, margin/accuracy, node/accuracy, ...).</summary>
+    public IReadOnlyDictionary<string, double> Metrics { get; }
+
+    /// <summary>Non-padding tokens processed per second over the run so far.</summary>
+    public double TokensPerSecond { get; }
+
+    /// <summary>Time since training started (this process).</summary>
+    public TimeSpan Elapsed { get; }
+
+    /// <summary>Estimated time to the last step.</summary>
+    public TimeSpan EstimatedRemaining { get; }
+}
 
 /// <summary>How a run ended.</summary>
 public enum TrainingStatus
@@ -30,31 +51,60 @@ public enum TrainingStatus
 }
 
 /// <summary>What a distillation run produced.</summary>
-/// <param name="Status">Completed or cancelled.</param>
-/// <param name="Steps">Optimizer steps done in total (including steps before a resume).</param>
-/// <param name="OutputDirectory">The run's output folder.</param>
-/// <param name="FinalModelDirectory">The trained adapter (PEFT layout) or, for full fine-tuning, the model (Hugging Face layout).</param>
-/// <param name="LastCheckpoint">The newest checkpoint folder, or null.</param>
-/// <param name="FinalMetrics">Metrics of the last step.</param>
-/// <param name="History">Metrics of every step in order.</param>
-/// <param name="ValidationLoss">The last validation next-token loss, when validation MAGs were given.</param>
-/// <param name="Data">What was selected from the training MAGs.</param>
-/// <param name="TokensPerSecond">Non-padding tokens per second of training (this process).</param>
-/// <param name="StepTimeMs">Mean wall time of an optimizer step in milliseconds (this process).</param>
-/// <param name="Duration">Wall time of training (this process).</param>
-public sealed record TrainingResult(
-    TrainingStatus Status,
-    int Steps,
-    string OutputDirectory,
-    string FinalModelDirectory,
-    string? LastCheckpoint,
-    IReadOnlyDictionary<string, double> FinalMetrics,
-    IReadOnlyList<IReadOnlyDictionary<string, double>> History,
-    double? ValidationLoss,
-    TrainingDataSummary Data,
-    double TokensPerSecond,
-    double StepTimeMs,
-    TimeSpan Duration);
+public sealed class TrainingResult
+{
+    internal TrainingResult(TrainingStatus status, int steps, string outputDirectory, string finalModelDirectory, string? lastCheckpoint, IReadOnlyDictionary<string, double> finalMetrics, IReadOnlyList<IReadOnlyDictionary<string, double>> history, double? validationLoss, TrainingDataSummary data, double tokensPerSecond, double stepTimeMs, TimeSpan duration)
+    {
+        Status = status;
+        Steps = steps;
+        OutputDirectory = outputDirectory;
+        FinalModelDirectory = finalModelDirectory;
+        LastCheckpoint = lastCheckpoint;
+        FinalMetrics = finalMetrics;
+        History = history;
+        ValidationLoss = validationLoss;
+        Data = data;
+        TokensPerSecond = tokensPerSecond;
+        StepTimeMs = stepTimeMs;
+        Duration = duration;
+    }
+
+    /// <summary>Completed or cancelled.</summary>
+    public TrainingStatus Status { get; }
+
+    /// <summary>Optimizer steps done in total (including steps before a resume).</summary>
+    public int Steps { get; }
+
+    /// <summary>The run's output folder.</summary>
+    public string OutputDirectory { get; }
+
+    /// <summary>The trained adapter (PEFT layout) or, for full fine-tuning, the model (Hugging Face layout).</summary>
+    public string FinalModelDirectory { get; }
+
+    /// <summary>The newest checkpoint folder, or null.</summary>
+    public string? LastCheckpoint { get; }
+
+    /// <summary>Metrics of the last step.</summary>
+    public IReadOnlyDictionary<string, double> FinalMetrics { get; }
+
+    /// <summary>Metrics of every step in order.</summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, double>> History { get; }
+
+    /// <summary>The last validation next-token loss, when validation MAGs were given.</summary>
+    public double? ValidationLoss { get; }
+
+    /// <summary>What was selected from the training MAGs.</summary>
+    public TrainingDataSummary Data { get; }
+
+    /// <summary>Non-padding tokens per second of training (this process).</summary>
+    public double TokensPerSecond { get; }
+
+    /// <summary>Mean wall time of an optimizer step in milliseconds (this process).</summary>
+    public double StepTimeMs { get; }
+
+    /// <summary>Wall time of training (this process).</summary>
+    public TimeSpan Duration { get; }
+}
 
 /// <summary>A loss term became NaN or infinite.</summary>
 public sealed class TrainingDivergedException : Exception
@@ -77,8 +127,8 @@ public sealed class TrainingDivergedException : Exception
     }
 
     /// <summary>The optimizer step (1-based) that diverged.</summary>
-    public int Step { get; init; }
+    public int Step { get; internal init; }
 
     /// <summary>The metric that was not finite, for example <c>loss/margin</c>.</summary>
-    public string Term { get; init; } = string.Empty;
+    public string Term { get; internal init; } = string.Empty;
 }

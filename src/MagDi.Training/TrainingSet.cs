@@ -45,23 +45,44 @@ internal sealed record PreparedGraph(InteractionGraph Graph, IReadOnlyList<Prepa
 }
 
 /// <summary>What was selected from the training MAGs and why anything was left out.</summary>
-/// <param name="Graphs">MAGs given.</param>
-/// <param name="GraphsUsed">MAGs with at least one selected node.</param>
-/// <param name="NodesGiven">Nodes in all MAGs.</param>
-/// <param name="NodesUsed">Nodes selected for training.</param>
-/// <param name="CorrectNodesUsed">Selected nodes labelled correct.</param>
-/// <param name="InvalidNodesExcluded">Nodes whose teacher reply could not be parsed (never trained on).</param>
-/// <param name="NodesExcludedByLevel">Valid nodes the level or the single-teacher filter does not use.</param>
-/// <param name="GraphsWithoutSelectedNodes">Ids of MAGs that contributed nothing (for example no correct round-0 node at level 1).</param>
-public sealed record TrainingDataSummary(
-    int Graphs,
-    int GraphsUsed,
-    int NodesGiven,
-    int NodesUsed,
-    int CorrectNodesUsed,
-    int InvalidNodesExcluded,
-    int NodesExcludedByLevel,
-    IReadOnlyList<string> GraphsWithoutSelectedNodes);
+public sealed class TrainingDataSummary
+{
+    internal TrainingDataSummary(int graphs, int graphsUsed, int nodesGiven, int nodesUsed, int correctNodesUsed, int invalidNodesExcluded, int nodesExcludedByLevel, IReadOnlyList<string> graphsWithoutSelectedNodes)
+    {
+        Graphs = graphs;
+        GraphsUsed = graphsUsed;
+        NodesGiven = nodesGiven;
+        NodesUsed = nodesUsed;
+        CorrectNodesUsed = correctNodesUsed;
+        InvalidNodesExcluded = invalidNodesExcluded;
+        NodesExcludedByLevel = nodesExcludedByLevel;
+        GraphsWithoutSelectedNodes = graphsWithoutSelectedNodes;
+    }
+
+    /// <summary>MAGs given.</summary>
+    public int Graphs { get; }
+
+    /// <summary>MAGs with at least one selected node.</summary>
+    public int GraphsUsed { get; }
+
+    /// <summary>Nodes in all MAGs.</summary>
+    public int NodesGiven { get; }
+
+    /// <summary>Nodes selected for training.</summary>
+    public int NodesUsed { get; }
+
+    /// <summary>Selected nodes labelled correct.</summary>
+    public int CorrectNodesUsed { get; }
+
+    /// <summary>Nodes whose teacher reply could not be parsed (never trained on).</summary>
+    public int InvalidNodesExcluded { get; }
+
+    /// <summary>Valid nodes the level or the single-teacher filter does not use.</summary>
+    public int NodesExcludedByLevel { get; }
+
+    /// <summary>Ids of MAGs that contributed nothing (for example no correct round-0 node at level 1).</summary>
+    public IReadOnlyList<string> GraphsWithoutSelectedNodes { get; }
+}
 
 /// <summary>Selects and tokenises training nodes for a distillation level.</summary>
 internal static class TrainingSet

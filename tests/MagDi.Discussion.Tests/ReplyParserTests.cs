@@ -16,7 +16,8 @@ public class ReplyParserTests
         var result = DiscussionReplyParser.Parse(text, ReasoningTasks.Gsm8k);
 
         Assert.True(result.Success, result.Error);
-        Assert.Equal(new AgentReply("5 + 3 = 8.", "8", 0.9), result.Reply);
+        AgentReply reply = Assert.IsType<AgentReply>(result.Reply);
+        Assert.Equal(("5 + 3 = 8.", "8", (double?)0.9), (reply.Reasoning, reply.Answer, reply.Confidence));
     }
 
     [Fact]

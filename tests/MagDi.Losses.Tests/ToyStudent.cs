@@ -53,7 +53,7 @@ internal sealed record ToyBatch(GraphSample[] Graphs, long[][] Tokens, int[] Pro
         foreach (int[] labels in labelsPerGraph)
         {
             GraphSample shape = TestGraphs.Layered(labels.Length);
-            graphs.Add(shape with { Labels = labels });
+            graphs.Add(new GraphSample(shape.NodeCount, shape.Sources, shape.Targets, labels));
             foreach (int _ in labels)
             {
                 int length = rng.Next(3, 8);

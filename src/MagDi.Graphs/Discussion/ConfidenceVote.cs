@@ -1,10 +1,28 @@
 namespace MagDi.Graphs.Discussion;
 
 /// <summary>One agent's vote: its answer and its self-reported confidence.</summary>
-/// <param name="Agent">The agent name.</param>
-/// <param name="Answer">The canonical answer.</param>
-/// <param name="Confidence">The self-reported confidence in [0,1], or <see langword="null"/> if none was given (weighs as 0).</param>
-public sealed record AgentVote(string Agent, string Answer, double? Confidence);
+public sealed class AgentVote
+{
+    /// <summary>Creates a <see cref="AgentVote"/>.</summary>
+    /// <param name="agent">The agent name.</param>
+    /// <param name="answer">The canonical answer.</param>
+    /// <param name="confidence">The self-reported confidence in [0,1], or <see langword="null"/> if none was given (weighs as 0).</param>
+    public AgentVote(string agent, string answer, double? confidence)
+    {
+        Agent = agent;
+        Answer = answer;
+        Confidence = confidence;
+    }
+
+    /// <summary>The agent name.</summary>
+    public string Agent { get; }
+
+    /// <summary>The canonical answer.</summary>
+    public string Answer { get; }
+
+    /// <summary>The self-reported confidence in [0,1], or <see langword="null"/> if none was given (weighs as 0).</summary>
+    public double? Confidence { get; }
+}
 
 /// <summary>ReConcile's confidence recalibration and confidence-weighted team vote.</summary>
 public static class ConfidenceVote

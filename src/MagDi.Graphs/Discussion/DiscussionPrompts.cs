@@ -6,15 +6,44 @@ using MagDi.Tasks;
 namespace MagDi.Graphs.Discussion;
 
 /// <summary>A worked example shown to agents in round 0 (ReConcile's "convincing samples").</summary>
-/// <param name="Question">The example question as prompt text.</param>
-/// <param name="Reasoning">A correct step-by-step explanation.</param>
-/// <param name="Answer">The correct answer.</param>
-public sealed record DiscussionDemonstration(string Question, string Reasoning, string Answer);
+public sealed class DiscussionDemonstration
+{
+    /// <summary>Creates a <see cref="DiscussionDemonstration"/>.</summary>
+    /// <param name="question">The example question as prompt text.</param>
+    /// <param name="reasoning">A correct step-by-step explanation.</param>
+    /// <param name="answer">The correct answer.</param>
+    public DiscussionDemonstration(string question, string reasoning, string answer)
+    {
+        Question = question;
+        Reasoning = reasoning;
+        Answer = answer;
+    }
+
+    /// <summary>The example question as prompt text.</summary>
+    public string Question { get; }
+
+    /// <summary>A correct step-by-step explanation.</summary>
+    public string Reasoning { get; }
+
+    /// <summary>The correct answer.</summary>
+    public string Answer { get; }
+}
 
 /// <summary>The answers of the previous round that share one answer, shown to agents in a discussion round.</summary>
-/// <param name="Answer">The shared canonical answer.</param>
-/// <param name="Explanations">Each supporting agent's reasoning and confidence, in agent order.</param>
-public sealed record AnswerGroup(string Answer, IReadOnlyList<(string Reasoning, double? Confidence)> Explanations);
+public sealed class AnswerGroup
+{
+    internal AnswerGroup(string answer, IReadOnlyList<(string Reasoning, double? Confidence)> explanations)
+    {
+        Answer = answer;
+        Explanations = explanations;
+    }
+
+    /// <summary>The shared canonical answer.</summary>
+    public string Answer { get; }
+
+    /// <summary>Each supporting agent's reasoning and confidence, in agent order.</summary>
+    public IReadOnlyList<(string Reasoning, double? Confidence)> Explanations { get; }
+}
 
 /// <summary>
 /// The prompt templates of the ReConcile protocol. Replace any template with <c>init</c>, or derive and

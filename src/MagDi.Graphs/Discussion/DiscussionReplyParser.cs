@@ -4,16 +4,40 @@ using MagDi.Tasks;
 namespace MagDi.Graphs.Discussion;
 
 /// <summary>What an agent said in one round, once parsed.</summary>
-/// <param name="Reasoning">The step-by-step reasoning.</param>
-/// <param name="Answer">The answer in the task's canonical form (see <see cref="ReasoningTask.Normalize"/>).</param>
-/// <param name="Confidence">The self-reported confidence in [0,1], or <see langword="null"/> when the agent gave none.</param>
-public sealed record AgentReply(string Reasoning, string Answer, double? Confidence);
+public sealed class AgentReply
+{
+    internal AgentReply(string reasoning, string answer, double? confidence)
+    {
+        Reasoning = reasoning;
+        Answer = answer;
+        Confidence = confidence;
+    }
+
+    /// <summary>The step-by-step reasoning.</summary>
+    public string Reasoning { get; }
+
+    /// <summary>The answer in the task's canonical form (see <see cref="ReasoningTask.Normalize"/>).</summary>
+    public string Answer { get; }
+
+    /// <summary>The self-reported confidence in [0,1], or <see langword="null"/> when the agent gave none.</summary>
+    public double? Confidence { get; }
+}
 
 /// <summary>The outcome of parsing one reply: either a <see cref="AgentReply"/> or the reason it could not be parsed.</summary>
-/// <param name="Reply">The parsed reply, when parsing succeeded.</param>
-/// <param name="Error">Why the reply could not be parsed (suitable for a re-ask prompt), when it failed.</param>
-public sealed record ReplyParseResult(AgentReply? Reply, string? Error)
+public sealed class ReplyParseResult
 {
+    internal ReplyParseResult(AgentReply? reply, string? error)
+    {
+        Reply = reply;
+        Error = error;
+    }
+
+    /// <summary>The parsed reply, when parsing succeeded.</summary>
+    public AgentReply? Reply { get; }
+
+    /// <summary>Why the reply could not be parsed (suitable for a re-ask prompt), when it failed.</summary>
+    public string? Error { get; }
+
     /// <summary>Whether the reply was parsed.</summary>
     public bool Success => Reply is not null;
 }

@@ -4,20 +4,55 @@ using static TorchSharp.torch;
 namespace MagDi.Graphs.Heads;
 
 /// <summary>Where one node's text lies in its MAG's linearised token sequence.</summary>
-/// <param name="Graph">Index of the MAG in the batch (row of <see cref="LinearizedGraphStates.HiddenStates"/>).</param>
-/// <param name="Start">First token position of the node's text.</param>
-/// <param name="Length">Number of tokens (at least 1).</param>
-public readonly record struct TokenSpan(int Graph, int Start, int Length);
+public readonly struct TokenSpan
+{
+    /// <summary>Creates a <see cref="TokenSpan"/>.</summary>
+    /// <param name="graph">Index of the MAG in the batch (row of <see cref="LinearizedGraphStates.HiddenStates"/>).</param>
+    /// <param name="start">First token position of the node's text.</param>
+    /// <param name="length">Number of tokens (at least 1).</param>
+    public TokenSpan(int graph, int start, int length)
+    {
+        Graph = graph;
+        Start = start;
+        Length = length;
+    }
+
+    /// <summary>Index of the MAG in the batch (row of <see cref="LinearizedGraphStates.HiddenStates"/>).</summary>
+    public int Graph { get; }
+
+    /// <summary>First token position of the node's text.</summary>
+    public int Start { get; }
+
+    /// <summary>Number of tokens (at least 1).</summary>
+    public int Length { get; }
+}
 
 /// <summary>
 /// The student's hidden states over each MAG of a batch written as one token sequence (all node texts in round order),
 /// and each real node's span in it: the input of <see cref="TokenAttentionClassifier"/>.
 /// </summary>
-/// <param name="HiddenStates">[G, L, d]: one row per MAG, right-padded to the longest linearisation L.</param>
-/// <param name="AttentionMask">[G, L]: 1 for tokens, 0 for padding.</param>
-/// <param name="NodeSpans">One span per real node of the batch, in batch order (graph 0's nodes, then graph 1's, ...).</param>
-public sealed record LinearizedGraphStates(Tensor HiddenStates, Tensor AttentionMask, IReadOnlyList<TokenSpan> NodeSpans)
+public sealed class LinearizedGraphStates
 {
+    /// <summary>Creates a <see cref="LinearizedGraphStates"/>.</summary>
+    /// <param name="hiddenStates">[G, L, d]: one row per MAG, right-padded to the longest linearisation L.</param>
+    /// <param name="attentionMask">[G, L]: 1 for tokens, 0 for padding.</param>
+    /// <param name="nodeSpans">One span per real node of the batch, in batch order (graph 0's nodes, then graph 1's, ...).</param>
+    public LinearizedGraphStates(Tensor hiddenStates, Tensor attentionMask, IReadOnlyList<TokenSpan> nodeSpans)
+    {
+        HiddenStates = hiddenStates;
+        AttentionMask = attentionMask;
+        NodeSpans = nodeSpans;
+    }
+
+    /// <summary>[G, L, d]: one row per MAG, right-padded to the longest linearisation L.</summary>
+    public Tensor HiddenStates { get; }
+
+    /// <summary>[G, L]: 1 for tokens, 0 for padding.</summary>
+    public Tensor AttentionMask { get; }
+
+    /// <summary>One span per real node of the batch, in batch order (graph 0's nodes, then graph 1's, ...).</summary>
+    public IReadOnlyList<TokenSpan> NodeSpans { get; }
+
     /// <summary>Checks the shapes against each other and against <paramref name="graphs"/>; throws naming the first problem.</summary>
     /// <exception cref="ArgumentException">A shape, span or count does not fit.</exception>
     public void Validate(GraphBatch graphs)

@@ -39,7 +39,21 @@ public sealed class MagReadOptions : DataReadOptions
 }
 
 /// <summary>The graphs read from a file.</summary>
-/// <param name="Graphs">The graphs in file order.</param>
-/// <param name="Report">How many records were read and which were skipped.</param>
-/// <param name="Format">The format that was read.</param>
-public sealed record MagReadResult(IReadOnlyList<InteractionGraph> Graphs, ReadReport Report, MagFormat Format);
+public sealed class MagReadResult
+{
+    internal MagReadResult(IReadOnlyList<InteractionGraph> graphs, ReadReport report, MagFormat format)
+    {
+        Graphs = graphs;
+        Report = report;
+        Format = format;
+    }
+
+    /// <summary>The graphs in file order.</summary>
+    public IReadOnlyList<InteractionGraph> Graphs { get; }
+
+    /// <summary>How many records were read and which were skipped.</summary>
+    public ReadReport Report { get; }
+
+    /// <summary>The format that was read.</summary>
+    public MagFormat Format { get; }
+}

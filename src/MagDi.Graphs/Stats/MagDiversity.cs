@@ -4,30 +4,44 @@ namespace MagDi.Graphs;
 /// How different the chains of a MAG corpus are from one another: what multi-teacher distillation can learn beyond one
 /// teacher depends on the teachers not writing the same thing.
 /// </summary>
-/// <param name="Graphs">MAGs measured.</param>
-/// <param name="DistinctCorrectChainsPerGraph">Mean number of distinct correct reasoning texts per MAG (all rounds).</param>
-/// <param name="CorrectChainsPerGraph">Mean number of correct nodes per MAG (all rounds), for scale.</param>
-/// <param name="CrossTeacherOverlap">
-/// Mean word-bigram Jaccard similarity between two different teachers' correct round-0 chains of the same question
-/// (1 = the same wording, 0 = no two consecutive words in common); NaN when no question has two such chains.
-/// </param>
-/// <param name="IdenticalCrossTeacherShare">Share of those pairs whose reasoning texts are identical.</param>
-/// <param name="CrossTeacherPairs">Pairs the overlap was measured on.</param>
-/// <param name="RevisedCopyShare">
-/// Share of changed answers (a node whose answer differs from the same agent's previous round) whose reasoning is identical to
-/// a reasoning of the previous round (a copied chain rather than a new derivation); NaN when no answer changed.
-/// </param>
-/// <param name="ChangedAnswers">Changed answers seen.</param>
-public sealed record MagDiversity(
-    int Graphs,
-    double DistinctCorrectChainsPerGraph,
-    double CorrectChainsPerGraph,
-    double CrossTeacherOverlap,
-    double IdenticalCrossTeacherShare,
-    int CrossTeacherPairs,
-    double RevisedCopyShare,
-    int ChangedAnswers)
+public sealed class MagDiversity
 {
+    internal MagDiversity(int graphs, double distinctCorrectChainsPerGraph, double correctChainsPerGraph, double crossTeacherOverlap, double identicalCrossTeacherShare, int crossTeacherPairs, double revisedCopyShare, int changedAnswers)
+    {
+        Graphs = graphs;
+        DistinctCorrectChainsPerGraph = distinctCorrectChainsPerGraph;
+        CorrectChainsPerGraph = correctChainsPerGraph;
+        CrossTeacherOverlap = crossTeacherOverlap;
+        IdenticalCrossTeacherShare = identicalCrossTeacherShare;
+        CrossTeacherPairs = crossTeacherPairs;
+        RevisedCopyShare = revisedCopyShare;
+        ChangedAnswers = changedAnswers;
+    }
+
+    /// <summary>MAGs measured.</summary>
+    public int Graphs { get; }
+
+    /// <summary>Mean number of distinct correct reasoning texts per MAG (all rounds).</summary>
+    public double DistinctCorrectChainsPerGraph { get; }
+
+    /// <summary>Mean number of correct nodes per MAG (all rounds), for scale.</summary>
+    public double CorrectChainsPerGraph { get; }
+
+    /// <summary>Mean word-bigram Jaccard similarity between two different teachers' correct round-0 chains of the same question (1 = the same wording, 0 = no two consecutive words in common); NaN when no question has two such chains.</summary>
+    public double CrossTeacherOverlap { get; }
+
+    /// <summary>Share of those pairs whose reasoning texts are identical.</summary>
+    public double IdenticalCrossTeacherShare { get; }
+
+    /// <summary>Pairs the overlap was measured on.</summary>
+    public int CrossTeacherPairs { get; }
+
+    /// <summary>Share of changed answers (a node whose answer differs from the same agent's previous round) whose reasoning is identical to a reasoning of the previous round (a copied chain rather than a new derivation); NaN when no answer changed.</summary>
+    public double RevisedCopyShare { get; }
+
+    /// <summary>Changed answers seen.</summary>
+    public int ChangedAnswers { get; }
+
     /// <summary>Measures <paramref name="graphs"/>.</summary>
     public static MagDiversity Compute(IEnumerable<InteractionGraph> graphs)
     {

@@ -7,13 +7,32 @@ using MagDi.Tasks;
 namespace MagDi.Graphs;
 
 /// <summary>Node counts and accuracy of one discussion round across a corpus.</summary>
-/// <param name="Round">The round (0 = pre-interaction).</param>
-/// <param name="Nodes">Nodes in this round.</param>
-/// <param name="Correct">Correct nodes in this round.</param>
-/// <param name="Graphs">Graphs that reached this round.</param>
-/// <param name="AgreeingGraphs">Graphs whose nodes in this round all give the same (normalised) answer.</param>
-public sealed record RoundStatistics(int Round, int Nodes, int Correct, int Graphs, int AgreeingGraphs)
+public sealed class RoundStatistics
 {
+    internal RoundStatistics(int round, int nodes, int correct, int graphs, int agreeingGraphs)
+    {
+        Round = round;
+        Nodes = nodes;
+        Correct = correct;
+        Graphs = graphs;
+        AgreeingGraphs = agreeingGraphs;
+    }
+
+    /// <summary>The round (0 = pre-interaction).</summary>
+    public int Round { get; }
+
+    /// <summary>Nodes in this round.</summary>
+    public int Nodes { get; }
+
+    /// <summary>Correct nodes in this round.</summary>
+    public int Correct { get; }
+
+    /// <summary>Graphs that reached this round.</summary>
+    public int Graphs { get; }
+
+    /// <summary>Graphs whose nodes in this round all give the same (normalised) answer.</summary>
+    public int AgreeingGraphs { get; }
+
     /// <summary>Incorrect nodes in this round.</summary>
     public int Incorrect => Nodes - Correct;
 
@@ -25,22 +44,51 @@ public sealed record RoundStatistics(int Round, int Nodes, int Correct, int Grap
 }
 
 /// <summary>Node counts and accuracy of one agent in one round.</summary>
-/// <param name="Round">The round.</param>
-/// <param name="Nodes">The agent's nodes in this round.</param>
-/// <param name="Correct">Of which correct.</param>
-public sealed record AgentRoundStatistics(int Round, int Nodes, int Correct)
+public sealed class AgentRoundStatistics
 {
+    internal AgentRoundStatistics(int round, int nodes, int correct)
+    {
+        Round = round;
+        Nodes = nodes;
+        Correct = correct;
+    }
+
+    /// <summary>The round.</summary>
+    public int Round { get; }
+
+    /// <summary>The agent's nodes in this round.</summary>
+    public int Nodes { get; }
+
+    /// <summary>Of which correct.</summary>
+    public int Correct { get; }
+
     /// <summary>Correct / nodes.</summary>
     public double Accuracy => Nodes == 0 ? 0 : (double)Correct / Nodes;
 }
 
 /// <summary>Node counts and accuracy of one agent across a corpus.</summary>
-/// <param name="Agent">The agent name.</param>
-/// <param name="Nodes">The agent's nodes.</param>
-/// <param name="Correct">Of which correct.</param>
-/// <param name="Rounds">The agent's nodes and accuracy per round.</param>
-public sealed record AgentStatistics(string Agent, int Nodes, int Correct, IReadOnlyList<AgentRoundStatistics> Rounds)
+public sealed class AgentStatistics
 {
+    internal AgentStatistics(string agent, int nodes, int correct, IReadOnlyList<AgentRoundStatistics> rounds)
+    {
+        Agent = agent;
+        Nodes = nodes;
+        Correct = correct;
+        Rounds = rounds;
+    }
+
+    /// <summary>The agent name.</summary>
+    public string Agent { get; }
+
+    /// <summary>The agent's nodes.</summary>
+    public int Nodes { get; }
+
+    /// <summary>Of which correct.</summary>
+    public int Correct { get; }
+
+    /// <summary>The agent's nodes and accuracy per round.</summary>
+    public IReadOnlyList<AgentRoundStatistics> Rounds { get; }
+
     /// <summary>Incorrect nodes.</summary>
     public int Incorrect => Nodes - Correct;
 
@@ -49,11 +97,24 @@ public sealed record AgentStatistics(string Agent, int Nodes, int Correct, IRead
 }
 
 /// <summary>How many graphs have a given type G_k.</summary>
-/// <param name="InteractionRounds">k: the number of interaction rounds after round 0.</param>
-/// <param name="Graphs">Graphs of this type.</param>
-/// <param name="Nodes">Their nodes.</param>
-public sealed record GraphTypeStatistics(int InteractionRounds, int Graphs, int Nodes)
+public sealed class GraphTypeStatistics
 {
+    internal GraphTypeStatistics(int interactionRounds, int graphs, int nodes)
+    {
+        InteractionRounds = interactionRounds;
+        Graphs = graphs;
+        Nodes = nodes;
+    }
+
+    /// <summary>k: the number of interaction rounds after round 0.</summary>
+    public int InteractionRounds { get; }
+
+    /// <summary>Graphs of this type.</summary>
+    public int Graphs { get; }
+
+    /// <summary>Their nodes.</summary>
+    public int Nodes { get; }
+
     /// <summary>The type's name, <c>G0</c>..<c>Gk</c>.</summary>
     public string Name => "G" + InteractionRounds.ToString(CultureInfo.InvariantCulture);
 }
@@ -62,26 +123,48 @@ public sealed record GraphTypeStatistics(int InteractionRounds, int Graphs, int 
 /// Corpus statistics in the style of the paper's Table 12: nodes per round, per agent and per graph type,
 /// correct and incorrect counts, agreement per round, and answer accuracy per agent and round.
 /// </summary>
-/// <param name="Graphs">The number of graphs.</param>
-/// <param name="Nodes">The number of nodes.</param>
-/// <param name="Correct">Correct nodes.</param>
-/// <param name="Invalid">Nodes whose reply could not be parsed.</param>
-/// <param name="Edges">Edges under each graph's pattern.</param>
-/// <param name="Tasks">Graph counts per task.</param>
-/// <param name="Rounds">Per round, in order.</param>
-/// <param name="Agents">Per agent, in order of first appearance.</param>
-/// <param name="GraphTypes">Per graph type, by k.</param>
-public sealed record MagStatistics(
-    int Graphs,
-    int Nodes,
-    int Correct,
-    int Invalid,
-    int Edges,
-    IReadOnlyDictionary<string, int> Tasks,
-    IReadOnlyList<RoundStatistics> Rounds,
-    IReadOnlyList<AgentStatistics> Agents,
-    IReadOnlyList<GraphTypeStatistics> GraphTypes)
+public sealed class MagStatistics
 {
+    internal MagStatistics(int graphs, int nodes, int correct, int invalid, int edges, IReadOnlyDictionary<string, int> tasks, IReadOnlyList<RoundStatistics> rounds, IReadOnlyList<AgentStatistics> agents, IReadOnlyList<GraphTypeStatistics> graphTypes)
+    {
+        Graphs = graphs;
+        Nodes = nodes;
+        Correct = correct;
+        Invalid = invalid;
+        Edges = edges;
+        Tasks = tasks;
+        Rounds = rounds;
+        Agents = agents;
+        GraphTypes = graphTypes;
+    }
+
+    /// <summary>The number of graphs.</summary>
+    public int Graphs { get; }
+
+    /// <summary>The number of nodes.</summary>
+    public int Nodes { get; }
+
+    /// <summary>Correct nodes.</summary>
+    public int Correct { get; }
+
+    /// <summary>Nodes whose reply could not be parsed.</summary>
+    public int Invalid { get; }
+
+    /// <summary>Edges under each graph's pattern.</summary>
+    public int Edges { get; }
+
+    /// <summary>Graph counts per task.</summary>
+    public IReadOnlyDictionary<string, int> Tasks { get; }
+
+    /// <summary>Per round, in order.</summary>
+    public IReadOnlyList<RoundStatistics> Rounds { get; }
+
+    /// <summary>Per agent, in order of first appearance.</summary>
+    public IReadOnlyList<AgentStatistics> Agents { get; }
+
+    /// <summary>Per graph type, by k.</summary>
+    public IReadOnlyList<GraphTypeStatistics> GraphTypes { get; }
+
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,

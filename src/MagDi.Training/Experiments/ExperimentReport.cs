@@ -28,76 +28,174 @@ public enum ExperimentRowKind
 }
 
 /// <summary>The paired difference between a row and a reference row, over the same seeds and test questions.</summary>
-/// <param name="Reference">The reference row's name.</param>
-/// <param name="Difference">Mean accuracy difference (row minus reference) with its 95 % paired-bootstrap interval.</param>
-/// <param name="PValue">Two-sided p-value of "no difference" from the paired bootstrap.</param>
-public sealed record ExperimentComparison(string Reference, Interval Difference, double PValue)
+public sealed class ExperimentComparison
 {
+    internal ExperimentComparison(string reference, Interval difference, double pValue)
+    {
+        Reference = reference;
+        Difference = difference;
+        PValue = pValue;
+    }
+
+    /// <summary>The reference row's name.</summary>
+    public string Reference { get; }
+
+    /// <summary>Mean accuracy difference (row minus reference) with its 95 % paired-bootstrap interval.</summary>
+    public Interval Difference { get; }
+
+    /// <summary>Two-sided p-value of "no difference" from the paired bootstrap.</summary>
+    public double PValue { get; }
+
     /// <summary>Whether the 95 % interval of the difference excludes zero.</summary>
     public bool Significant => Difference.ExcludesZeroAbove || Difference.ExcludesZeroBelow;
 }
 
 /// <summary>One row of an experiment, over all seeds.</summary>
-/// <param name="Name">The row's name (for example "SiT (gpt4)" or "Level 4 (MAGDi)").</param>
-/// <param name="Description">What the row trains on.</param>
-/// <param name="Kind">The kind of row.</param>
-/// <param name="Accuracy">Mean accuracy over seeds and questions with its 95 % interval (seeds and questions as sources of chance).</param>
-/// <param name="PerSeed">Accuracy of each seed, in the experiment's seed order.</param>
-/// <param name="PerTask">Mean accuracy per task.</param>
-/// <param name="AverageGeneratedTokens">Mean tokens the student generated per question.</param>
-/// <param name="AverageTrainingSeconds">Mean training wall time per seed (0 for the base student).</param>
-/// <param name="Comparisons">Paired comparisons, keyed <c>no_teacher</c>, <c>best_sit</c> and <c>level_1</c> where those rows exist.</param>
-public sealed record ExperimentRowResult(
-    string Name,
-    string Description,
-    ExperimentRowKind Kind,
-    Interval Accuracy,
-    IReadOnlyList<double> PerSeed,
-    IReadOnlyDictionary<string, double> PerTask,
-    double AverageGeneratedTokens,
-    double AverageTrainingSeconds,
-    IReadOnlyDictionary<string, ExperimentComparison> Comparisons);
+public sealed class ExperimentRowResult
+{
+    internal ExperimentRowResult(string name, string description, ExperimentRowKind kind, Interval accuracy, IReadOnlyList<double> perSeed, IReadOnlyDictionary<string, double> perTask, double averageGeneratedTokens, double averageTrainingSeconds, IReadOnlyDictionary<string, ExperimentComparison> comparisons)
+    {
+        Name = name;
+        Description = description;
+        Kind = kind;
+        Accuracy = accuracy;
+        PerSeed = perSeed;
+        PerTask = perTask;
+        AverageGeneratedTokens = averageGeneratedTokens;
+        AverageTrainingSeconds = averageTrainingSeconds;
+        Comparisons = comparisons;
+    }
+
+    /// <summary>The row's name (for example "SiT (gpt4)" or "Level 4 (MAGDi)").</summary>
+    public string Name { get; }
+
+    /// <summary>What the row trains on.</summary>
+    public string Description { get; }
+
+    /// <summary>The kind of row.</summary>
+    public ExperimentRowKind Kind { get; }
+
+    /// <summary>Mean accuracy over seeds and questions with its 95 % interval (seeds and questions as sources of chance).</summary>
+    public Interval Accuracy { get; }
+
+    /// <summary>Accuracy of each seed, in the experiment's seed order.</summary>
+    public IReadOnlyList<double> PerSeed { get; }
+
+    /// <summary>Mean accuracy per task.</summary>
+    public IReadOnlyDictionary<string, double> PerTask { get; }
+
+    /// <summary>Mean tokens the student generated per question.</summary>
+    public double AverageGeneratedTokens { get; }
+
+    /// <summary>Mean training wall time per seed (0 for the base student).</summary>
+    public double AverageTrainingSeconds { get; }
+
+    /// <summary>Paired comparisons, keyed <c>no_teacher</c>, <c>best_sit</c> and <c>level_1</c> where those rows exist.</summary>
+    public IReadOnlyDictionary<string, ExperimentComparison> Comparisons { get; }
+}
 
 /// <summary>A claim of the paper checked on this experiment.</summary>
-/// <param name="Claim">The claim, for example "Level 1 > best SiT".</param>
-/// <param name="Row">The row the claim is about.</param>
-/// <param name="Reference">The row it is compared with.</param>
-/// <param name="Held">Whether the mean difference has the claimed sign.</param>
-/// <param name="Comparison">The paired comparison behind the verdict.</param>
-public sealed record ExperimentClaim(string Claim, string Row, string Reference, bool Held, ExperimentComparison Comparison)
+public sealed class ExperimentClaim
 {
+    internal ExperimentClaim(string claim, string row, string reference, bool held, ExperimentComparison comparison)
+    {
+        Claim = claim;
+        Row = row;
+        Reference = reference;
+        Held = held;
+        Comparison = comparison;
+    }
+
+    /// <summary>The claim, for example "Level 1 > best SiT".</summary>
+    public string Claim { get; }
+
+    /// <summary>The row the claim is about.</summary>
+    public string Row { get; }
+
+    /// <summary>The row it is compared with.</summary>
+    public string Reference { get; }
+
+    /// <summary>Whether the mean difference has the claimed sign.</summary>
+    public bool Held { get; }
+
+    /// <summary>The paired comparison behind the verdict.</summary>
+    public ExperimentComparison Comparison { get; }
+
     /// <summary>Whether the claim held and its 95 % interval excludes zero.</summary>
     public bool Significant => Held && Comparison.Significant;
 }
 
 /// <summary>The teachers' own discussion of the test questions, for the efficiency comparison (the paper's Table 2).</summary>
-/// <param name="Questions">Test questions the teachers discussed.</param>
-/// <param name="Accuracy">Accuracy of the team's final confidence-weighted vote.</param>
-/// <param name="AverageTokens">Tokens the teachers wrote per question, all agents and rounds, counted with the student's tokenizer.</param>
-public sealed record TeacherReference(int Questions, double Accuracy, double AverageTokens);
+public sealed class TeacherReference
+{
+    internal TeacherReference(int questions, double accuracy, double averageTokens)
+    {
+        Questions = questions;
+        Accuracy = accuracy;
+        AverageTokens = averageTokens;
+    }
+
+    /// <summary>Test questions the teachers discussed.</summary>
+    public int Questions { get; }
+
+    /// <summary>Accuracy of the team's final confidence-weighted vote.</summary>
+    public double Accuracy { get; }
+
+    /// <summary>Tokens the teachers wrote per question, all agents and rounds, counted with the student's tokenizer.</summary>
+    public double AverageTokens { get; }
+}
 
 /// <summary>Everything an experiment measured and wrote.</summary>
-/// <param name="OutputDirectory">The experiment's folder.</param>
-/// <param name="Seeds">The seeds, in order.</param>
-/// <param name="TestQuestions">Test questions every row was evaluated on.</param>
-/// <param name="Rows">The rows in the order they were added.</param>
-/// <param name="BestSingleTeacher">The SiT row with the highest mean accuracy (the reference of <c>best_sit</c>), or null.</param>
-/// <param name="Teachers">The teachers' own accuracy and token count on the test questions, when their discussions were given.</param>
-/// <param name="Claims">The paper's claims that the rows allow checking.</param>
-/// <param name="TableMarkdown">The table written to <c>table.md</c>.</param>
-/// <param name="Duration">Wall time of the run (reused runs cost nothing).</param>
-/// <param name="Files">Files written by the runner.</param>
-public sealed record ExperimentReport(
-    string OutputDirectory,
-    IReadOnlyList<int> Seeds,
-    int TestQuestions,
-    IReadOnlyList<ExperimentRowResult> Rows,
-    string? BestSingleTeacher,
-    TeacherReference? Teachers,
-    IReadOnlyList<ExperimentClaim> Claims,
-    string TableMarkdown,
-    TimeSpan Duration,
-    IReadOnlyList<string> Files);
+public sealed class ExperimentReport
+{
+    internal ExperimentReport(string outputDirectory, IReadOnlyList<int> seeds, int testQuestions, IReadOnlyList<ExperimentRowResult> rows, string? bestSingleTeacher, TeacherReference? teachers, IReadOnlyList<ExperimentClaim> claims, string tableMarkdown, TimeSpan duration, IReadOnlyList<string> files)
+    {
+        OutputDirectory = outputDirectory;
+        Seeds = seeds;
+        TestQuestions = testQuestions;
+        Rows = rows;
+        BestSingleTeacher = bestSingleTeacher;
+        Teachers = teachers;
+        Claims = claims;
+        TableMarkdown = tableMarkdown;
+        Duration = duration;
+        Files = files;
+    }
+
+    /// <summary>The experiment's folder.</summary>
+    public string OutputDirectory { get; }
+
+    /// <summary>The seeds, in order.</summary>
+    public IReadOnlyList<int> Seeds { get; }
+
+    /// <summary>Test questions every row was evaluated on.</summary>
+    public int TestQuestions { get; }
+
+    /// <summary>The rows in the order they were added.</summary>
+    public IReadOnlyList<ExperimentRowResult> Rows { get; }
+
+    /// <summary>The SiT row with the highest mean accuracy (the reference of <c>best_sit</c>), or null.</summary>
+    public string? BestSingleTeacher { get; }
+
+    /// <summary>The teachers' own accuracy and token count on the test questions, when their discussions were given.</summary>
+    public TeacherReference? Teachers { get; }
+
+    /// <summary>The paper's claims that the rows allow checking.</summary>
+    public IReadOnlyList<ExperimentClaim> Claims { get; }
+
+    /// <summary>The table written to <c>table.md</c>.</summary>
+    public string TableMarkdown { get; }
+
+    /// <summary>Wall time of the run (reused runs cost nothing).</summary>
+    public TimeSpan Duration { get; }
+
+    /// <summary>Files written by the runner.</summary>
+    public IReadOnlyList<string> Files { get; }
+
+    /// <summary>A copy with the given members replaced (what <c>with</c> did while this was a record).</summary>
+    internal ExperimentReport With(string? tableMarkdown = null, TimeSpan? duration = null, IReadOnlyList<string>? files = null) =>
+        new(OutputDirectory, Seeds, TestQuestions, Rows, BestSingleTeacher, Teachers, Claims, tableMarkdown ?? TableMarkdown, duration ?? Duration, files ?? Files);
+}
 
 /// <summary>Where an experiment is.</summary>
 public enum ExperimentStage
@@ -113,24 +211,49 @@ public enum ExperimentStage
 }
 
 /// <summary>Progress of an experiment.</summary>
-/// <param name="Row">The row being run.</param>
-/// <param name="Seed">Its seed.</param>
-/// <param name="Run">Index of this (row, seed) run, from 1.</param>
-/// <param name="Runs">Number of (row, seed) runs.</param>
-/// <param name="Stage">What the run is doing.</param>
-/// <param name="Training">The trainer's progress while <see cref="ExperimentStage.Training"/>.</param>
-/// <param name="Evaluated">Test questions answered so far while <see cref="ExperimentStage.Evaluating"/>.</param>
-/// <param name="TestQuestions">Test questions in all.</param>
-/// <param name="Accuracy">The run's accuracy when <see cref="ExperimentStage.Finished"/>.</param>
-/// <param name="Reused">Whether a finished run was found on disk and not redone.</param>
-public sealed record ExperimentProgress(
-    string Row,
-    int Seed,
-    int Run,
-    int Runs,
-    ExperimentStage Stage,
-    TrainingProgress? Training,
-    int Evaluated,
-    int TestQuestions,
-    double? Accuracy,
-    bool Reused);
+public sealed class ExperimentProgress
+{
+    internal ExperimentProgress(string row, int seed, int run, int runs, ExperimentStage stage, TrainingProgress? training, int evaluated, int testQuestions, double? accuracy, bool reused)
+    {
+        Row = row;
+        Seed = seed;
+        Run = run;
+        Runs = runs;
+        Stage = stage;
+        Training = training;
+        Evaluated = evaluated;
+        TestQuestions = testQuestions;
+        Accuracy = accuracy;
+        Reused = reused;
+    }
+
+    /// <summary>The row being run.</summary>
+    public string Row { get; }
+
+    /// <summary>Its seed.</summary>
+    public int Seed { get; }
+
+    /// <summary>Index of this (row, seed) run, from 1.</summary>
+    public int Run { get; }
+
+    /// <summary>Number of (row, seed) runs.</summary>
+    public int Runs { get; }
+
+    /// <summary>What the run is doing.</summary>
+    public ExperimentStage Stage { get; }
+
+    /// <summary>The trainer's progress while <see cref="ExperimentStage.Training"/>.</summary>
+    public TrainingProgress? Training { get; }
+
+    /// <summary>Test questions answered so far while <see cref="ExperimentStage.Evaluating"/>.</summary>
+    public int Evaluated { get; }
+
+    /// <summary>Test questions in all.</summary>
+    public int TestQuestions { get; }
+
+    /// <summary>The run's accuracy when <see cref="ExperimentStage.Finished"/>.</summary>
+    public double? Accuracy { get; }
+
+    /// <summary>Whether a finished run was found on disk and not redone.</summary>
+    public bool Reused { get; }
+}

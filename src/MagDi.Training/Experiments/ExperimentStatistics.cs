@@ -1,11 +1,24 @@
 namespace MagDi.Training.Experiments;
 
 /// <summary>A mean with its 95 % confidence interval.</summary>
-/// <param name="Mean">The mean.</param>
-/// <param name="Low">Lower end of the 95 % interval.</param>
-/// <param name="High">Upper end of the 95 % interval.</param>
-public readonly record struct Interval(double Mean, double Low, double High)
+public readonly struct Interval
 {
+    internal Interval(double mean, double low, double high)
+    {
+        Mean = mean;
+        Low = low;
+        High = high;
+    }
+
+    /// <summary>The mean.</summary>
+    public double Mean { get; }
+
+    /// <summary>Lower end of the 95 % interval.</summary>
+    public double Low { get; }
+
+    /// <summary>Upper end of the 95 % interval.</summary>
+    public double High { get; }
+
     /// <summary>Whether the interval lies entirely above zero.</summary>
     public bool ExcludesZeroAbove => Low > 0;
 

@@ -122,7 +122,7 @@ public sealed partial class MagDiExperiment
         await AtomicFile.WriteAllTextAsync(json, ExperimentReportWriter.Json(report, _setup), cancellationToken).ConfigureAwait(false);
         files.Add(json);
         wall.Stop();
-        return report with { Files = files, Duration = wall.Elapsed };
+        return report.With(files: files, duration: wall.Elapsed);
     }
 
     private async Task<UnitResult> RunUnitAsync(ExperimentRowDefinition row, int seed, int index, int count, string data, CancellationToken ct)
@@ -333,7 +333,7 @@ public sealed partial class MagDiExperiment
 
         TeacherReference? teachers = TeacherReferenceOf();
         var report = new ExperimentReport(_setup.OutputDirectory, seeds, test.Count, summaries, bestSit, teachers, claims, string.Empty, wall.Elapsed, []);
-        return report with { TableMarkdown = ExperimentReportWriter.Markdown(report, _setup) };
+        return report.With(tableMarkdown: ExperimentReportWriter.Markdown(report, _setup));
     }
 
     /// <summary>The first Level row whose resolved options train <paramref name="level"/> with every teacher.</summary>

@@ -81,26 +81,60 @@ public sealed class SyntheticExperimentOptions
 }
 
 /// <summary>What <see cref="SyntheticExperiment.PrepareAsync"/> made.</summary>
-/// <param name="BaseModelDirectory">The pretrained base student (a Hugging Face checkpoint folder).</param>
-/// <param name="TrainingGraphs">MAGs of the training questions.</param>
-/// <param name="TestQuestions">The held-out questions.</param>
-/// <param name="TestGraphs">The teachers' discussions of the held-out questions (for their accuracy and token cost only; never trained on).</param>
-/// <param name="TrainingMagsPath">The training MAG corpus (MagDi JSON Lines).</param>
-/// <param name="TestMagsPath">The test discussions (MagDi JSON Lines).</param>
-public sealed record SyntheticExperimentData(
-    string BaseModelDirectory,
-    IReadOnlyList<InteractionGraph> TrainingGraphs,
-    IReadOnlyList<Question> TestQuestions,
-    IReadOnlyList<InteractionGraph> TestGraphs,
-    string TrainingMagsPath,
-    string TestMagsPath);
+public sealed class SyntheticExperimentData
+{
+    internal SyntheticExperimentData(string baseModelDirectory, IReadOnlyList<InteractionGraph> trainingGraphs, IReadOnlyList<Question> testQuestions, IReadOnlyList<InteractionGraph> testGraphs, string trainingMagsPath, string testMagsPath)
+    {
+        BaseModelDirectory = baseModelDirectory;
+        TrainingGraphs = trainingGraphs;
+        TestQuestions = testQuestions;
+        TestGraphs = testGraphs;
+        TrainingMagsPath = trainingMagsPath;
+        TestMagsPath = testMagsPath;
+    }
+
+    /// <summary>The pretrained base student (a Hugging Face checkpoint folder).</summary>
+    public string BaseModelDirectory { get; }
+
+    /// <summary>MAGs of the training questions.</summary>
+    public IReadOnlyList<InteractionGraph> TrainingGraphs { get; }
+
+    /// <summary>The held-out questions.</summary>
+    public IReadOnlyList<Question> TestQuestions { get; }
+
+    /// <summary>The teachers' discussions of the held-out questions (for their accuracy and token cost only; never trained on).</summary>
+    public IReadOnlyList<InteractionGraph> TestGraphs { get; }
+
+    /// <summary>The training MAG corpus (MagDi JSON Lines).</summary>
+    public string TrainingMagsPath { get; }
+
+    /// <summary>The test discussions (MagDi JSON Lines).</summary>
+    public string TestMagsPath { get; }
+}
 
 /// <summary>What the synthetic set-up is doing.</summary>
-/// <param name="Stage"><c>pretraining</c>, <c>discussing-train</c> or <c>discussing-test</c>.</param>
-/// <param name="Done">Steps or questions done.</param>
-/// <param name="Total">Steps or questions in all.</param>
-/// <param name="Loss">The pretraining loss, while pretraining.</param>
-public sealed record SyntheticSetupProgress(string Stage, int Done, int Total, double? Loss);
+public sealed class SyntheticSetupProgress
+{
+    internal SyntheticSetupProgress(string stage, int done, int total, double? loss)
+    {
+        Stage = stage;
+        Done = done;
+        Total = total;
+        Loss = loss;
+    }
+
+    /// <summary><c>pretraining</c>, <c>discussing-train</c> or <c>discussing-test</c>.</summary>
+    public string Stage { get; }
+
+    /// <summary>Steps or questions done.</summary>
+    public int Done { get; }
+
+    /// <summary>Steps or questions in all.</summary>
+    public int Total { get; }
+
+    /// <summary>The pretraining loss, while pretraining.</summary>
+    public double? Loss { get; }
+}
 
 /// <summary>
 /// The offline MAGDi experiment: a synthetic benchmark, a base student pretrained on textbook solutions of easier problems

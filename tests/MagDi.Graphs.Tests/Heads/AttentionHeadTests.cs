@@ -48,7 +48,7 @@ public class NodeAttentionClassifierTests
         using var head = new NodeAttentionClassifier(Options());
         head.eval();
         GraphSample first = GcnTestGraphs.Layered(6);
-        GraphSample noEdges = first with { Sources = [], Targets = [] };
+        var noEdges = new GraphSample(first.NodeCount, [], [], first.Labels);
         Tensor x = randn(10, 6);
 
         Tensor a = head.Classify(new GraphHeadInput { Graphs = GraphBatch.BlockDiagonal([first, GcnTestGraphs.Layered(4)]), NodeFeatures = x });
@@ -172,14 +172,14 @@ public class TokenAttentionClassifierTests
         // The last token of MAG 0 (inside node 2's span) changes node 0's logits: attention is bidirectional.
         Tensor later = tokens.HiddenStates.clone();
         later[0, 9] = randn(6);
-        Tensor b = head.forward(tokens with { HiddenStates = later }, batch);
+        Tensor b = head.forward(new LinearizedGraphStates(later, tokens.AttentionMask, tokens.NodeSpans), batch);
         Assert.False(b[0].allclose(a[0], 1e-6, 1e-6));
         Assert.True(b.narrow(0, 3, 2).allclose(a.narrow(0, 3, 2), 1e-6, 1e-6), "MAG 1 must not see MAG 0's tokens");
 
         // Padding positions of MAG 1 change nothing.
         Tensor padding = tokens.HiddenStates.clone();
         padding[1, 8] = randn(6) * 100;
-        Tensor c = head.forward(tokens with { HiddenStates = padding }, batch);
+        Tensor c = head.forward(new LinearizedGraphStates(padding, tokens.AttentionMask, tokens.NodeSpans), batch);
         Assert.True(c.allclose(a, 1e-6, 1e-6));
     }
 
@@ -224,11 +224,11 @@ public class TokenAttentionClassifierTests
         using var head = new TokenAttentionClassifier(Options());
         var (batch, tokens) = Example();
 
-        var fewer = Assert.Throws<ArgumentException>(() => head.forward(tokens with { NodeSpans = tokens.NodeSpans.Take(4).ToArray() }, batch));
+        var fewer = Assert.Throws<ArgumentException>(() => head.forward(new LinearizedGraphStates(tokens.HiddenStates, tokens.AttentionMask, tokens.NodeSpans.Take(4).ToArray()), batch));
         Assert.Contains("4 node spans for 5 real nodes", fewer.Message);
-        var outside = Assert.Throws<ArgumentException>(() => head.forward(tokens with { NodeSpans = [.. tokens.NodeSpans.Take(4), new TokenSpan(1, 8, 5)] }, batch));
+        var outside = Assert.Throws<ArgumentException>(() => head.forward(new LinearizedGraphStates(tokens.HiddenStates, tokens.AttentionMask, [.. tokens.NodeSpans.Take(4), new TokenSpan(1, 8, 5)]), batch));
         Assert.Contains("graph 1 node 1", outside.Message);
-        var width = Assert.Throws<ArgumentException>(() => head.forward(tokens with { HiddenStates = randn(2, 10, 5) }, batch));
+        var width = Assert.Throws<ArgumentException>(() => head.forward(new LinearizedGraphStates(randn(2, 10, 5), tokens.AttentionMask, tokens.NodeSpans), batch));
         Assert.Contains("[G, L, 6]", width.Message);
         var missing = Assert.Throws<ArgumentException>(() => head.Classify(new GraphHeadInput { Graphs = batch, NodeFeatures = randn(5, 6) }));
         Assert.Contains("Tokens", missing.Message);
