@@ -193,7 +193,9 @@ public class GraphShapeTests
             b.AddNode("a", r, "r", "1").AddNode("b", r, "r", "2");
         }
 
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // CPU time of this thread, not wall time: quadratic code took minutes of CPU, while a loaded machine only
+        // stretches the wall clock (this guard once failed at 40 s wall under load; alone it takes about 1 s).
+        var clock = MagDi.Testing.ThreadCpuClock.StartNew();
         var g = b.Build();
         var stats = MagStatistics.Compute([g]);
         _ = stats.ToMarkdown();
