@@ -1,7 +1,17 @@
 using Microsoft.Extensions.Options;
 namespace MagDi.Losses.Tests;
 
+/// <summary>
+/// Tests that seed torch's global generator and then build modules from it; they must not share the process with
+/// parallel tests, which draw from the same generator (a parallel test once moved the GCN's initial weights).
+/// </summary>
+[CollectionDefinition(nameof(GlobalTorchRandomState), DisableParallelization = true)]
+public sealed class GlobalTorchRandomState
+{
+}
+
 /// <summary>The node-classification term with each graph head of paper Table 6.</summary>
+[Collection(nameof(GlobalTorchRandomState))]
 public class GraphHeadObjectiveTests
 {
     private const int C = NodeLabels.Correct;
