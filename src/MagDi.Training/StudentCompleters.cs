@@ -94,6 +94,7 @@ internal sealed class ChatStudentCompleter(IChatClient client, EvaluationOptions
         var (temperature, topP, topK) = StudentDecoding.Of(options.Decoding);
         using var gate = new SemaphoreSlim(Math.Max(options.BatchSize, 1));
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken); // the first failure stops the rest
+        IOException? firstFailure = null;
 
         async Task SampleAsync(int i, int j)
         {
@@ -113,10 +114,17 @@ internal sealed class ChatStudentCompleter(IChatClient client, EvaluationOptions
                 {
                     response = await client.GetResponseAsync([new ChatMessage(ChatRole.User, prompts[i].Text)], chatOptions, failed.Token).ConfigureAwait(false);
                 }
-                catch (Exception e) when (!failed.IsCancellationRequested)
+                catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                 {
-                    await failed.CancelAsync().ConfigureAwait(false);
-                    throw new IOException($"The served student failed on question '{prompts[i].Id}' (sample {j + 1} of {samples}): {e.Message}", e);
+                    // Only the first failure is reported. Requests that fail after it (cancelled by it, or failing on
+                    // their own at the same moment) are not: whichever of them WhenAll would surface first is a race.
+                    var failure = new IOException($"The served student failed on question '{prompts[i].Id}' (sample {j + 1} of {samples}): {e.Message}", e);
+                    if (Interlocked.CompareExchange(ref firstFailure, failure, null) is null)
+                    {
+                        await failed.CancelAsync().ConfigureAwait(false);
+                    }
+
+                    return;
                 }
 
                 texts[i][j] = response.Text ?? string.Empty;
@@ -141,8 +149,24 @@ internal sealed class ChatStudentCompleter(IChatClient client, EvaluationOptions
             }
         }
 
-        // A failure cancels the other requests; WhenAll then faults with the failure (cancelled tasks add no exception).
-        await Task.WhenAll(tasks).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(tasks).ConfigureAwait(false);
+        }
+        catch (Exception) when (cancellationToken.IsCancellationRequested)
+        {
+            // The caller cancelled: that, not what the requests failed with as they were torn down, is the outcome.
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        catch (OperationCanceledException) when (Volatile.Read(ref firstFailure) is not null)
+        {
+            // Requests still waiting for the gate were cancelled by the failure reported below.
+        }
+
+        if (Volatile.Read(ref firstFailure) is { } error)
+        {
+            throw error;
+        }
 
         return [.. texts.Select((t, i) => new StudentCompletions(t, (int)Math.Min(int.MaxValue, tokens[i]), tokens[i]))];
     }

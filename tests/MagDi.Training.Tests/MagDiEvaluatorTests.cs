@@ -119,6 +119,80 @@ public sealed class MagDiEvaluatorTests
         Assert.Contains("connection refused", error.Message);
     }
 
+    [Fact]
+    public async Task ServedStudent_WhenARequestFailsAfterAnotherFailureCancelledIt_ReportsTheFirstFailure()
+    {
+        // The race CI once hit: question 1 fails; the failure cancels question 0's request, which then fails with an
+        // error of its own instead of a cancellation. WhenAll would surface question 0's raw error (it comes first).
+        List<Question> questions = Questions().Take(2).ToList();
+        using var client = new FailingAfterCancellationClient(questions[1].Text);
+        var evaluator = new MagDiEvaluator(client, new EvaluationOptions { BatchSize = 2 });
+
+        var error = await Assert.ThrowsAsync<IOException>(() => evaluator.EvaluateAsync(questions));
+
+        Assert.Contains($"served student failed on question '{questions[1].Id}'", error.Message);
+        Assert.Contains("model not found", error.Message);
+        Assert.Equal(2, client.Calls);
+    }
+
+    [Fact]
+    public async Task ServedStudent_WhenTheCallerCancels_ThrowsOperationCanceled_EvenIfRequestsFailWithOtherErrors()
+    {
+        List<Question> questions = Questions().Take(2).ToList();
+        using var client = new FailingAfterCancellationClient(failingQuestion: "no question has this text");
+        using var cancellation = new CancellationTokenSource();
+        Task<EvaluationResult> run = new MagDiEvaluator(client, new EvaluationOptions { BatchSize = 2 }).EvaluateAsync(questions, cancellationToken: cancellation.Token);
+        await client.BothStarted.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await cancellation.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+    }
+
+    /// <summary>
+    /// Fails the request whose prompt contains <c>failingQuestion</c> once every request has started; every other request
+    /// waits for its cancellation and then fails with a non-cancellation error, as some HTTP stacks do.
+    /// </summary>
+    private sealed class FailingAfterCancellationClient(string failingQuestion) : Microsoft.Extensions.AI.IChatClient
+    {
+        private int _calls;
+
+        public int Calls => _calls;
+
+        public TaskCompletionSource BothStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public async Task<Microsoft.Extensions.AI.ChatResponse> GetResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, Microsoft.Extensions.AI.ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            if (Interlocked.Increment(ref _calls) == 2)
+            {
+                BothStarted.SetResult();
+            }
+
+            await BothStarted.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (messages.Single().Text.Contains(failingQuestion, StringComparison.Ordinal))
+            {
+                throw new HttpRequestException("model not found");
+            }
+
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            throw new HttpRequestException("the connection was reset");
+        }
+
+        public IAsyncEnumerable<Microsoft.Extensions.AI.ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<Microsoft.Extensions.AI.ChatMessage> messages, Microsoft.Extensions.AI.ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+
     private sealed class SyncProgress(Action<int> report) : IProgress<int>
     {
         public void Report(int value) => report(value);
