@@ -16,7 +16,7 @@ public sealed class DocsSnippetTests
         var result = DocsCorpus.Instance.Compile(unit);
 
         Assert.True(result.Errors.Count == 0,
-            $"The documentation snippet at {unit} does not compile against the MagDi packages; fix the snippet in the same "
+            $"The documentation snippet at {unit} does not compile without warnings against the MagDi packages; fix the snippet in the same "
             + $"change as the API (or opt it out with a reason):\n{string.Join('\n', result.Errors)}");
     }
 
@@ -37,6 +37,8 @@ public sealed class DocsSnippetTests
         Assert.Contains(corpus.Units, u => u.Blocks[0].File == "src/MagDi.Graphs/README.md");
         Assert.True(corpus.Blocks.Count >= 20, $"only {corpus.Blocks.Count} ```csharp blocks found under {corpus.Root}");
         var optedOut = corpus.Blocks.Where(b => b.NotCompiledReason is not null).ToList();
+        // Opting out is for blocks that are not meant to be C# (today: the trainer-loop outline in training.md). More
+        // than two means snippets are being opted out instead of fixed; raise the bound only deliberately.
         Assert.True(optedOut.Count <= 2, "more than two blocks opted out: " + string.Join(", ", optedOut.Select(b => b.Location)));
     }
 

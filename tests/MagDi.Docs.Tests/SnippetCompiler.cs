@@ -93,14 +93,16 @@ internal sealed class SnippetCompiler
 
         // Pass 2: the free names declared; every remaining error is the snippet's (or the API's) fault.
         var diagnostics = CreateCompilation(program, declared).GetDiagnostics();
-        foreach (var diagnostic in diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error))
+        // Warnings count too (nullable ones included): a reader's project may treat them as errors, as this one does.
+        foreach (var diagnostic in diagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning))
         {
             if (diagnostic.Id == "CS0103" && !declared.ContainsKey(NameAt(diagnostic)))
             {
                 continue; // reported above with the table hint
             }
 
-            errors.Add($"{Format(diagnostic.Location)}: error {diagnostic.Id}: {diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}");
+            var severity = diagnostic.Severity == DiagnosticSeverity.Error ? "error" : "warning";
+            errors.Add($"{Format(diagnostic.Location)}: {severity} {diagnostic.Id}: {diagnostic.GetMessage(System.Globalization.CultureInfo.InvariantCulture)}");
         }
 
         return new SnippetCompilation(errors.Distinct().ToList(), declared.Keys.Order(StringComparer.Ordinal).ToList());
@@ -163,9 +165,17 @@ internal sealed class SnippetCompiler
         }
 
         var contextTree = CSharpSyntaxTree.ParseText(context.ToString(), ParseOptions, path: "(snippet context)");
-        var options = new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable)
-            // A documented call to an [Obsolete] member is a documentation bug too.
-            .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic> { ["CS0618"] = ReportDiagnostic.Error, ["CS0612"] = ReportDiagnostic.Error });
+        // As an SDK console app compiles it: nullable on, every warning wave, and the SDK's default NoWarn (CS1701 and
+        // CS1702: assembly version unification, which the runtime does). A documented call to an [Obsolete] member is
+        // an error: it is a documentation bug too.
+        var options = new CSharpCompilationOptions(OutputKind.ConsoleApplication, nullableContextOptions: NullableContextOptions.Enable, warningLevel: 9999)
+            .WithSpecificDiagnosticOptions(new Dictionary<string, ReportDiagnostic>
+            {
+                ["CS1701"] = ReportDiagnostic.Suppress,
+                ["CS1702"] = ReportDiagnostic.Suppress,
+                ["CS0612"] = ReportDiagnostic.Error,
+                ["CS0618"] = ReportDiagnostic.Error,
+            });
         return CSharpCompilation.Create("DocsSnippet", [program, contextTree], _references, options);
     }
 

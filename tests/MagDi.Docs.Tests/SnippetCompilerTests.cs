@@ -95,6 +95,19 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
+    public void A_warning_fails_too()
+    {
+        var result = CompileSingle("""
+            ```csharp
+            string? home = Environment.GetEnvironmentVariable("HOME");
+            Console.WriteLine(home.Length);
+            ```
+            """);
+
+        Assert.StartsWith("docs/example.md:3: warning CS8602:", Assert.Single(result.Errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_block_continues_the_previous_one_only_when_marked()
     {
         const string First = """
