@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Microsoft.CodeAnalysis;
 
 namespace MagDi.Docs.Tests;
 
@@ -9,7 +8,8 @@ namespace MagDi.Docs.Tests;
 /// </summary>
 internal sealed class DocsCorpus
 {
-    private static readonly Lazy<IReadOnlyList<MetadataReference>> SharedReferences = new(SnippetCompiler.LoadReferences);
+    // Loaded once per test run and shared by every compilation (metadata references are immutable).
+    private static readonly Lazy<SnippetCompiler> SharedCompiler = new(() => new SnippetCompiler(SnippetCompiler.LoadReferences(), SnippetVariables.Types));
     private static readonly Lazy<DocsCorpus> SharedInstance = new(() => new DocsCorpus(FindRepositoryRoot()));
 
     private readonly ConcurrentDictionary<string, Lazy<SnippetCompilation>> _results = new(StringComparer.Ordinal);
@@ -35,7 +35,7 @@ internal sealed class DocsCorpus
 
     public static DocsCorpus Instance => SharedInstance.Value;
 
-    public static SnippetCompiler Compiler { get; } = new(SharedReferences.Value, SnippetVariables.Types);
+    public static SnippetCompiler Compiler => SharedCompiler.Value;
 
     public string Root { get; }
 
