@@ -11,7 +11,7 @@ public sealed class DocsSnippetTests
 
     [Theory]
     [MemberData(nameof(Units))]
-    public void Snippet_compiles_against_the_packages(string unit)
+    public void Snippet_CompilesAgainstThePackages(string unit)
     {
         var result = DocsCorpus.Instance.Compile(unit);
 
@@ -21,13 +21,13 @@ public sealed class DocsSnippetTests
     }
 
     [Fact]
-    public void Snippet_markers_are_well_formed()
+    public void SnippetMarkers_AreWellFormed()
     {
         Assert.True(DocsCorpus.Instance.Problems.Count == 0, string.Join('\n', DocsCorpus.Instance.Problems));
     }
 
     [Fact]
-    public void Corpus_holds_the_documented_snippets()
+    public void Corpus_HoldsTheDocumentedSnippets()
     {
         var corpus = DocsCorpus.Instance;
 
@@ -43,7 +43,7 @@ public sealed class DocsSnippetTests
     }
 
     [Fact]
-    public void Every_snippet_variable_is_used_by_a_snippet()
+    public void EverySnippetVariable_IsUsedByASnippet()
     {
         var corpus = DocsCorpus.Instance;
         var used = corpus.Units.SelectMany(u => corpus.Compile(u.Id).FreeNames).ToHashSet(StringComparer.Ordinal);

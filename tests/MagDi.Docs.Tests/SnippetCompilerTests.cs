@@ -18,7 +18,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void A_snippet_against_the_current_api_compiles()
+    public void ASnippetAgainstTheCurrentApi_Compiles()
     {
         var result = CompileSingle("""
             Text.
@@ -36,7 +36,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void A_call_to_a_member_that_does_not_exist_fails_with_the_markdown_line()
+    public void ACallToAMissingMember_FailsWithTheMarkdownLine()
     {
         var result = CompileSingle("""
             Text.
@@ -54,7 +54,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void A_missing_using_directive_fails_naming_the_type()
+    public void AMissingUsingDirective_FailsNamingTheType()
     {
         var result = CompileSingle("""
             ```csharp
@@ -67,7 +67,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void A_free_name_that_is_not_in_the_table_fails()
+    public void AFreeNameNotInTheTable_Fails()
     {
         var result = CompileSingle("""
             ```csharp
@@ -83,7 +83,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void A_table_variable_of_the_wrong_type_fails()
+    public void ATableVariableOfTheWrongType_Fails()
     {
         var result = CompileSingle("""
             ```csharp
@@ -95,7 +95,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void A_warning_fails_too()
+    public void AWarning_FailsToo()
     {
         var result = CompileSingle("""
             ```csharp
@@ -108,7 +108,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void A_block_continues_the_previous_one_only_when_marked()
+    public void ABlock_ContinuesThePreviousOneOnlyWhenMarked()
     {
         const string First = """
             ```csharp
@@ -135,7 +135,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void An_opted_out_block_is_not_compiled_and_needs_a_reason()
+    public void AnOptedOutBlock_IsNotCompiled_AndNeedsAReason()
     {
         var (units, problems) = Parse("""
             <!-- snippet: not compiled (pseudo-code) -->
@@ -161,7 +161,7 @@ public sealed class SnippetCompilerTests
     [InlineData("<!-- snippet: not compiled (gone) -->\nSome prose.\n```csharp\nvar x = 1;\n```\n", "docs/example.md:1: snippet marker is not followed by a ```csharp block")]
     [InlineData("<!-- snippet: continues the previous block -->\n```csharp\nvar x = 1;\n```\n", "docs/example.md:2: 'continues the previous block' but")]
     [InlineData("<!-- snippet not compiled (no colon) -->\n```csharp\nvar x = 1;\n```\n", "docs/example.md:1: malformed snippet marker")]
-    public void A_malformed_marker_is_a_problem(string markdown, string expected)
+    public void AMalformedMarker_IsAProblem(string markdown, string expected)
     {
         var (_, problems) = Parse(markdown);
 
@@ -169,7 +169,7 @@ public sealed class SnippetCompilerTests
     }
 
     [Fact]
-    public void Blocks_in_other_languages_and_inside_other_fences_are_not_compiled()
+    public void BlocksInOtherLanguagesOrInsideOtherFences_AreNotCompiled()
     {
         var (units, problems) = Parse("""
             ````markdown
