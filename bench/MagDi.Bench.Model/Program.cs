@@ -473,6 +473,25 @@ static void Micro()
     using Tensor w = randn(384, 384).to_type(bf) * 0.05;
     using Tensor w1 = randn(1024, 384).to_type(bf) * 0.05;
     using Tensor nw = ones(384).to_type(bf);
+    if (Environment.GetEnvironmentVariable("PROBE_HEAD") == "1")
+    {
+        using Tensor hid0 = randn(2048, 384).to_type(bf);
+        using Tensor head0 = (randn(16000, 384) * 0.02).to_type(bf);
+        using Tensor headT = head0.t().contiguous();
+        using Tensor lab = randint(0, 16000, [2048], dtype: ScalarType.Int64);
+        Time("head F.linear [16000,384]", t => nn.functional.linear(t, head0), hid0);
+        Time("head F.linear x4 blocks of 512 (cat)", t => cat(t.split(512).Select(c => nn.functional.linear(c, head0)).ToList(), 0), hid0);
+        Time("head F.linear x4 blocks of 512 (sum of outputs, no cat)", t => stack(t.split(512).Select(c => nn.functional.linear(c, head0).sum()).ToList()), hid0);
+        Time("head F.linear x16 blocks of 128 (sum)", t => stack(t.split(128).Select(c => nn.functional.linear(c, head0).sum()).ToList()), hid0);
+        Time("head F.linear x32 blocks of 64 (sum)", t => stack(t.split(64).Select(c => nn.functional.linear(c, head0).sum()).ToList()), hid0);
+        Time("head matmul W^T view", t => t.matmul(head0.t()), hid0);
+        Time("head matmul W^T contiguous", t => t.matmul(headT), hid0);
+        Time("head chunked CE (F.linear + logsumexp blocks)", t => MagDi.Losses.NextTokenLoss.Compute(nn.functional.linear(t, head0).unsqueeze(0), cat([zeros(1, ScalarType.Int64), lab]).narrow(0, 0, 2048).unsqueeze(0)).Loss, hid0);
+        using Tensor logits0 = nn.functional.linear(hid0, head0);
+        Time("logsumexp f32 [2048,16000]", t => t.to_type(ScalarType.Float32).logsumexp(-1), logits0);
+        return;
+    }
+
     if (Environment.GetEnvironmentVariable("PROBE_ATTN") == "2")
     {
         using Tensor q0 = randn(8, 6, 257, 64).to_type(bf);
