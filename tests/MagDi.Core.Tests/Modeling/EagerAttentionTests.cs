@@ -31,23 +31,26 @@ public sealed class EagerAttentionTests
         return [y.detach(), q.grad!, k.grad!, v.grad!];
     }
 
-    private static (Tensor Q, Tensor K, Tensor V, Tensor G) Inputs(long hd, ScalarType dtype, int seed)
+    /// <summary>
+    /// B 2, H 6, KvH 2 (groups of 3), S = 13 keys, T = 13 - past queries; q with a transposed layout like the model's
+    /// [B,T,H,hd] view; with a past, k and v are narrowed views of a longer buffer, as the KV cache returns them.
+    /// </summary>
+    private static (Tensor Q, Tensor K, Tensor V, Tensor G) Inputs(long hd, ScalarType dtype, int seed, long past = 0)
     {
         using var gen = new Generator((ulong)seed, CPU);
-        // B 2, H 6, KvH 2 (groups of 3), T = S = 13; q with a transposed layout like the model's [B,T,H,hd] view.
-        Tensor q = randn([2, 13, 6, hd], generator: gen).transpose(1, 2).mul(2).to_type(dtype);
-        Tensor k = randn([2, 2, 13, hd], generator: gen).to_type(dtype);
-        Tensor v = randn([2, 2, 13, hd], generator: gen).to_type(dtype);
-        Tensor g = randn([2, 6, 13, hd], generator: gen).to_type(dtype);
+        Tensor q = randn([2, 13 - past, 6, hd], generator: gen).transpose(1, 2).mul(2).to_type(dtype);
+        Tensor k = randn([2, 2, 16, hd], generator: gen).to_type(dtype).narrow(2, 0, 13);
+        Tensor v = randn([2, 2, 16, hd], generator: gen).to_type(dtype).narrow(2, 0, 13);
+        Tensor g = randn([2, 6, 13 - past, hd], generator: gen).to_type(dtype);
         return (q, k, v, g);
     }
 
-    /// <summary>Causal [1,1,T,S], and causal with row 0 left-padded by 4 ([B,1,T,S], padding queries see themselves), as <see cref="AttentionMask"/> builds them.</summary>
-    private static Tensor Mask(bool leftPadded)
+    /// <summary>Causal, and causal with row 0 left-padded by 4 ([B,1,T,S], padding queries see themselves), as <see cref="AttentionMask"/> builds them.</summary>
+    private static Tensor Mask(bool leftPadded, long past = 0)
     {
         using Tensor padding = ones([2, 13], ScalarType.Int64);
         padding[0].narrow(0, 0, 4).fill_(0);
-        return AttentionMask.Build(leftPadded ? padding : null, 0, 13, null, CPU, always: true)!;
+        return AttentionMask.Build(leftPadded ? padding : null, past, 13 - past, null, CPU, always: true)!;
     }
 
     [Theory]
@@ -70,11 +73,12 @@ public sealed class EagerAttentionTests
     [InlineData(16L, false)]   // 1/√16 = 1/4: the scale is folded into q
     [InlineData(16L, true)]
     [InlineData(8L, false)]    // 1/√8 is not a power of two: the scores are scaled
-    public void BFloat16_SameOutput_GradientsWithinBfloat16RoundingOfHuggingFaceEager(long hd, bool leftPadded)
+    [InlineData(16L, true, 4L)] // 9 queries after 4 cached positions
+    public void BFloat16_SameOutput_GradientsWithinBfloat16RoundingOfHuggingFaceEager(long hd, bool leftPadded, long past = 0)
     {
         using var scope = NewDisposeScope();
-        var (q, k, v, g) = Inputs(hd, ScalarType.BFloat16, seed: 2);
-        Tensor mask = Mask(leftPadded);
+        var (q, k, v, g) = Inputs(hd, ScalarType.BFloat16, seed: 2, past);
+        Tensor mask = Mask(leftPadded, past);
         Tensor[] expected = Run(Reference, q, k, v, mask, g);
         Tensor[] actual = Run(AttentionKernel.EagerAttention, q, k, v, mask, g);
         // The same bf16 inputs in float64 with the same formula: the error of each bf16 computation against exact arithmetic.
