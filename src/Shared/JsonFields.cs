@@ -234,8 +234,32 @@ internal static class JsonStrings
 
     /// <summary>The first string or property name in <paramref name="json"/> that is not valid Unicode, or null.</summary>
     /// <param name="json">A JSON document (syntax errors end the scan quietly).</param>
-    public static Problem? FindInvalid(ReadOnlySpan<byte> json)
+    public static Problem? FindInvalid(ReadOnlySpan<byte> json) => Walk(json, stopAtInvalidString: true, out _);
+
+    /// <summary>
+    /// <see cref="FindInvalid"/> for text already known to be valid UTF-8 (the readers check each line or file first):
+    /// then only a <c>\u</c> escape can make a string unreadable, so text without one is not scanned.
+    /// </summary>
+    /// <param name="utf8Json">A JSON document in valid UTF-8.</param>
+    public static Problem? FindInvalidEscape(ReadOnlySpan<byte> utf8Json) =>
+        utf8Json.IndexOf("\\u"u8) < 0 ? null : FindInvalid(utf8Json);
+
+    /// <summary>The field path at which a JSON syntax error occurs (the property being read when it failed), or null.</summary>
+    /// <param name="json">The malformed document.</param>
+    public static string? PathAtSyntaxError(ReadOnlySpan<byte> json)
     {
+        Walk(json, stopAtInvalidString: false, out string? pathAtSyntaxError);
+        return pathAtSyntaxError;
+    }
+
+    /// <summary>
+    /// Reads <paramref name="json"/> token by token, keeping the field path. With <paramref name="stopAtInvalidString"/>
+    /// it returns the first string or property name that is not valid Unicode; otherwise such a name reads as <c>?</c> in
+    /// the path. A syntax error ends the walk and gives the path where it happened.
+    /// </summary>
+    private static Problem? Walk(ReadOnlySpan<byte> json, bool stopAtInvalidString, out string? pathAtSyntaxError)
+    {
+        pathAtSyntaxError = null;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 4096 });
         var path = new List<Frame>();
         try
@@ -246,12 +270,13 @@ internal static class JsonStrings
                 {
                     case JsonTokenType.PropertyName:
                         path[^1] = path[^1] with { Name = null };
-                        if (Check(reader.ValueSpan, reader.ValueIsEscaped) is { } badName)
+                        string? badName = Check(reader.ValueSpan, reader.ValueIsEscaped);
+                        if (badName is not null && stopAtInvalidString)
                         {
                             return new Problem(LineAt(json, reader.TokenStartIndex), PathOf(path), "a property name " + badName);
                         }
 
-                        path[^1] = path[^1] with { Name = reader.GetString() };
+                        path[^1] = path[^1] with { Name = badName is null ? reader.GetString() : "?" };
                         break;
                     case JsonTokenType.StartObject:
                     case JsonTokenType.StartArray:
@@ -262,7 +287,7 @@ internal static class JsonStrings
                     case JsonTokenType.EndArray:
                         path.RemoveAt(path.Count - 1);
                         break;
-                    case JsonTokenType.String:
+                    case JsonTokenType.String when stopAtInvalidString:
                         Advance(path);
                         if (Check(reader.ValueSpan, reader.ValueIsEscaped) is { } badValue)
                         {
@@ -278,53 +303,7 @@ internal static class JsonStrings
         }
         catch (JsonException)
         {
-            return null;
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// <see cref="FindInvalid"/> for text already known to be valid UTF-8 (the readers check each line or file first):
-    /// then only a <c>\u</c> escape can make a string unreadable, so text without one is not scanned.
-    /// </summary>
-    /// <param name="utf8Json">A JSON document in valid UTF-8.</param>
-    public static Problem? FindInvalidEscape(ReadOnlySpan<byte> utf8Json) =>
-        utf8Json.IndexOf("\\u"u8) < 0 ? null : FindInvalid(utf8Json);
-
-    /// <summary>The field path at which a JSON syntax error occurs (the property being read when it failed), or null.</summary>
-    /// <param name="json">The malformed document.</param>
-    public static string? PathAtSyntaxError(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, MaxDepth = 4096 });
-        var path = new List<Frame>();
-        try
-        {
-            while (reader.Read())
-            {
-                switch (reader.TokenType)
-                {
-                    case JsonTokenType.PropertyName:
-                        path[^1] = path[^1] with { Name = Check(reader.ValueSpan, reader.ValueIsEscaped) is null ? reader.GetString() : "?" };
-                        break;
-                    case JsonTokenType.StartObject:
-                    case JsonTokenType.StartArray:
-                        Advance(path);
-                        path.Add(new Frame(reader.TokenType == JsonTokenType.StartArray, null, -1));
-                        break;
-                    case JsonTokenType.EndObject:
-                    case JsonTokenType.EndArray:
-                        path.RemoveAt(path.Count - 1);
-                        break;
-                    default:
-                        Advance(path);
-                        break;
-                }
-            }
-        }
-        catch (JsonException)
-        {
-            return PathOf(path);
+            pathAtSyntaxError = PathOf(path);
         }
 
         return null;
