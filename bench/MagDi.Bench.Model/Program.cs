@@ -473,6 +473,7 @@ static void Micro()
     using Tensor w = randn(384, 384).to_type(bf) * 0.05;
     using Tensor w1 = randn(1024, 384).to_type(bf) * 0.05;
     using Tensor nw = ones(384).to_type(bf);
+    // PROBE_HEAD=1: the output head [2048,384] x [16000,384]ᵀ whole and in row blocks, and the loss (docs/performance.md, LoRA section).
     if (Environment.GetEnvironmentVariable("PROBE_HEAD") == "1")
     {
         using Tensor hid0 = randn(2048, 384).to_type(bf);
@@ -492,6 +493,7 @@ static void Micro()
         return;
     }
 
+    // PROBE_ATTN=2: one layer's bf16 attention (forward + backward from q, k, v) in the variants weighed for the eager kernel.
     if (Environment.GetEnvironmentVariable("PROBE_ATTN") == "2")
     {
         using Tensor q0 = randn(8, 6, 257, 64).to_type(bf);
@@ -520,7 +522,7 @@ static void Micro()
             Console.WriteLine($"attn {name}: fwd {bf1 * 1000:F2} ms bwd {bb * 1000:F2} ms");
         }
 
-        TimeAttn("today eager", (q, k, v) => nn.functional.softmax(q.matmul(Rep(k).transpose(-1, -2)).mul(0.125).masked_fill(causal.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32).to(bf).matmul(Rep(v)));
+        TimeAttn("HF eager (before)", (q, k, v) => nn.functional.softmax(q.matmul(Rep(k).transpose(-1, -2)).mul(0.125).masked_fill(causal.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32).to(bf).matmul(Rep(v)));
         TimeAttn("matmuls only (floor)", (q, k, v) => q.matmul(Rep(k).transpose(-1, -2)).matmul(Rep(v)));
         TimeAttn("sdpa causal", (q, k, v) => nn.functional.scaled_dot_product_attention(q, Rep(k), Rep(v), null, 0, true));
         TimeAttn("eager q*s, fill_ nograd, f32 softmax", (q, k, v) =>
