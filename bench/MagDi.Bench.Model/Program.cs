@@ -473,6 +473,84 @@ static void Micro()
     using Tensor w = randn(384, 384).to_type(bf) * 0.05;
     using Tensor w1 = randn(1024, 384).to_type(bf) * 0.05;
     using Tensor nw = ones(384).to_type(bf);
+    // PROBE_HEAD=1: the output head [2048,384] x [16000,384]ᵀ whole and in row blocks, and the loss (docs/performance.md, LoRA section).
+    if (Environment.GetEnvironmentVariable("PROBE_HEAD") == "1")
+    {
+        using Tensor hid0 = randn(2048, 384).to_type(bf);
+        using Tensor head0 = (randn(16000, 384) * 0.02).to_type(bf);
+        using Tensor headT = head0.t().contiguous();
+        using Tensor lab = randint(0, 16000, [2048], dtype: ScalarType.Int64);
+        Time("head F.linear [16000,384]", t => nn.functional.linear(t, head0), hid0);
+        Time("head F.linear x4 blocks of 512 (cat)", t => cat(t.split(512).Select(c => nn.functional.linear(c, head0)).ToList(), 0), hid0);
+        Time("head F.linear x4 blocks of 512 (sum of outputs, no cat)", t => stack(t.split(512).Select(c => nn.functional.linear(c, head0).sum()).ToList()), hid0);
+        Time("head F.linear x16 blocks of 128 (sum)", t => stack(t.split(128).Select(c => nn.functional.linear(c, head0).sum()).ToList()), hid0);
+        Time("head F.linear x32 blocks of 64 (sum)", t => stack(t.split(64).Select(c => nn.functional.linear(c, head0).sum()).ToList()), hid0);
+        Time("head matmul W^T view", t => t.matmul(head0.t()), hid0);
+        Time("head matmul W^T contiguous", t => t.matmul(headT), hid0);
+        Time("head chunked CE (F.linear + logsumexp blocks)", t => MagDi.Losses.NextTokenLoss.Compute(nn.functional.linear(t, head0).unsqueeze(0), cat([zeros(1, ScalarType.Int64), lab]).narrow(0, 0, 2048).unsqueeze(0)).Loss, hid0);
+        using Tensor logits0 = nn.functional.linear(hid0, head0);
+        Time("logsumexp f32 [2048,16000]", t => t.to_type(ScalarType.Float32).logsumexp(-1), logits0);
+        return;
+    }
+
+    // PROBE_ATTN=2: one layer's bf16 attention (forward + backward from q, k, v) in the variants weighed for the eager kernel.
+    if (Environment.GetEnvironmentVariable("PROBE_ATTN") == "2")
+    {
+        using Tensor q0 = randn(8, 6, 257, 64).to_type(bf);
+        using Tensor k0 = randn(8, 2, 257, 64).to_type(bf);
+        using Tensor v0 = randn(8, 2, 257, 64).to_type(bf);
+        using Tensor causal = ones(257, 257, ScalarType.Bool).tril().unsqueeze(0).unsqueeze(0);
+        using Tensor notCausal = causal.logical_not();
+        Tensor Rep(Tensor x) => x.unsqueeze(2).expand(8, 2, 3, 257, 64).reshape(8, 6, 257, 64);
+        void TimeAttn(string name, Func<Tensor, Tensor, Tensor, Tensor> f)
+        {
+            double bf1 = double.MaxValue, bb = double.MaxValue;
+            for (int rep = 0; rep < 15; rep++)
+            {
+                using var scope = NewDisposeScope();
+                Tensor q = q0.detach().requires_grad_(true), k = k0.detach().requires_grad_(true), v = v0.detach().requires_grad_(true);
+                var sw = Stopwatch.StartNew();
+                Tensor y = f(q, k, v);
+                double fw = sw.Elapsed.TotalSeconds;
+                Tensor g = ones_like(y);
+                sw.Restart();
+                y.backward([g]);
+                bb = Math.Min(bb, sw.Elapsed.TotalSeconds);
+                bf1 = Math.Min(bf1, fw);
+            }
+
+            Console.WriteLine($"attn {name}: fwd {bf1 * 1000:F2} ms bwd {bb * 1000:F2} ms");
+        }
+
+        TimeAttn("HF eager (before)", (q, k, v) => nn.functional.softmax(q.matmul(Rep(k).transpose(-1, -2)).mul(0.125).masked_fill(causal.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32).to(bf).matmul(Rep(v)));
+        TimeAttn("matmuls only (floor)", (q, k, v) => q.matmul(Rep(k).transpose(-1, -2)).matmul(Rep(v)));
+        TimeAttn("sdpa causal", (q, k, v) => nn.functional.scaled_dot_product_attention(q, Rep(k), Rep(v), null, 0, true));
+        TimeAttn("eager q*s, fill_ nograd, f32 softmax", (q, k, v) =>
+        {
+            Tensor s = q.mul(0.125).matmul(Rep(k).transpose(-1, -2));
+            using (no_grad()) { s.masked_fill_(notCausal, double.NegativeInfinity); }
+            return nn.functional.softmax(s, -1, ScalarType.Float32).to(bf).matmul(Rep(v));
+        });
+        TimeAttn("eager q*s, fill_ nograd, bf16 softmax", (q, k, v) =>
+        {
+            Tensor s = q.mul(0.125).matmul(Rep(k).transpose(-1, -2));
+            using (no_grad()) { s.masked_fill_(notCausal, double.NegativeInfinity); }
+            return nn.functional.softmax(s, -1).matmul(Rep(v));
+        });
+        TimeAttn("eager grouped q*s, fill_ nograd, bf16 softmax", (q, k, v) =>
+        {
+            Tensor s = q.mul(0.125).reshape(8, 2, 3 * 257, 64).matmul(k.transpose(-1, -2));       // [B,KvH,G*T,S]
+            using (no_grad()) { s.view(8, 2, 3, 257, 257).masked_fill_(notCausal.unsqueeze(0), double.NegativeInfinity); }
+            return nn.functional.softmax(s, -1).matmul(v).view(8, 6, 257, 64);
+        });
+        TimeAttn("eager s*mul, masked_fill, bf16 softmax", (q, k, v) =>
+        {
+            Tensor s = q.matmul(Rep(k).transpose(-1, -2)).mul(0.125);
+            return nn.functional.softmax(s.masked_fill(notCausal, double.NegativeInfinity), -1).matmul(Rep(v));
+        });
+        return;
+    }
+
     if (Environment.GetEnvironmentVariable("PROBE_ATTN") == "1")
     {
         using Tensor qq = randn(8, 6, 257, 64).to_type(bf);

@@ -31,7 +31,21 @@ internal static class ChunkedCrossEntropy
     public static Tensor Mean(Tensor logits, Tensor targets, long? blockElements = null)
     {
         long block = blockElements ?? (logits.device_type == DeviceType.CPU ? CpuBlockElements : DeviceBlockElements);
-        return Function.apply(logits, targets, block);
+        return Function.apply(logits, targets, block, true);
+    }
+
+    /// <summary>
+    /// The cross-entropy of each row [K] (float32; float64 for float64 logits): <c>PerRow(...).mean()</c> has the value and
+    /// the gradient of <see cref="Mean"/>, bit for bit (the same per-row values, and MeanBackward's per-row gradient
+    /// grad / K is the value <see cref="Mean"/> scales by).
+    /// </summary>
+    /// <param name="logits">[K, V], any floating dtype, K ≥ 1.</param>
+    /// <param name="targets">[K] int64 class indices.</param>
+    /// <param name="blockElements">Elements per block; null picks by device.</param>
+    public static Tensor PerRow(Tensor logits, Tensor targets, long? blockElements = null)
+    {
+        long block = blockElements ?? (logits.device_type == DeviceType.CPU ? CpuBlockElements : DeviceBlockElements);
+        return Function.apply(logits, targets, block, false);
     }
 
     private static long RowsPerBlock(long block, long vocabulary) => Math.Max(1, block / Math.Max(1, vocabulary));
@@ -45,6 +59,7 @@ internal static class ChunkedCrossEntropy
             var logits = (Tensor)vars[0];
             var targets = (Tensor)vars[1];
             long block = (long)vars[2];
+            bool mean = (bool)vars[3];
             ScalarType compute = TensorChecks.ComputeType(logits.dtype);
             long count = logits.shape[0];
             long rows = RowsPerBlock(block, logits.shape[1]);
@@ -61,7 +76,8 @@ internal static class ChunkedCrossEntropy
             using Tensor nll = lse - picked;
             ctx.save_for_backward([logits, targets, lse]);
             ctx.save_data("block", block);
-            return nll.mean();
+            ctx.save_data("mean", mean);
+            return mean ? nll.mean() : nll.clone();
         }
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
@@ -69,12 +85,13 @@ internal static class ChunkedCrossEntropy
             List<Tensor> saved = ctx.get_saved_variables();
             Tensor logits = saved[0], targets = saved[1], lse = saved[2];
             long block = (long)ctx.get_data("block");
+            bool mean = (bool)ctx.get_data("mean");
             ScalarType compute = lse.dtype;
             long count = logits.shape[0];
             long rows = RowsPerBlock(block, logits.shape[1]);
             Tensor grad = empty_like(logits);                                                       // [K, V]
             using (no_grad())
-            using (Tensor scale = grad_output.to(compute) / count)                                  // d loss / d nll_k
+            using (Tensor scale = mean ? grad_output.to(compute) / count : grad_output.to(compute).unsqueeze(1)) // d loss / d nll_k: scalar, or [K, 1]
             {
                 for (long start = 0; start < count; start += rows)
                 {
@@ -84,12 +101,12 @@ internal static class ChunkedCrossEntropy
                     // logits (for which to() returns the same tensor) are never written to.
                     Tensor p = logits.narrow(0, start, n).to(compute).sub(lse.narrow(0, start, n).unsqueeze(1)).exp_();
                     p.scatter_add_(1, targets.narrow(0, start, n).unsqueeze(1), full(n, 1, -1.0, compute, p.device));
-                    p.mul_(scale);
+                    p.mul_(mean ? scale : scale.narrow(0, start, n));
                     grad.narrow(0, start, n).copy_(p);
                 }
             }
 
-            return [grad, null!, null!];
+            return [grad, null!, null!, null!];
         }
     }
 }

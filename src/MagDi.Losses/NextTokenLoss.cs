@@ -1,4 +1,5 @@
 using MagDi.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MagDi.Losses;
@@ -151,8 +152,33 @@ public static class NextTokenLoss
         Tensor flat = source.contiguous().view(-1, width);                                 // [B·T, X]
         Tensor picked = targets.reshape(-1).index_select(0, (row * steps) + position);    // [K]
         Tensor rows = flat.index_select(0, (row * length) + position);                    // [K, X]
-        Tensor selected = project is null ? rows : project(rows);                          // [K, V]
-        Tensor loss = ChunkedCrossEntropy.Mean(selected, picked);                          // in float32 for half logits
+        Tensor loss = project is not null && source.device_type == DeviceType.CPU && dtype != source.dtype && count > ProjectionBlockRows
+            ? ProjectInBlocks(rows, picked, project)
+            : ChunkedCrossEntropy.Mean(project is null ? rows : project(rows), picked);    // [K, V] logits; float32 for half logits
         return new NextTokenLossResult(loss.MoveToOuterDisposeScope(), count);
+    }
+
+    /// <summary>Rows projected per block when half-precision hidden states are projected on the CPU.</summary>
+    internal const long ProjectionBlockRows = 512;
+
+    /// <summary>
+    /// The mean cross-entropy of <paramref name="rows"/> [K, d] projected <see cref="ProjectionBlockRows"/> rows at a time:
+    /// the same per-row values and mean as projecting all K at once, but no [K, V] logits tensor and no [K, V] gradient.
+    /// In bf16 LoRA training on the CPU (2048 x 16000 logits, 65 MB) the single large tensors cost more than the head's
+    /// product: each step mapped and zeroed fresh pages for them. Each block's logits stay for its backward, in pieces the
+    /// allocator reuses. The gradient of a trainable head weight is the sum of the blocks' products (rounded per block in
+    /// the weight's half dtype, as autograd accumulates it); every other value and gradient is unchanged (tested).
+    /// </summary>
+    private static Tensor ProjectInBlocks(Tensor rows, Tensor picked, Func<Tensor, Tensor> project)
+    {
+        long count = rows.shape[0];
+        var losses = new List<Tensor>();
+        for (long start = 0; start < count; start += ProjectionBlockRows)
+        {
+            long n = Math.Min(ProjectionBlockRows, count - start);
+            losses.Add(ChunkedCrossEntropy.PerRow(project(rows.narrow(0, start, n)), picked.narrow(0, start, n)));  // [n]
+        }
+
+        return cat(losses, 0).mean();                                                        // the mean over all K, as before
     }
 }

@@ -193,6 +193,41 @@ public class NextTokenLossTests
     }
 
     [Fact]
+    public void FromBf16HiddenStates_ProjectedInBlocks_GivesTheLossAndHiddenGradientsOfOneProjection()
+    {
+        // K = 3 x 399 = 1197 targets > 2 x ProjectionBlockRows: blocks of 512, 512 and 173 rows.
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var head = nn.Linear(16, 40, hasBias: false, dtype: ScalarType.BFloat16);    // d = 16, V = 40, trainable
+        Tensor hidden = randn(3, 400, 16).to_type(ScalarType.BFloat16).requires_grad_(true);
+        Tensor labels = randint(0, 40, [3, 400]);
+        Assert.True(3 * 399 > 2 * NextTokenLoss.ProjectionBlockRows);
+
+        NextTokenLossResult once = NextTokenLoss.Compute(head.call(hidden), labels);   // all [B, T, V] logits at once
+        var (onceHidden, onceWeight) = Grads(once.Loss);
+        var projected = new List<long>();
+        NextTokenLossResult blocked = NextTokenLoss.Compute(hidden, labels, h => { projected.Add(h.shape[0]); return head.call(h); });
+        var (blockedHidden, blockedWeight) = Grads(blocked.Loss);
+
+        Assert.Equal(1197, blocked.TokenCount);
+        Assert.Equal([512L, 512L, 173L], projected);
+        Assert.Equal(once.Loss.item<float>(), blocked.Loss.item<float>());               // the same per-row values and mean
+        Assert.True(onceHidden.equal(blockedHidden).all().item<bool>(), "hidden-state gradients differ");
+        // The head weight's gradient is summed over the blocks in bf16 (three roundings instead of one).
+        Tensor w = onceWeight.to_type(ScalarType.Float32), wb = blockedWeight.to_type(ScalarType.Float32);
+        double relative = (w - wb).abs().max().item<float>() / w.abs().max().item<float>();
+        Assert.InRange(relative, 0, 0.01);
+
+        (Tensor Hidden, Tensor Weight) Grads(Tensor loss)
+        {
+            hidden.grad?.zero_();
+            head.weight!.grad?.zero_();
+            loss.backward();
+            return (hidden.grad!.clone(), head.weight!.grad!.clone());
+        }
+    }
+
+    [Fact]
     public void FromHiddenStates_WithoutTargets_IsAConnectedZero()
     {
         using var scope = NewDisposeScope();

@@ -60,15 +60,63 @@ internal abstract class AttentionKernel
     public abstract Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask);
 
     /// <summary>
-    /// Hugging Face's eager attention: softmax(q kᵀ / √hd, masked) v with the scores in the model dtype and the softmax in
-    /// float32, cast back before multiplying by v. q [B,H,T,hd], k and v [B,H,S,hd], mask bool [B|1,1,T,S].
+    /// Hugging Face's eager attention: softmax(q kᵀ / √hd, masked) v with the scores in the model dtype. q [B,H,T,hd];
+    /// k and v [B,KvH,S,hd] (KvH divides H); mask bool [B|1,1,T,S], true where a query may attend. Returns [B,H,T,hd].
+    /// float32 and float16 compute it op for op as Hugging Face does (K and V repeated per query head, softmax in float32,
+    /// probabilities cast back); bfloat16 takes <see cref="EagerAttentionBf16"/>.
     /// </summary>
     internal static Tensor EagerAttention(Tensor q, Tensor k, Tensor v, Tensor mask)
     {
+        if (q.dtype == ScalarType.BFloat16)
+        {
+            return EagerAttentionBf16(q, k, v, mask);
+        }
+
         using var scope = NewDisposeScope();
+        k = RepeatKv(k, q.shape[1]);                                                              // [B,H,S,hd]
+        v = RepeatKv(v, q.shape[1]);
         Tensor scores = q.matmul(k.transpose(-1, -2)).mul(1.0 / Math.Sqrt(q.shape[^1]));            // [B,H,T,S]
         Tensor probs = F.softmax(scores.masked_fill(mask.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32);
         return probs.to(q.dtype).matmul(v).MoveToOuterDisposeScope();                             // [B,H,T,hd]
+    }
+
+    /// <summary>
+    /// <see cref="EagerAttention"/> in bfloat16 with fewer passes over the [B,H,T,S] scores (in bf16 training on the CPU
+    /// the masked float32 softmax cost several times the two attention products):
+    /// <list type="bullet">
+    /// <item>Each kv head's query group is folded into the query axis ([B,KvH,G·T,hd] against [B,KvH,S,hd]), so K and V
+    /// are not copied H/KvH times, nor their gradients summed back.</item>
+    /// <item>When 1/√hd is a power of two (hd = 4, 16, 64, 256) it scales q instead of the scores: exact, and q is
+    /// S/hd times smaller.</item>
+    /// <item>The masked scores are set to -∞ in place, outside autograd: the softmax is exactly 0 there, so its backward
+    /// is exactly 0 there too, which is all masked_fill's backward did.</item>
+    /// <item>libtorch's bf16 softmax computes in float32 and rounds the probabilities to bf16 once, as the cast did, so the
+    /// forward gives the same values without float32 copies of the scores and probabilities. Its backward reads the bf16
+    /// probabilities instead of the float32 ones: the gradients differ from Hugging Face's by about a bf16 rounding
+    /// (tested, and no further from exact arithmetic).</item>
+    /// </list>
+    /// </summary>
+    private static Tensor EagerAttentionBf16(Tensor q, Tensor k, Tensor v, Tensor mask)
+    {
+        using var scope = NewDisposeScope();
+        long b = q.shape[0], heads = q.shape[1], t = q.shape[2], hd = q.shape[3];
+        long kvHeads = k.shape[1], s = k.shape[2], group = heads / kvHeads;
+        double scale = 1.0 / Math.Sqrt(hd);
+        bool scaleIsExact = long.IsPow2(hd) && long.Log2(hd) % 2 == 0;                                // hd = 4^n: scale = 2^-n
+        Tensor grouped = (scaleIsExact ? q.mul(scale) : q).reshape(b, kvHeads, group * t, hd);      // [B,KvH,G*T,hd]
+        Tensor scores = grouped.matmul(k.transpose(-1, -2));                                        // [B,KvH,G*T,S]
+        if (!scaleIsExact)
+        {
+            scores = scores.mul(scale);
+        }
+
+        using (no_grad())
+        {
+            using Tensor blocked = mask.logical_not().unsqueeze(2);                                  // [B|1,1,1,T,S]
+            scores.view(b, kvHeads, group, t, s).masked_fill_(blocked, double.NegativeInfinity);
+        }
+
+        return F.softmax(scores, -1).matmul(v).view(b, heads, t, hd).MoveToOuterDisposeScope();     // [B,H,T,hd]
     }
 
     /// <summary>HF repeat_kv: [B,KvH,S,hd] -> [B,H,S,hd], head h reading kv head h / (H/KvH). Expand + reshape has a cheap backward (a sum), unlike repeat_interleave's index_add.</summary>
@@ -89,7 +137,7 @@ internal abstract class AttentionKernel
     private sealed class Eager : AttentionKernel
     {
         public override Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask) =>
-            EagerAttention(q, RepeatKv(k, q.shape[1]), RepeatKv(v, q.shape[1]), mask!);
+            EagerAttention(q, k, v, mask!);
     }
 
     /// <summary>One query token per row over the cache: the forward's decoding kernel, else libtorch's fused kernel.</summary>
