@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using MagDi.Modeling;
 using MagDi.Runtime;
@@ -119,10 +120,11 @@ internal struct SampleStream
 /// <summary>
 /// Continuous batching (as in vLLM or TGI) over one KV cache of <c>rows</c> slots: a scheduler keeps up to that many
 /// sequences in flight, and when a sequence finishes the next waiting one takes its slot. Each request's prompt is
-/// prefilled once on its own (shared by all its samples) and its keys and values are copied into the slots, right-aligned
-/// at the common write position; each row's attention mask starts at its own first prompt position, so rope positions
-/// are per row. The cache is compacted (finished rows dropped, dead positions on the left removed) so the left-padding
-/// waste stays bounded.
+/// prefilled once (shared by all its samples), in one left-padded forward with the other requests admitted at the same
+/// time (free slots wait for a quarter of the slots to be free, so that prompts are prefilled a few at a time), and its
+/// keys and values are copied into the slots, right-aligned at the common write position; each row's attention mask
+/// starts at its own first prompt position, so rope positions are per row. The cache is compacted (finished rows
+/// dropped, dead positions on the left removed) so the left-padding waste stays bounded.
 /// </summary>
 internal sealed class ContinuousBatchScheduler
 {
@@ -131,6 +133,9 @@ internal sealed class ContinuousBatchScheduler
     private readonly int _maxRows;
     private readonly IReadOnlyList<int> _eos;
     private readonly int _pad;
+
+    /// <summary>At most this many prompt positions (rows × longest prompt) in one prefill forward, unless one prompt alone is longer.</summary>
+    private const int PrefillTokenBudget = 4096;
 
     public ContinuousBatchScheduler(CausalLanguageModel model, GenerationOptions options, int maxRows)
     {
@@ -162,11 +167,35 @@ internal sealed class ContinuousBatchScheduler
         public int NextToken { get; set; }
     }
 
-    private sealed class Prefix(int request, KvCache cache, Tensor lastLogits) : IDisposable
+    /// <summary>
+    /// The KV cache of prompts prefilled together, left-padded to the longest: row r holds its prompt at positions
+    /// [length - promptLength_r, length). Disposed when the last <see cref="Prefix"/> that reads it is.
+    /// </summary>
+    private sealed class PrefillGroup(KvCache cache, int members)
+    {
+        private int _open = members;
+
+        public KvCache Cache { get; } = cache;
+
+        public void Release()
+        {
+            if (--_open == 0)
+            {
+                Cache.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One request's prefilled prompt: its row of a <see cref="PrefillGroup"/> and the logits of its last position.</summary>
+    private sealed class Prefix(int request, PrefillGroup group, int row, int offset, Tensor lastLogits) : IDisposable
     {
         public int Request { get; } = request;
 
-        public KvCache Cache { get; } = cache;
+        public PrefillGroup Group { get; } = group;
+
+        public int Row { get; } = row;
+
+        public int Offset { get; } = offset; // first prompt position in the group's cache row
 
         public Tensor LastLogits { get; } = lastLogits; // [1,V] float32 on the CPU
 
@@ -174,8 +203,8 @@ internal sealed class ContinuousBatchScheduler
 
         public void Dispose()
         {
-            Cache.Dispose();
             LastLogits.Dispose();
+            Group.Release();
         }
     }
 
@@ -261,10 +290,15 @@ internal sealed class ContinuousBatchScheduler
         var remaining = accepted.ToDictionary(i => i, i => requests[i].Samples);
         var waiting = new Queue<int>(accepted);
         int completedRequests = errors.Count(e => e is not null);
-        Prefix? prefix = null;
+        var prefilled = new Queue<Prefix>(); // prefilled requests with samples still to admit, in request order
         KvCache? cache = null;
         long position = longestPrompt;
         int step = 0;
+        // Free slots wait until there are this many (or until nothing else can arrive) before new prompts are prefilled,
+        // so that prompts are prefilled a few at a time in one forward: a decoding step costs about the same with a few
+        // rows fewer, while a prompt prefilled alone costs markedly more per token than one prefilled with others.
+        int admitTogether = Math.Max(1, rows / 4);
+        int waitingSamples = accepted.Sum(i => requests[i].Samples);
 
         void Finish(Sequence sequence)
         {
@@ -280,15 +314,25 @@ internal sealed class ContinuousBatchScheduler
             {
                 cancellationToken.ThrowIfCancellationRequested();
 
-                // 1. Admission: waiting sequences take free slots; a request's prompt is prefilled once for all its samples.
-                while ((prefix is not null || waiting.Count > 0) && Array.IndexOf(slots, null) >= 0)
+                // 1. Admission: waiting sequences take free slots. Prompts already prefilled go first; new prompts are
+                // prefilled together, once for all the samples of each request, when enough slots are free.
+                int free = slots.Count(s => s is null);
+                bool prefill = waiting.Count > 0 && (free >= Math.Min(admitTogether, waitingSamples) || free == slots.Length);
+                while (free > 0 && (prefilled.Count > 0 || prefill))
                 {
-                    prefix ??= Prefill(waiting.Dequeue(), requests, ids);
+                    if (prefilled.Count == 0)
+                    {
+                        PrefillTogether(TakeGroup(waiting, requests, free), requests, ids, prefilled);
+                        prefill = false;
+                    }
+
+                    Prefix prefix = prefilled.Peek();
                     Sequence[] samples = sequences[prefix.Request];
-                    int free = slots.Count(s => s is null);
                     int take = Math.Min(free, samples.Length - prefix.NextSample);
                     Sequence[] admitted = samples[prefix.NextSample..(prefix.NextSample + take)];
                     prefix.NextSample += take;
+                    waitingSamples -= take;
+                    free -= take;
                     using (var scope = NewDisposeScope())
                     {
                         int[] first = Sample(prefix.LastLogits.expand(take, -1), admitted, step);
@@ -297,13 +341,14 @@ internal sealed class ContinuousBatchScheduler
                             if (Accept(admitted[a], first[a]))
                             {
                                 Finish(admitted[a]);
+                                free++;
                                 continue;
                             }
 
                             cache ??= KvCache.Create(_model, rows, capacity);
                             int row = Array.IndexOf(slots, null);
                             int length = requests[prefix.Request].PromptIds.Count;
-                            cache.CopyRowFrom(prefix.Cache, 0, 0, length, row, position - length);
+                            cache.CopyRowFrom(prefix.Group.Cache, prefix.Row, prefix.Offset, length, row, position - length);
                             slots[row] = admitted[a];
                             starts[row] = position - length;
                         }
@@ -311,15 +356,14 @@ internal sealed class ContinuousBatchScheduler
 
                     if (prefix.NextSample == samples.Length)
                     {
-                        prefix.Dispose();
-                        prefix = null;
+                        prefilled.Dequeue().Dispose();
                     }
                 }
 
                 int live = slots.Count(s => s is not null);
                 if (live == 0)
                 {
-                    if (prefix is null && waiting.Count == 0)
+                    if (prefilled.Count == 0 && waiting.Count == 0)
                     {
                         return;
                     }
@@ -329,7 +373,7 @@ internal sealed class ContinuousBatchScheduler
 
                 // 2. Layout: drop finished rows once nothing waits, and cut dead positions on the left when they are many or
                 // the next write would not fit (never below the longest prompt while prompts may still arrive).
-                bool admitting = prefix is not null || waiting.Count > 0;
+                bool admitting = prefilled.Count > 0 || waiting.Count > 0;
                 long oldest = Enumerable.Range(0, slots.Length).Where(r => slots[r] is not null).Min(r => starts[r]);
                 long cut = admitting ? Math.Min(oldest, position - longestPrompt) : oldest;
                 bool shrink = !admitting && live < slots.Length && live * 4 <= slots.Length * 3;
@@ -388,33 +432,97 @@ internal sealed class ContinuousBatchScheduler
         }
         finally
         {
-            prefix?.Dispose();
+            foreach (Prefix prefix in prefilled)
+            {
+                prefix.Dispose();
+            }
+
             cache?.Dispose();
         }
     }
 
-    /// <summary>Prefills one prompt alone into its own cache; keeps the last position's logits for the first tokens.</summary>
-    private Prefix Prefill(int request, IReadOnlyList<GenerationRequest> requests, string[] ids)
+    /// <summary>
+    /// The next waiting requests to prefill together: at least one, then more while each still gets one of the
+    /// <paramref name="free"/> slots now and the left-padded batch stays within <see cref="PrefillTokenBudget"/> tokens.
+    /// </summary>
+    private static List<int> TakeGroup(Queue<int> waiting, IReadOnlyList<GenerationRequest> requests, int free)
     {
-        IReadOnlyList<int> prompt = requests[request].PromptIds;
-        KvCache cache = KvCache.Create(_model, 1, prompt.Count);
+        var group = new List<int> { waiting.Dequeue() };
+        int samples = requests[group[0]].Samples;
+        int longest = requests[group[0]].PromptIds.Count;
+        while (waiting.Count > 0 && samples < free)
+        {
+            int next = waiting.Peek();
+            int length = Math.Max(longest, requests[next].PromptIds.Count);
+            if ((long)length * (group.Count + 1) > PrefillTokenBudget)
+            {
+                break;
+            }
+
+            group.Add(waiting.Dequeue());
+            samples += requests[next].Samples;
+            longest = length;
+        }
+
+        return group;
+    }
+
+    /// <summary>
+    /// Prefills the prompts of <paramref name="group"/> in one forward, left-padded into one cache (each row's rope
+    /// positions and attention start at its own first token, as <see cref="TextGenerator.Generate"/> does), and queues
+    /// one <see cref="Prefix"/> per request with the logits of its last position.
+    /// </summary>
+    private void PrefillTogether(List<int> group, IReadOnlyList<GenerationRequest> requests, string[] ids, Queue<Prefix> prefilled)
+    {
+        int n = group.Count;
+        int length = group.Max(i => requests[i].PromptIds.Count);
+        var input = new long[n * length];
+        var mask = new long[n * length];
+        for (int r = 0; r < n; r++)
+        {
+            IReadOnlyList<int> prompt = requests[group[r]].PromptIds;
+            int offset = length - prompt.Count;
+            Array.Fill(input, (long)_pad, r * length, offset);
+            for (int j = 0; j < prompt.Count; j++)
+            {
+                input[(r * length) + offset + j] = prompt[j];
+                mask[(r * length) + offset + j] = 1;
+            }
+        }
+
+        var prefillGroup = new PrefillGroup(KvCache.Create(_model, n, length), n);
+        int queued = 0;
         try
         {
             using var scope = NewDisposeScope();
-            Tensor input = tensor(prompt.Select(t => (long)t).ToArray(), [1, prompt.Count], device: _model.Device); // [1,P]
-            Tensor logits = _model.call(new CausalLMInput(input, null, cache, LogitsToKeep: 1)).Logits.select(1, 0); // [1,V]
-            Tensor last = logits.to_type(ScalarType.Float32).to(CPU).contiguous();
-            if (!float.IsFinite(last.max().item<float>()))
+            Tensor inputIds = tensor(input, [n, length], device: _model.Device);                                        // [N,P]
+            Tensor? attention = group.Any(i => requests[i].PromptIds.Count < length) ? tensor(mask, [n, length], device: _model.Device) : null; // [N,P]
+            Tensor logits = _model.call(new CausalLMInput(inputIds, attention, prefillGroup.Cache, LogitsToKeep: 1)).Logits.select(1, 0); // [N,V]
+            Tensor last = logits.to_type(ScalarType.Float32).to(CPU).contiguous();                                      // [N,V]
+            var (maxValues, _) = last.max(-1);                                                                          // [N]
+            float[] rowMax = maxValues.data<float>().ToArray();
+            for (int r = 0; r < n; r++)
             {
-                throw NonFiniteException.ForModel(_model, "logits", $"The logits of the prompt of request '{ids[request]}'", 0);
+                if (!float.IsFinite(rowMax[r]))
+                {
+                    throw NonFiniteException.ForModel(_model, "logits", $"The logits of the prompt of request '{ids[group[r]]}'", 0);
+                }
             }
 
-            return new Prefix(request, cache, last.DetachFromDisposeScope());
+            for (int r = 0; r < n; r++)
+            {
+                Tensor row = last.narrow(0, r, 1).clone().DetachFromDisposeScope();                                    // [1,V]
+                prefilled.Enqueue(new Prefix(group[r], prefillGroup, r, length - requests[group[r]].PromptIds.Count, row));
+                queued++;
+            }
         }
-        catch
+        finally
         {
-            cache.Dispose();
-            throw;
+            // Members never queued release their share here (all of them when the forward failed).
+            for (int r = queued; r < n; r++)
+            {
+                prefillGroup.Release();
+            }
         }
     }
 
@@ -434,8 +542,8 @@ internal sealed class ContinuousBatchScheduler
 
     /// <summary>
     /// Next id of each row of <paramref name="logits"/> [N,V]: the argmax, or a draw by inverse CDF with the row's own
-    /// stream (the same transforms as the static path: temperature, top-k, top-p), computed row by row so that a row's
-    /// token does not depend on the other rows.
+    /// stream from the static path's distribution (temperature, top-k, top-p; <see cref="RowSampler"/>), computed row by
+    /// row so that a row's token does not depend on the other rows.
     /// </summary>
     private int[] Sample(Tensor logits, Sequence[] rows, int step)
     {
@@ -456,17 +564,16 @@ internal sealed class ContinuousBatchScheduler
             return argmax.to_type(ScalarType.Int32).data<int>().ToArray();
         }
 
-        x = TextGenerator.FilterLogits(x, _options);
-
-        Tensor cdf = x.softmax(-1).to_type(ScalarType.Float64).cumsum(-1); // [N,V]
-        var u = new double[rows.Length];
+        // On the host, row by row (RowSampler): libtorch's full-vocabulary sort and cumulative sums cost milliseconds a step.
+        int vocabulary = (int)x.shape[1];
+        Tensor host = x.contiguous();
+        ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(host.bytes);           // [N*V]
+        var next = new int[rows.Length];
         for (int r = 0; r < rows.Length; r++)
         {
-            u[r] = rows[r].NextUniform();
+            next[r] = RowSampler.Draw(values.Slice(r * vocabulary, vocabulary), _options, rows[r].NextUniform());
         }
 
-        Tensor threshold = tensor(u, [rows.Length, 1], ScalarType.Float64) * cdf.narrow(1, cdf.shape[1] - 1, 1); // [N,1]
-        Tensor index = (cdf < threshold).sum(-1).clamp_max(cdf.shape[1] - 1);                                     // first token whose cdf reaches u
-        return index.to_type(ScalarType.Int32).data<int>().ToArray();
+        return next;
     }
 }

@@ -240,8 +240,9 @@ public sealed class TextGenerator
 
     /// <summary>
     /// The sampling distribution's logits: <paramref name="x"/> [N,V] divided by the temperature, then top-k and
-    /// top-p (nucleus) filtering (removed tokens get -inf; the top token is never removed). Shared by the static and
-    /// the continuous-batching decoders so both sample from the same distribution.
+    /// top-p (nucleus) filtering (removed tokens get -inf; the top token is never removed). The static decoder samples
+    /// from it; continuous batching draws from the same distribution on the host (<see cref="RowSampler"/>, tested
+    /// against this).
     /// </summary>
     internal static Tensor FilterLogits(Tensor x, GenerationOptions options)
     {

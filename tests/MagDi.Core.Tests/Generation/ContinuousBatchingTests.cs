@@ -64,6 +64,28 @@ public sealed class ContinuousBatchingTests
     }
 
     [Fact]
+    public void PromptsAdmittedTogether_ArePrefilledInOneLeftPaddedForward_GreedyStillEqualsDecodingAlone_InBFloat16()
+    {
+        // 8 slots: the first 8 prompts are prefilled in one forward, later ones a few at a time (once 2 slots are free),
+        // each left-padded to the longest of its group; the early EOS makes rows finish and free slots at different steps.
+        using var model = TestCheckpoints.Model("llama", dtype: ScalarType.BFloat16);
+        var generator = new TextGenerator(model);
+        int[][] prompts = Prompts(model, 7, 2, 11, 4, 9, 1, 6, 13, 3, 8, 5, 10, 2, 12, 7, 4, 9, 6, 1, 11);
+        int eos = generator.Generate([prompts[0]], new GenerationOptions { MaxNewTokens = 3, EosTokenIds = [] }).Tokens[0][1];
+        var options = new GenerationOptions { MaxNewTokens = 10, EosTokenIds = [eos], PadTokenId = 0 };
+        var alone = prompts.Select(p => generator.Generate([p], options)).ToList();
+        Assert.Contains(alone, a => a.FinishReasons[0] == FinishReason.EndOfSequence);
+        Assert.Contains(alone, a => a.FinishReasons[0] == FinishReason.Length);
+
+        BatchGenerationResult batched = generator.GenerateBatched([.. prompts.Select(p => new GenerationRequest(p))], options, maxBatchSize: 8);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            Assert.Equal(alone[i].Tokens[0], batched.Results[i].Tokens[0]);
+            Assert.Equal(alone[i].FinishReasons[0], batched.Results[i].FinishReasons[0]);
+        }
+    }
+
+    [Fact]
     public void Sampling_DependsOnlyOnSeedRequestIdAndSample_NotOnBatchSizeOrOrder()
     {
         using var model = TestCheckpoints.Model("qwen2");
