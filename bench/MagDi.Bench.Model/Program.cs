@@ -449,15 +449,16 @@ static void ProbeLora(ModelConfig config)
 static void Micro()
 {
     var bf = ScalarType.BFloat16;
-    void Time(string name, Func<Tensor, Tensor> f, Tensor xin)
+    // Best of 15 forward and backward passes of f from fresh leaves that require grad (one per input), printed under label.
+    void TimeForwardBackward(string label, Func<Tensor[], Tensor> f, params Tensor[] inputs)
     {
         double bf1 = double.MaxValue, bb = double.MaxValue;
         for (int rep = 0; rep < 15; rep++)
         {
             using var scope = NewDisposeScope();
-            Tensor x = xin.detach().requires_grad_(true);
+            Tensor[] leaves = [.. inputs.Select(t => t.detach().requires_grad_(true))];
             var sw = Stopwatch.StartNew();
-            Tensor y = f(x);
+            Tensor y = f(leaves);
             double fw = sw.Elapsed.TotalSeconds;
             Tensor g = ones_like(y);
             sw.Restart();
@@ -466,8 +467,10 @@ static void Micro()
             bf1 = Math.Min(bf1, fw);
         }
 
-        Console.WriteLine($"micro {name}: fwd {bf1 * 1000:F2} ms bwd {bb * 1000:F2} ms");
+        Console.WriteLine($"{label}: fwd {bf1 * 1000:F2} ms bwd {bb * 1000:F2} ms");
     }
+
+    void Time(string name, Func<Tensor, Tensor> f, Tensor xin) => TimeForwardBackward($"micro {name}", x => f(x[0]), xin);
 
     using Tensor x = randn(8, 257, 384).to_type(bf);
     using Tensor w = randn(384, 384).to_type(bf) * 0.05;
@@ -502,25 +505,8 @@ static void Micro()
         using Tensor causal = ones(257, 257, ScalarType.Bool).tril().unsqueeze(0).unsqueeze(0);
         using Tensor notCausal = causal.logical_not();
         Tensor Rep(Tensor x) => x.unsqueeze(2).expand(8, 2, 3, 257, 64).reshape(8, 6, 257, 64);
-        void TimeAttn(string name, Func<Tensor, Tensor, Tensor, Tensor> f)
-        {
-            double bf1 = double.MaxValue, bb = double.MaxValue;
-            for (int rep = 0; rep < 15; rep++)
-            {
-                using var scope = NewDisposeScope();
-                Tensor q = q0.detach().requires_grad_(true), k = k0.detach().requires_grad_(true), v = v0.detach().requires_grad_(true);
-                var sw = Stopwatch.StartNew();
-                Tensor y = f(q, k, v);
-                double fw = sw.Elapsed.TotalSeconds;
-                Tensor g = ones_like(y);
-                sw.Restart();
-                y.backward([g]);
-                bb = Math.Min(bb, sw.Elapsed.TotalSeconds);
-                bf1 = Math.Min(bf1, fw);
-            }
-
-            Console.WriteLine($"attn {name}: fwd {bf1 * 1000:F2} ms bwd {bb * 1000:F2} ms");
-        }
+        void TimeAttn(string name, Func<Tensor, Tensor, Tensor, Tensor> f) =>
+            TimeForwardBackward($"attn {name}", x => f(x[0], x[1], x[2]), q0, k0, v0);
 
         TimeAttn("HF eager (before)", (q, k, v) => nn.functional.softmax(q.matmul(Rep(k).transpose(-1, -2)).mul(0.125).masked_fill(causal.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32).to(bf).matmul(Rep(v)));
         TimeAttn("matmuls only (floor)", (q, k, v) => q.matmul(Rep(k).transpose(-1, -2)).matmul(Rep(v)));
