@@ -42,7 +42,8 @@ summary = {side: {case: {f: med(side, case, f) for f in ("mfu_vs_matmul_peak", "
                   for case in ("Float32", "BFloat16", "BFloat16_lora_r16")} for side in ("before", "after")}
 # after / before tokens/s paired by round: geometric mean and a 95 % t interval on the log ratios.
 import math
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
+T975 = dict(enumerate([12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+                       2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042], 1))  # df 1-30
 paired = {}
 for case in ("Float32", "BFloat16", "BFloat16_lora_r16"):
     logs = []
@@ -51,7 +52,7 @@ for case in ("Float32", "BFloat16", "BFloat16_lora_r16"):
         a = [e for e in entries if e["side"] == "after" and e["round"] == rnd][0]["training"][case]["tokens_per_second"]
         logs.append(math.log(a / b))
     m = statistics.mean(logs)
-    h = T975.get(len(logs) - 1, 1.96) * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
+    h = T975[min(len(logs) - 1, 30)] * statistics.stdev(logs) / math.sqrt(len(logs)) if len(logs) > 1 else float("nan")
     paired[case] = {"ratios": [round(math.exp(x), 3) for x in logs], "geometric_mean": round(math.exp(m), 3),
                     "ci95": [round(math.exp(m - h), 3), round(math.exp(m + h), 3)]}
 json.dump({"threads": threads, "runs": entries, "median_over_runs": summary, "after_over_before_tokens_per_second": paired},
