@@ -141,7 +141,7 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
 
         // How this forward computes, decided once here and carried to every layer: the CPU decoding kernels serve one-token
         // steps without autograd only; the attention follows from the setting, the shapes and those kernels.
-        ForwardKernels kernels = ForwardKernels.For(decodingStep: t == 1 && !is_grad_enabled());
+        ForwardKernels kernels = ForwardKernels.For(decodingStep: t == 1 && !is_grad_enabled(), autograd: is_grad_enabled());
         var (attention, attnMask) = AttentionKernel.Choose(
             AttentionImplementation, mask, b, Config.NumAttentionHeads, past, t, Config.EffectiveSlidingWindow, device, DType, kernels);
         var ctx = new LayerContext(cos, sin, attnMask, cache, past, attention, kernels);

@@ -103,8 +103,8 @@ public sealed class CpuGemvTests
         using Tensor x = randn(1, 16);
         using var noGrad = no_grad();
 
-        Assert.Same(ForwardKernels.LibTorch, ForwardKernels.For(decodingStep: false));      // prefill, scoring, training
-        Assert.Same(ForwardKernels.CpuDecode, ForwardKernels.For(decodingStep: true));
+        Assert.Same(ForwardKernels.LibTorch, ForwardKernels.For(decodingStep: false, autograd: false));      // prefill, scoring, training
+        Assert.Same(ForwardKernels.CpuDecode, ForwardKernels.For(decodingStep: true, autograd: false));
         Assert.Null(ForwardKernels.LibTorch.TryRmsNorm(x, ones(16), 1e-5));               // libtorch computes everything there
         Assert.Null(ForwardKernels.LibTorch.TryAttendOne(randn(1, 2, 1, 16), randn(1, 2, 3, 16), randn(1, 2, 3, 16), null));
         Assert.NotNull(ForwardKernels.CpuDecode.TryRmsNorm(x, ones(16), 1e-5));
@@ -127,8 +127,8 @@ public sealed class CpuGemvTests
     [Fact]
     public void DecodingSteps_UseLibTorch_WhenTheSwitchIsSet()
     {
-        Assert.Same(ForwardKernels.LibTorch, CpuKernelSwitch.WithKernelDisabled(() => ForwardKernels.For(decodingStep: true)));
-        Assert.Same(ForwardKernels.CpuDecode, ForwardKernels.For(decodingStep: true));
+        Assert.Same(ForwardKernels.LibTorch, CpuKernelSwitch.WithKernelDisabled(() => ForwardKernels.For(decodingStep: true, autograd: false)));
+        Assert.Same(ForwardKernels.CpuDecode, ForwardKernels.For(decodingStep: true, autograd: false));
     }
 
     [Fact]

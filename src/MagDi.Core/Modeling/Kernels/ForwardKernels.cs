@@ -11,7 +11,11 @@ namespace MagDi.Modeling.Kernels;
 /// forward (<see cref="For"/>) and hands it to every layer through <see cref="LayerContext.Kernels"/>; nothing else
 /// decides, and no state outside the forward's arguments changes what a layer computes.
 /// <list type="bullet">
-/// <item><see cref="LibTorch"/>: libtorch's ops only (prefill, scoring, training, recomputation, GPU).</item>
+/// <item><see cref="LibTorch"/>: libtorch's ops only (prefill, scoring, GPU, and every forward when the
+/// <c>MagDi.DisableFusedBackward</c> switch is set).</item>
+/// <item><see cref="Training"/>: a forward with autograd (training, recomputation): libtorch's ops, with RMSNorm and
+/// rotary embedding of half-precision CPU tensors as single autograd nodes (<see cref="RmsNormFunction"/>,
+/// <see cref="RopeFunction"/>) whose backward takes a few element-wise passes instead of autograd's op-by-op graph.</item>
 /// <item><see cref="CpuDecode"/>: a one-token decoding step without autograd: the C# SIMD kernels
 /// (<see cref="CpuGemv"/>, <see cref="CpuRowKernels"/>, <see cref="CpuDecodeAttention"/>) wherever they accept the
 /// tensors (CPU, float32 or bfloat16, small), libtorch's ops elsewhere.</item>
@@ -25,16 +29,25 @@ internal abstract class ForwardKernels
     /// <summary>The CPU decoding kernels where they apply, libtorch's ops elsewhere.</summary>
     public static ForwardKernels CpuDecode { get; } = new CpuDecodeKernels();
 
+    /// <summary>libtorch's ops, with fused autograd nodes for RMSNorm and rotary embedding of half-precision CPU tensors.</summary>
+    public static ForwardKernels Training { get; } = new TrainingKernels();
+
+    /// <summary>The <see cref="AppContext"/> switch that makes forwards with autograd use <see cref="LibTorch"/> rather than <see cref="Training"/>.</summary>
+    internal const string DisableFusedBackwardSwitch = "MagDi.DisableFusedBackward";
+
     /// <summary>
     /// The kernels of one forward: <see cref="CpuDecode"/> for a decoding step (one token per row, no autograd) when SIMD
     /// is available and the <c>MagDi.DisableCpuKernels</c> <see cref="AppContext"/> switch is off; <see cref="LibTorch"/>
     /// otherwise. Prefill, recomputation and training keep libtorch's threaded kernels, which <see cref="CpuWorkers"/>
-    /// would compete with for cores.
+    /// would compete with for cores. A forward with autograd (<paramref name="autograd"/>) gets <see cref="Training"/>
+    /// unless the <c>MagDi.DisableFusedBackward</c> <see cref="AppContext"/> switch is set.
     /// </summary>
-    public static ForwardKernels For(bool decodingStep) =>
-        decodingStep && Vector256.IsHardwareAccelerated && !(AppContext.TryGetSwitch(CpuKernels.DisableSwitch, out bool disabled) && disabled)
+    public static ForwardKernels For(bool decodingStep, bool autograd) =>
+        decodingStep && Vector256.IsHardwareAccelerated && !IsSet(CpuKernels.DisableSwitch)
             ? CpuDecode
-            : LibTorch;
+            : autograd && !IsSet(DisableFusedBackwardSwitch) ? Training : LibTorch;
+
+    private static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
 
     /// <summary>x [..., K] · W [N, K]ᵀ + b [N] as [..., N].</summary>
     public abstract Tensor Linear(Tensor x, Tensor weight, Tensor? bias);
@@ -66,6 +79,29 @@ internal abstract class ForwardKernels
         public override Tensor? TryRope(Tensor x, Tensor cos, Tensor sin) => null;
 
         public override Tensor? TryAttendOne(Tensor q, Tensor k, Tensor v, Tensor? mask) => null;
+    }
+
+    private sealed class TrainingKernels : ForwardKernels
+    {
+        public override Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => F.linear(x, weight, bias);
+
+        public override Tensor Project(nn.Module<Tensor, Tensor> module, Tensor x) => module.call(x);
+
+        public override Tensor? TryRmsNorm(Tensor x, Tensor weight, double eps) =>
+            IsHalfOnCpu(x) && x.dtype == weight.dtype && is_grad_enabled() && (x.requires_grad || weight.requires_grad)
+                ? RmsNormFunction.Apply(x, weight, eps)
+                : null;
+
+        public override Tensor? TryRope(Tensor x, Tensor cos, Tensor sin) =>
+            IsHalfOnCpu(x) && x.dtype == cos.dtype && is_grad_enabled() && x.requires_grad && !cos.requires_grad && !sin.requires_grad
+                ? RopeFunction.Apply(x, cos, sin)
+                : null;
+
+        public override Tensor? TryAttendOne(Tensor q, Tensor k, Tensor v, Tensor? mask) => null;
+
+        // float32 keeps libtorch's op-by-op graph, so its gradients stay bit for bit those of Hugging Face's expressions.
+        private static bool IsHalfOnCpu(Tensor x) =>
+            x.dtype is ScalarType.BFloat16 or ScalarType.Float16 && x.device_type == DeviceType.CPU;
     }
 
     private sealed class CpuDecodeKernels : ForwardKernels
