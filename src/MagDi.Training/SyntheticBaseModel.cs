@@ -60,7 +60,7 @@ public sealed class SyntheticBaseModelOptions
     public PretrainingOptions Training { get; set; } = new() { Steps = 3000, BatchSize = 32, LearningRate = 2e-3, WarmupSteps = 100 };
 
     /// <summary>A short hash of every setting: the name of the cache folder.</summary>
-    public string Fingerprint()
+    internal string Fingerprint()
     {
         string json = JsonSerializer.Serialize(this, SyntheticBaseModel.RecipeJson);
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(SyntheticBaseModel.RecipeVersion + "\n" + json));
