@@ -48,6 +48,12 @@ if (only == "probe")
     return;
 }
 
+if (only == "probe-step")
+{
+    ProbeStep(config);
+    return;
+}
+
 if (only == "probe-lora")
 {
     ProbeLora(config);
@@ -398,6 +404,38 @@ static void Probe(ModelConfig config)
 }
 
 // The bf16 + LoRA r16 step split into its parts, and the LoRA branch of one projection alone (diagnostics).
+// Diagnostics: the forward time of one decoding step (one new token per row, LogitsToKeep 1, attention mask over the
+// cache) by rows and attended cache length (25 steps after a prefill of that length), bf16: the cost model behind the serving benchmark's bounds.
+static void ProbeStep(ModelConfig config)
+{
+    using var model = CausalLanguageModel.CreateRandom(config, 2, dtype: ScalarType.BFloat16);
+    foreach (int length in new[] { 128, 256, 384 })
+    {
+        foreach (int rows in new[] { 1, 2, 4, 8, 10, 16 })
+        {
+            using var cache = KvCache.Create(model, rows, length + 26);
+            using (var warm = NewDisposeScope())
+            {
+                model.call(new CausalLMInput(randint(3, config.VocabSize, [rows, length], dtype: ScalarType.Int64), null, cache, LogitsToKeep: 1));
+            }
+
+            var times = new List<double>();
+            for (int rep = 0; rep < 25; rep++)
+            {
+                using var scope = NewDisposeScope();
+                Tensor ids = randint(3, config.VocabSize, [rows, 1], dtype: ScalarType.Int64);
+                Tensor mask = ones([rows, length + rep + 1], dtype: ScalarType.Int64);
+                var sw = Stopwatch.StartNew();
+                model.call(new CausalLMInput(ids, mask, cache, LogitsToKeep: 1));
+                times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+
+            times.Sort();
+            Console.WriteLine($"step rows={rows,2} attended={length + 1}-{length + 25}: median {times[times.Count / 2]:F2} ms, min {times[0]:F2} ms");
+        }
+    }
+}
+
 static void ProbeLora(ModelConfig config)
 {
     using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: ScalarType.BFloat16);

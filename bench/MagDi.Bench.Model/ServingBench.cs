@@ -133,7 +133,7 @@ internal static class ServingBench
                     ["continuous_tokens"] = continuousTokens,
                     ["speedup_per_round"] = new JsonArray([.. ratios.Select(v => JsonValue.Create(Math.Round(v, 3)))]),
                     ["speedup_geometric_mean"] = Math.Round(geoMean, 3),
-                    ["speedup_95ci"] = new JsonArray(JsonValue.Create(Math.Round(low, 3)), JsonValue.Create(Math.Round(high, 3))),
+                    ["speedup_95ci"] = ratios.Count < 2 ? null : new JsonArray(JsonValue.Create(Math.Round(low, 3)), JsonValue.Create(Math.Round(high, 3))), // none from one round
                     ["target"] = target,
                     ["target_met_by_point_estimate"] = geoMean >= target,
                     ["target_established"] = low >= target,

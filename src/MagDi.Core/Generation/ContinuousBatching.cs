@@ -548,26 +548,24 @@ internal sealed class ContinuousBatchScheduler
     private int[] Sample(Tensor logits, Sequence[] rows, int step)
     {
         using var scope = NewDisposeScope();
-        Tensor x = logits.to_type(ScalarType.Float32).to(CPU); // [N,V]
-        var (maxValues, argmax) = x.max(-1);
-        float[] rowMax = maxValues.data<float>().ToArray();
-        for (int r = 0; r < rowMax.Length; r++)
-        {
-            if (!float.IsFinite(rowMax[r]))
-            {
-                throw NonFiniteException.ForModel(_model, "logits", $"The logits at generation step {step} (request '{rows[r].Id}', sample {rows[r].Sample})", step);
-            }
-        }
-
+        Tensor x = logits.to_type(ScalarType.Float32).to(CPU).contiguous(); // [N,V]
         if (!_options.IsSampling)
         {
+            var (maxValues, argmax) = x.max(-1);
+            CheckFinite(maxValues.data<float>().ToArray(), rows, step);
             return argmax.to_type(ScalarType.Int32).data<int>().ToArray();
         }
 
         // On the host, row by row (RowSampler): libtorch's full-vocabulary sort and cumulative sums cost milliseconds a step.
         int vocabulary = (int)x.shape[1];
-        Tensor host = x.contiguous();
-        ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(host.bytes);           // [N*V]
+        ReadOnlySpan<float> values = MemoryMarshal.Cast<byte, float>(x.bytes);              // [N*V]
+        var rowMax = new float[rows.Length];
+        for (int r = 0; r < rows.Length; r++)
+        {
+            rowMax[r] = System.Numerics.Tensors.TensorPrimitives.Max(values.Slice(r * vocabulary, vocabulary));
+        }
+
+        CheckFinite(rowMax, rows, step);
         var next = new int[rows.Length];
         for (int r = 0; r < rows.Length; r++)
         {
@@ -575,5 +573,16 @@ internal sealed class ContinuousBatchScheduler
         }
 
         return next;
+    }
+
+    private void CheckFinite(float[] rowMax, Sequence[] rows, int step)
+    {
+        for (int r = 0; r < rowMax.Length; r++)
+        {
+            if (!float.IsFinite(rowMax[r]))
+            {
+                throw NonFiniteException.ForModel(_model, "logits", $"The logits at generation step {step} (request '{rows[r].Id}', sample {rows[r].Sample})", step);
+            }
+        }
     }
 }
