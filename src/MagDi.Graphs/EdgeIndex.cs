@@ -52,7 +52,7 @@ public sealed class EdgeIndex
     }
 
     /// <summary>An edge index without edges.</summary>
-    public static EdgeIndex Empty { get; } = new(Array.Empty<int>(), Array.Empty<int>());
+    internal static EdgeIndex Empty { get; } = new(Array.Empty<int>(), Array.Empty<int>());
 
     /// <summary>The source node of each edge.</summary>
     public IReadOnlyList<int> Sources { get; }

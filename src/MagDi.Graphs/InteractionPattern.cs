@@ -36,7 +36,7 @@ public abstract class InteractionPattern
     /// <param name="name">The name.</param>
     /// <returns>The pattern.</returns>
     /// <exception cref="ArgumentException">No built-in pattern has that name.</exception>
-    public static InteractionPattern FromName(string name) =>
+    internal static InteractionPattern FromName(string name) =>
         BuiltIns.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
         ?? throw new ArgumentException($"Unknown interaction pattern '{name}'. Known patterns: {string.Join(", ", BuiltIns.Select(p => p.Name))}.", nameof(name));
 

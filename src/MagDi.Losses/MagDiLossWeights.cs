@@ -39,7 +39,7 @@ public sealed class MagDiLossWeights
     public static MagDiLossWeights NextTokenOnly { get; } = new(1.0, 0.0, 0.0);
 
     /// <summary>Problems with the weights, empty when valid.</summary>
-    public IReadOnlyList<string> GetProblems()
+    internal IReadOnlyList<string> GetProblems()
     {
         var problems = new List<string>();
         Check(Alpha, nameof(Alpha), problems);

@@ -33,7 +33,7 @@ public sealed class MarginRankingLossResult
 public static class MarginRankingLoss
 {
     /// <summary>The paper's margin ρ = 1.</summary>
-    public const double DefaultMargin = 1.0;
+    internal const double DefaultMargin = 1.0;
 
     /// <summary>Computes the loss for aligned pairs of scores.</summary>
     /// <param name="positiveScores">Scores of the correct chains [P].</param>

@@ -53,7 +53,7 @@ public static class StepByStepLoss
     public const string RationalePrefix = "[rationale]";
 
     /// <summary>λ of Hsieh et al.: 1, the two tasks weigh the same (their code's α = 0.5 on both terms is the same ratio).</summary>
-    public const double DefaultRationaleWeight = 1.0;
+    internal const double DefaultRationaleWeight = 1.0;
 
     /// <summary>Computes L = L_label + λ·L_rationale from logits.</summary>
     /// <param name="logits">Student logits [B, T, V].</param>

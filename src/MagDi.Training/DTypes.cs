@@ -18,7 +18,7 @@ public static class DTypes
 
     /// <summary>Parses <c>f32</c>/<c>float32</c>, <c>bf16</c>/<c>bfloat16</c>, <c>f16</c>/<c>float16</c> (case-insensitive).</summary>
     /// <returns>False for another name.</returns>
-    public static bool TryParse(string? name, out ModelDType dtype)
+    internal static bool TryParse(string? name, out ModelDType dtype)
     {
         ModelDType? parsed = name?.Trim().ToLowerInvariant() switch
         {

@@ -39,7 +39,7 @@ public sealed class MagDiPromptTemplate
     }
 
     /// <summary>The answer part of a target alone, <c> So the answer is X</c>: DSS-MT's label task.</summary>
-    public static string RenderAnswer(string? answer) => $" So the answer is {answer ?? string.Empty}".TrimEnd();
+    internal static string RenderAnswer(string? answer) => $" So the answer is {answer ?? string.Empty}".TrimEnd();
 
     /// <summary>
     /// The target the student learns to produce: reasoning, then "So the answer is X". With

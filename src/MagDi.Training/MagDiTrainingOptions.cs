@@ -209,7 +209,7 @@ public sealed class MagDiTrainingOptions
     public bool Resume { get; set; }
 
     /// <summary>Validates every setting and returns every problem found (empty when valid).</summary>
-    public IReadOnlyList<string> GetProblems()
+    internal IReadOnlyList<string> GetProblems()
     {
         var problems = new List<string>();
         var results = new List<ValidationResult>();

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Options;
 namespace MagDi.Training;
 
 /// <summary>Validates <see cref="MagDiTrainingOptions"/> for the options framework (every problem is one failure).</summary>
-public sealed class MagDiTrainingOptionsValidator : IValidateOptions<MagDiTrainingOptions>
+internal sealed class MagDiTrainingOptionsValidator : IValidateOptions<MagDiTrainingOptions>
 {
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, MagDiTrainingOptions options)

@@ -60,7 +60,7 @@ public sealed class SyntheticBaseModelOptions
     public PretrainingOptions Training { get; set; } = new() { Steps = 3000, BatchSize = 32, LearningRate = 2e-3, WarmupSteps = 100 };
 
     /// <summary>A short hash of every setting: the name of the cache folder.</summary>
-    public string Fingerprint()
+    internal string Fingerprint()
     {
         string json = JsonSerializer.Serialize(this, SyntheticBaseModel.RecipeJson);
         byte[] hash = SHA256.HashData(Encoding.UTF8.GetBytes(SyntheticBaseModel.RecipeVersion + "\n" + json));
@@ -71,7 +71,7 @@ public sealed class SyntheticBaseModelOptions
 /// <summary>
 /// Builds (or reuses) the pretrained base student of the synthetic benchmark with the library itself: a byte-level BPE
 /// tokenizer and a small Llama model pretrained by <see cref="PretrainingTrainer"/> on a corpus of synthetic problems
-/// with textbook-style worked solutions (<see cref="SyntheticTextbook"/>), never on teacher output. The result is a Hugging Face
+/// with textbook-style worked solutions by five authors of its own, never on teacher output. The result is a Hugging Face
 /// checkpoint folder (<c>config.json</c>, <c>model.safetensors</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>) plus
 /// <c>recipe.json</c>, loadable with <see cref="CausalLanguageModel.FromPretrained"/> like any real checkpoint.
 /// </summary>

@@ -13,7 +13,7 @@ public sealed class ReproducibilityTests
     public void SyntheticBenchmark_SameSeed_GivesTheSameProblemsInEveryProcess()
     {
         var options = new SyntheticBenchmarkOptions { Seed = 7, MinSteps = 1, MaxSteps = 2, MaxOperand = 9, MaxValue = 30, AllowMultiplication = false };
-        var (train, _) = SyntheticBenchmark.GenerateSplits(SyntheticFamily.Arithmetic, 3, 1, options);
+        var train = SyntheticBenchmark.Generate(SyntheticFamily.Arithmetic, 4, options);
         Assert.Equal("Leo has 5 books. He gives away 3. Then he sells 1. How many books does Leo have now?", train[0].Text);
         Assert.Equal("1", train[0].GoldAnswer);
     }

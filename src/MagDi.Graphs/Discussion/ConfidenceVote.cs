@@ -33,7 +33,7 @@ public static class ConfidenceVote
     /// </summary>
     /// <param name="confidence">The confidence in [0,1].</param>
     /// <returns>The recalibrated weight.</returns>
-    public static double Recalibrate(double confidence) => confidence switch
+    internal static double Recalibrate(double confidence) => confidence switch
     {
         >= 1.0 => 1.0,
         >= 0.9 => 0.8,
@@ -58,7 +58,7 @@ public static class ConfidenceVote
     /// <summary>The answers with their total recalibrated weight and vote count, best first (the order of <see cref="TeamAnswer"/>).</summary>
     /// <param name="votes">The votes.</param>
     /// <returns>One entry per distinct answer.</returns>
-    public static IReadOnlyList<(string Answer, double Weight, int Votes)> Tally(IEnumerable<AgentVote> votes)
+    internal static IReadOnlyList<(string Answer, double Weight, int Votes)> Tally(IEnumerable<AgentVote> votes)
     {
         ArgumentNullException.ThrowIfNull(votes);
         var order = new List<string>();

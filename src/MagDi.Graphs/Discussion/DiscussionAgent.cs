@@ -57,7 +57,7 @@ public readonly struct TokenUsage
     /// <summary>Usage of one call from the provider's <see cref="UsageDetails"/> (missing counts are 0).</summary>
     /// <param name="usage">The usage details, possibly <see langword="null"/>.</param>
     /// <returns>The usage of one call.</returns>
-    public static TokenUsage FromDetails(UsageDetails? usage)
+    internal static TokenUsage FromDetails(UsageDetails? usage)
     {
         long input = usage?.InputTokenCount ?? 0;
         long output = usage?.OutputTokenCount ?? 0;

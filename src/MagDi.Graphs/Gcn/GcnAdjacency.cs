@@ -78,7 +78,7 @@ public sealed class GcnAdjacency : IDisposable
     }
 
     /// <summary>The dense normalised adjacency [N, N] indexed [target, source] (for inspection and small graphs).</summary>
-    public Tensor ToDenseTensor()
+    internal Tensor ToDenseTensor()
     {
         using var scope = NewDisposeScope();
         Tensor dense = zeros([NodeCount, NodeCount], dtype: Weights.dtype, device: Weights.device);

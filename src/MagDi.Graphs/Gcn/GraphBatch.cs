@@ -122,7 +122,7 @@ public sealed class GraphBatch
         GcnNormalization.Compute(_sources, _targets, NodeCount, kind, addSelfLoops);
 
     /// <summary>Normalises the batch adjacency and moves it onto a device as tensors.</summary>
-    public GcnAdjacency CreateAdjacency(GcnNormalizationKind kind, ScalarType dtype = ScalarType.Float32, Device? device = null, bool addSelfLoops = true) =>
+    internal GcnAdjacency CreateAdjacency(GcnNormalizationKind kind, ScalarType dtype = ScalarType.Float32, Device? device = null, bool addSelfLoops = true) =>
         GcnAdjacency.FromEdges(Normalize(kind, addSelfLoops), dtype, device);
 
     /// <summary>

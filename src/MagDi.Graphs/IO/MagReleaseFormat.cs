@@ -21,7 +21,7 @@ public static partial class MagReleaseFormat
     /// <summary>Infers the task from a released file name such as <c>SQA_1000.json</c> or <c>GSM8K.json</c>.</summary>
     /// <param name="fileName">The file name or path.</param>
     /// <returns>The task, or <see langword="null"/> when the name does not start with a known task name.</returns>
-    public static ReasoningTask? InferTask(string? fileName)
+    internal static ReasoningTask? InferTask(string? fileName)
     {
         if (string.IsNullOrEmpty(fileName))
         {

@@ -38,13 +38,13 @@ public sealed class MagRenderOptions
 public static class MagSvgRenderer
 {
     /// <summary>Fill colour of correct nodes.</summary>
-    public const string CorrectFill = "#c8e6c9";
+    internal const string CorrectFill = "#c8e6c9";
 
     /// <summary>Fill colour of incorrect nodes.</summary>
-    public const string IncorrectFill = "#ffcdd2";
+    internal const string IncorrectFill = "#ffcdd2";
 
     /// <summary>Fill colour of invalid (unparseable) nodes.</summary>
-    public const string InvalidFill = "#eeeeee";
+    internal const string InvalidFill = "#eeeeee";
 
     private const string CorrectStroke = "#2e7d32";
     private const string IncorrectStroke = "#c62828";

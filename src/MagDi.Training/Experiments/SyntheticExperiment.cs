@@ -185,9 +185,10 @@ public static class SyntheticExperiment
             MaxValue = options.Benchmark.MaxValue,
             AllowMultiplication = options.Benchmark.AllowMultiplication,
         };
-        var (train, test) = SyntheticBenchmark.GenerateSplits(SyntheticFamily.Arithmetic, options.TrainingQuestions, options.TestQuestions, benchmark);
-        var trainQuestions = train.Select(p => p.ToQuestion()).ToList();
-        var testQuestions = test.Select(p => p.ToQuestion()).ToList();
+        // Generated problems are distinct, so the first ones train and the rest test without a question in both.
+        var generated = SyntheticBenchmark.Generate(SyntheticFamily.Arithmetic, options.TrainingQuestions + options.TestQuestions, benchmark);
+        var trainQuestions = generated.Take(options.TrainingQuestions).Select(p => p.ToQuestion()).ToList();
+        var testQuestions = generated.Skip(options.TrainingQuestions).Select(p => p.ToQuestion()).ToList();
 
         string data = Path.Combine(root, "data-" + Fingerprint(options));
         Directory.CreateDirectory(data);

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace MagDi.Tasks.Synthetic;
 
@@ -13,111 +12,25 @@ public enum SyntheticFamily
     Comparison,
 }
 
-/// <summary>One arithmetic step of a synthetic problem: <c>Before Operator Operand = After</c>.</summary>
-public readonly struct ArithmeticStep
-{
-    /// <summary>Creates a <see cref="ArithmeticStep"/>.</summary>
-    /// <param name="op">'+', '-' or '*'.</param>
-    /// <param name="operand">The right-hand operand.</param>
-    public ArithmeticStep(char op, int operand)
-    {
-        Operator = op;
-        Operand = operand;
-    }
-
-    /// <summary>'+', '-' or '*'.</summary>
-    public char Operator { get; }
-
-    /// <summary>The right-hand operand.</summary>
-    public int Operand { get; }
-
-    /// <summary>Applies the step to <paramref name="value"/>.</summary>
-    public int Apply(int value) => Operator switch
-    {
-        '+' => value + Operand,
-        '-' => value - Operand,
-        '*' => value * Operand,
-        _ => throw new InvalidOperationException($"Unknown operator '{Operator}'."),
-    };
-}
-
-/// <summary>
-/// A generated problem with its structure, so simulated teachers can solve it (correctly or with
-/// realistic mistakes) without a language model.
-/// </summary>
+/// <summary>A generated problem of the built-in synthetic benchmark.</summary>
 public sealed class SyntheticProblem
 {
-    internal SyntheticProblem(string id, SyntheticFamily family, string text, string subject, string items, int start, IReadOnlyList<ArithmeticStep> steps, int? threshold)
-    {
-        Id = id;
-        Family = family;
-        Text = text;
-        Subject = subject;
-        Items = items;
-        Start = start;
-        Steps = steps;
-        Threshold = threshold;
-    }
+    internal SyntheticProblem(ProblemStructure structure) => Structure = structure;
 
     /// <summary>Stable id, unique within a generated benchmark.</summary>
-    public string Id { get; }
+    public string Id => Structure.Id;
 
     /// <summary>The problem family.</summary>
-    public SyntheticFamily Family { get; }
+    public SyntheticFamily Family => Structure.Family;
 
     /// <summary>The question as a reader sees it.</summary>
-    public string Text { get; }
-
-    /// <summary>Who the problem is about (used in reasoning sentences).</summary>
-    public string Subject { get; }
-
-    /// <summary>What is counted (plural noun).</summary>
-    public string Items { get; }
-
-    /// <summary>The starting quantity.</summary>
-    public int Start { get; }
-
-    /// <summary>The arithmetic steps in order.</summary>
-    public IReadOnlyList<ArithmeticStep> Steps { get; }
-
-    /// <summary>For <see cref="SyntheticFamily.Comparison"/>: the number the result is compared with.</summary>
-    public int? Threshold { get; }
-
-    /// <summary>The correct final quantity.</summary>
-    public int Result => Steps.Aggregate(Start, (v, s) => s.Apply(v));
+    public string Text => Structure.Text;
 
     /// <summary>The gold answer: the number, or <c>yes</c>/<c>no</c> for comparisons.</summary>
-    public string GoldAnswer => Family == SyntheticFamily.Arithmetic
-        ? Result.ToString(CultureInfo.InvariantCulture)
-        : (Result > Threshold!.Value ? "yes" : "no");
+    public string GoldAnswer => Structure.GoldAnswer;
 
-    /// <summary>The gold step-by-step reasoning (without the final "So the answer is" sentence).</summary>
-    public string GoldReasoning => SyntheticBenchmark.Explain(this, Steps.Select(s => (s, (int?)null)).ToList());
-
-    /// <summary>
-    /// The verb of each step as the question words it (<c>buys</c>, <c>gives away</c>, <c>doubles</c>, ...), so solvers can
-    /// refer to the events; empty when the problem was built without its text's verbs.
-    /// </summary>
-    public IReadOnlyList<string> StepVerbs { get; internal init; } = [];
-
-    /// <summary>The -ing form of step <paramref name="index"/>'s verb (<c>buying</c>, <c>giving away</c>, <c>doubling</c>, ...).</summary>
-    public string GerundOf(int index) => VerbOf(index) switch
-    {
-        "buys" => "buying",
-        "finds" => "finding",
-        "gets" => "getting",
-        "gives away" => "giving away",
-        "loses" => "losing",
-        "sells" => "selling",
-        "doubles" => "doubling",
-        "triples" => "tripling",
-        var other => other,
-    };
-
-    /// <summary>The verb of step <paramref name="index"/> as the question words it, or a neutral one.</summary>
-    public string VerbOf(int index) => index >= 0 && index < StepVerbs.Count
-        ? StepVerbs[index]
-        : Steps[index].Operator switch { '+' => "gets", '-' => "gives away", _ => Steps[index].Operand == 2 ? "doubles" : "triples" };
+    /// <summary>The numbers and words of the problem, for solvers (internal: other packages recover it from <see cref="Text"/>).</summary>
+    internal ProblemStructure Structure { get; }
 }
 
 /// <summary>Options of <see cref="SyntheticBenchmark.Generate"/>.</summary>
@@ -160,7 +73,7 @@ public sealed class SyntheticBenchmarkOptions
 /// known, so that discussions among simulated teachers, distillation and evaluation can all run
 /// offline. Problems are unique by text within one call.
 /// </summary>
-public static partial class SyntheticBenchmark
+public static class SyntheticBenchmark
 {
     /// <summary>Task name of the arithmetic family (numeric answers).</summary>
     public const string ArithmeticTaskName = "synthetic-arithmetic";
@@ -209,105 +122,11 @@ public static partial class SyntheticBenchmark
     /// <summary>
     /// Generates disjoint train and test splits of one family (no question text appears in both).
     /// </summary>
-    public static (IReadOnlyList<SyntheticProblem> Train, IReadOnlyList<SyntheticProblem> Test) GenerateSplits(
+    internal static (IReadOnlyList<SyntheticProblem> Train, IReadOnlyList<SyntheticProblem> Test) GenerateSplits(
         SyntheticFamily family, int trainCount, int testCount, SyntheticBenchmarkOptions? options = null)
     {
         IReadOnlyList<SyntheticProblem> all = Generate(family, trainCount + testCount, options);
         return (all.Take(trainCount).ToList(), all.Skip(trainCount).ToList());
-    }
-
-    /// <summary>
-    /// Recovers the structure of a problem from its text (the inverse of generation), so a simulated
-    /// teacher can solve any question this generator wrote. Returns null for other text.
-    /// </summary>
-    public static SyntheticProblem? Parse(string text, string id = "")
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        Match start = StartPattern().Match(text);
-        if (!start.Success)
-        {
-            return null;
-        }
-
-        string subject = start.Groups["name"].Value;
-        string items = start.Groups["items"].Value;
-        int value = int.Parse(start.Groups["n"].Value, CultureInfo.InvariantCulture);
-        var steps = new List<ArithmeticStep>();
-        var verbs = new List<string>();
-        foreach (Match m in StepPattern().Matches(text, start.Index + start.Length))
-        {
-            if (m.Groups["double"].Success)
-            {
-                steps.Add(new ArithmeticStep('*', 2));
-                verbs.Add("doubles");
-            }
-            else if (m.Groups["triple"].Success)
-            {
-                steps.Add(new ArithmeticStep('*', 3));
-                verbs.Add("triples");
-            }
-            else
-            {
-                int n = int.Parse(m.Groups["n"].Value, CultureInfo.InvariantCulture);
-                bool plus = m.Groups["plus"].Success;
-                steps.Add(new ArithmeticStep(plus ? '+' : '-', n));
-                verbs.Add(plus ? m.Groups["plus"].Value : m.Groups["minus"].Value);
-            }
-        }
-
-        if (steps.Count == 0)
-        {
-            return null;
-        }
-
-        Match cmp = ComparisonPattern().Match(text);
-        if (cmp.Success)
-        {
-            int threshold = int.Parse(cmp.Groups["n"].Value, CultureInfo.InvariantCulture);
-            return new SyntheticProblem(id, SyntheticFamily.Comparison, text, subject, items, value, steps, threshold) { StepVerbs = verbs };
-        }
-
-        return HowManyPattern().IsMatch(text)
-            ? new SyntheticProblem(id, SyntheticFamily.Arithmetic, text, subject, items, value, steps, null) { StepVerbs = verbs }
-            : null;
-    }
-
-    /// <summary>
-    /// Writes step-by-step reasoning for <paramref name="problem"/> following <paramref name="steps"/>, where
-    /// each step may carry a wrong result (a simulated arithmetic slip) that later steps build on.
-    /// </summary>
-    /// <returns>The reasoning, ending with the final quantity (and the comparison for yes/no problems).</returns>
-    internal static string Explain(SyntheticProblem problem, IReadOnlyList<(ArithmeticStep Step, int? WrongResult)> steps)
-    {
-        ArgumentNullException.ThrowIfNull(problem);
-        ArgumentNullException.ThrowIfNull(steps);
-        var parts = new List<string> { $"{problem.Subject} starts with {problem.Start} {problem.Items}." };
-        int value = problem.Start;
-        foreach (var (step, wrong) in steps)
-        {
-            int next = wrong ?? step.Apply(value);
-            parts.Add(string.Create(CultureInfo.InvariantCulture, $"{value} {step.Operator} {step.Operand} = {next}."));
-            value = next;
-        }
-
-        if (problem.Family == SyntheticFamily.Comparison)
-        {
-            int t = problem.Threshold!.Value;
-            parts.Add(value > t
-                ? string.Create(CultureInfo.InvariantCulture, $"{value} is more than {t}.")
-                : string.Create(CultureInfo.InvariantCulture, $"{value} is not more than {t}."));
-        }
-
-        return string.Join(" ", parts);
-    }
-
-    /// <summary>The answer that reasoning ending in <paramref name="finalValue"/> leads to.</summary>
-    internal static string AnswerFor(SyntheticProblem problem, int finalValue)
-    {
-        ArgumentNullException.ThrowIfNull(problem);
-        return problem.Family == SyntheticFamily.Arithmetic
-            ? finalValue.ToString(CultureInfo.InvariantCulture)
-            : (finalValue > problem.Threshold!.Value ? "yes" : "no");
     }
 
     private static SyntheticProblem GenerateOne(SyntheticFamily family, Random rng, SyntheticBenchmarkOptions o, string id)
@@ -344,7 +163,7 @@ public static partial class SyntheticBenchmark
             sentences.Add($"Does {name} have more than {threshold} {items} now?");
         }
 
-        return new SyntheticProblem(id, family, string.Join(" ", sentences), name, items, start, steps, threshold) { StepVerbs = verbs };
+        return new SyntheticProblem(new ProblemStructure(id, family, string.Join(" ", sentences), name, items, start, steps, threshold) { StepVerbs = verbs });
     }
 
     private static ArithmeticStep NextStep(Random rng, int value, SyntheticBenchmarkOptions o)
@@ -391,16 +210,4 @@ public static partial class SyntheticBenchmark
             _ => ($"{p} {verb} them.", verb),
         };
     }
-
-    [GeneratedRegex(@"(?<name>[A-Z][a-z]+) has (?<n>\d+) (?<items>[a-z]+)\.")]
-    private static partial Regex StartPattern();
-
-    [GeneratedRegex(@"(?:(?<plus>buys|finds|gets) (?<n>\d+) more\.|(?<minus>gives away|loses|sells) (?<n>\d+)\.|(?<double>doubles them\.)|(?<triple>triples them\.))")]
-    private static partial Regex StepPattern();
-
-    [GeneratedRegex(@"Does [A-Z][a-z]+ have more than (?<n>\d+) [a-z]+ now\?")]
-    private static partial Regex ComparisonPattern();
-
-    [GeneratedRegex(@"How many [a-z]+ does [A-Z][a-z]+ have now\?")]
-    private static partial Regex HowManyPattern();
 }

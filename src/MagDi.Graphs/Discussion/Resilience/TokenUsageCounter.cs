@@ -30,7 +30,7 @@ public sealed class TokenUsageCounter
 
     /// <summary>Counts one reply.</summary>
     /// <param name="response">The reply.</param>
-    public void Add(ChatResponse response)
+    internal void Add(ChatResponse response)
     {
         ArgumentNullException.ThrowIfNull(response);
         var usage = TokenUsage.FromDetails(response.Usage);

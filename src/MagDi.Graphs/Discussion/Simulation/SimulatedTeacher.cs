@@ -16,7 +16,7 @@ namespace MagDi.Graphs.Discussion.Simulation;
 /// </summary>
 /// <remarks>
 /// It reads the question after the last <c>Question:</c> of the round's prompt. Synthetic-benchmark questions
-/// it solves through <see cref="SyntheticBenchmark.Parse"/>, correctly or with one of its
+/// (<see cref="SyntheticBenchmark"/>) it solves from the structure it reads off their text, correctly or with one of its
 /// <see cref="SimulatedTeacherProfile.Mistakes"/>, and writes the solution in its <see cref="SimulatedTeacherProfile.Style"/>;
 /// other questions it answers from an oracle (question text to gold answer), with a plausible wrong answer when it errs.
 /// In later rounds it reads the groups ("There are N agents think the answer is X.") from the prompt and changes its mind
@@ -139,7 +139,7 @@ public sealed partial class SimulatedTeacher : IChatClient
         }
 
         string section = QuestionSection(rounds[^1]);
-        var problem = SyntheticBenchmark.Parse(section);
+        var problem = ProblemStructure.Parse(section);
         string? gold = problem?.GoldAnswer ?? OracleAnswer(section);
         Turn turn = Solve(section, problem, gold);
         for (int round = 1; round < rounds.Count; round++)
@@ -151,7 +151,7 @@ public sealed partial class SimulatedTeacher : IChatClient
         return FormatNoisy(turn, rng);
     }
 
-    private Turn Solve(string section, SyntheticProblem? problem, string? gold)
+    private Turn Solve(string section, ProblemStructure? problem, string? gold)
     {
         var rng = Rng("solve", section);
         bool right = !Errs(section, rng);
@@ -192,7 +192,7 @@ public sealed partial class SimulatedTeacher : IChatClient
     /// teacher makes that kind of mistake at all), so wrong answers sometimes agree as with real models; otherwise one of
     /// the teacher's own mistakes, drawn by its rates.
     /// </summary>
-    private SyntheticDerivation Mistaken(SyntheticProblem problem, Random rng)
+    private SyntheticDerivation Mistaken(ProblemStructure problem, Random rng)
     {
         var trap = SharedRng("trap", problem.Text);
         var kinds = Enum.GetValues<ReasoningMistake>();
@@ -218,7 +218,7 @@ public sealed partial class SimulatedTeacher : IChatClient
         return SyntheticDerivation.WithMistake(problem, kind, rng);
     }
 
-    private Turn Discuss(string section, int round, SyntheticProblem? problem, string? gold, Turn prev, List<(int Count, string Answer, string? Explanation)> groups)
+    private Turn Discuss(string section, int round, ProblemStructure? problem, string? gold, Turn prev, List<(int Count, string Answer, string? Explanation)> groups)
     {
         string r = round.ToString(CultureInfo.InvariantCulture);
         var rng = Rng("discuss", section, r);

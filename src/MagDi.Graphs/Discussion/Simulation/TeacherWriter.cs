@@ -61,7 +61,7 @@ internal static class TeacherWriter
 
     private static string Equations(SyntheticDerivation d, Random rng)
     {
-        SyntheticProblem p = d.Problem;
+        ProblemStructure p = d.Problem;
         var parts = new List<string>
         {
             Pick(rng, $"Start: {N(d.Start)} {p.Items}.", $"Initial amount: {N(d.Start)} {p.Items}.", $"{p.Subject} starts with {N(d.Start)} {p.Items}."),
@@ -81,7 +81,7 @@ internal static class TeacherWriter
 
     private static string Narrative(SyntheticDerivation d, Random rng)
     {
-        SyntheticProblem p = d.Problem;
+        ProblemStructure p = d.Problem;
         var parts = new List<string>
         {
             Pick(rng, "Let's work through this step by step.", $"Let me trace the {p.Items} one event at a time.", "I'll follow each change in order."),
@@ -115,7 +115,7 @@ internal static class TeacherWriter
 
     private static string Grouped(SyntheticDerivation d, Random rng)
     {
-        SyntheticProblem p = d.Problem;
+        ProblemStructure p = d.Problem;
         var parts = new List<string> { Pick(rng, $"{p.Subject} starts with {N(d.Start)}.", $"Start = {N(d.Start)}.") };
         string gainsLabel = Pick(rng, "Gains", "Added");
         string lossesLabel = Pick(rng, "Losses", "Removed");
@@ -175,7 +175,7 @@ internal static class TeacherWriter
 
     private static string Conclusion(TeacherStyle style, SyntheticDerivation d, Random rng)
     {
-        SyntheticProblem p = d.Problem;
+        ProblemStructure p = d.Problem;
         string f = N(d.Final);
         if (p.Family == SyntheticFamily.Comparison)
         {
@@ -216,7 +216,7 @@ internal static class TeacherWriter
 
     private static string Describe(SyntheticDerivation from, SyntheticDerivation to, int k)
     {
-        SyntheticProblem p = from.Problem;
+        ProblemStructure p = from.Problem;
         if (k < 0)
         {
             return $"{p.Subject} starts with {N(to.Start)} {p.Items}, not {N(from.Start)}.";
@@ -250,7 +250,7 @@ internal static class TeacherWriter
 
     private static string Rebuttal(TeacherStyle style, SyntheticDerivation mine, SyntheticDerivation theirs, int k, string other)
     {
-        SyntheticProblem p = mine.Problem;
+        ProblemStructure p = mine.Problem;
         string step = k < 0
             ? $"{p.Subject} starts with {N(mine.Start)}"
             : mine.Steps[k].Skipped ? $"the step where {p.Subject} {p.VerbOf(k)} does not count"

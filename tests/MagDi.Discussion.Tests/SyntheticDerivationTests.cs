@@ -1,10 +1,11 @@
 using MagDi.Tasks.Synthetic;
 
-namespace MagDi.Core.Tests.Tasks;
+namespace MagDi.Discussion.Tests;
 
+/// <summary>The numbers behind the simulated teachers' chains (src/Shared/Synthetic, compiled into MagDi.Graphs).</summary>
 public class SyntheticDerivationTests
 {
-    private static readonly SyntheticProblem Problem = new(
+    private static readonly ProblemStructure Problem = new(
         "p", SyntheticFamily.Arithmetic, "Tom has 12 apples. He buys 25 more. Then he gives away 3. Then he doubles them. How many apples does Tom have now?",
         "Tom", "apples", 12, [new ArithmeticStep('+', 25), new ArithmeticStep('-', 3), new ArithmeticStep('*', 2)], null)
     {
@@ -96,21 +97,5 @@ public class SyntheticDerivationTests
         Assert.Null(correct.FirstDifference(SyntheticDerivation.Correct(Problem)));
         var misreadStart = SyntheticDerivation.SingleMistakes(Problem).First(d => d.Mistake == ReasoningMistake.MisreadQuantity && d.MistakeIndex == -1);
         Assert.Equal(-1, misreadStart.FirstDifference(correct));
-    }
-
-    [Fact]
-    public void Textbook_HasTheMistakeRateAsked_AndSolutionsStateTheirOwnAnswer()
-    {
-        var problems = SyntheticBenchmark.Generate(SyntheticFamily.Arithmetic, 2000, new SyntheticBenchmarkOptions { Seed = 3 });
-        var examples = SyntheticTextbook.Write(problems, new SyntheticTextbookOptions { MistakeRate = 0.2, Seed = 5 }).ToList();
-
-        double withMistake = examples.Count(e => e.Derivation.Mistake is not null) / (double)examples.Count;
-        Assert.InRange(withMistake, 0.17, 0.23);
-        Assert.All(examples, e => Assert.Equal(e.Derivation.Answer, e.Answer));
-        // Written by several authors: no one sentence opens most solutions.
-        var openings = examples.GroupBy(e => e.Reasoning.Split(' ')[0]).Max(g => g.Count());
-        Assert.True(openings < examples.Count / 2, $"{openings} of {examples.Count} solutions open the same way");
-        // The same seed writes the same text.
-        Assert.Equal(examples.Select(e => e.Reasoning), SyntheticTextbook.Write(problems, new SyntheticTextbookOptions { MistakeRate = 0.2, Seed = 5 }).Select(e => e.Reasoning));
     }
 }

@@ -2,27 +2,8 @@ using System.Globalization;
 
 namespace MagDi.Tasks.Synthetic;
 
-/// <summary>The kinds of mistake a solver (a simulated teacher, or a worked solution in a corpus) makes on a synthetic problem.</summary>
-public enum ReasoningMistake
-{
-    /// <summary>An arithmetic slip: one step's result is off by one.</summary>
-    OffByOne,
-
-    /// <summary>An arithmetic slip: one step's result is off by ten (a carry error).</summary>
-    OffByTen,
-
-    /// <summary>One addition is done as a subtraction or the other way round (a doubling is done as an addition).</summary>
-    WrongOperation,
-
-    /// <summary>One step of the problem is left out.</summary>
-    SkippedStep,
-
-    /// <summary>A quantity of the question is misread: digits swapped, or another number of the question used instead.</summary>
-    MisreadQuantity,
-}
-
 /// <summary>One line of a <see cref="SyntheticDerivation"/>: the step as the question states it, as the solver used it, and the values.</summary>
-public sealed class DerivationStep
+internal sealed class DerivationStep
 {
     internal DerivationStep(int index, ArithmeticStep stated, ArithmeticStep used, int before, int after, bool skipped)
     {
@@ -57,14 +38,18 @@ public sealed class DerivationStep
 }
 
 /// <summary>
-/// A worked solution of a <see cref="SyntheticProblem"/> as numbers: the start the solver read, every step it applied and
+/// A worked solution of a synthetic problem as numbers: the start the solver read, every step it applied and
 /// the running values, with at most one <see cref="ReasoningMistake"/>. Writers of reasoning text (simulated teachers,
 /// the pretraining corpus) render a derivation in their own words, so the numbers of a chain always follow from its
 /// mistake.
 /// </summary>
-public sealed class SyntheticDerivation
+/// <remarks>
+/// Not MagDi's API: shared as source (src/Shared/Synthetic) by the simulated teachers in MagDi.Graphs and the pretraining
+/// corpus in MagDi.Training, each compiling its own internal copy.
+/// </remarks>
+internal sealed class SyntheticDerivation
 {
-    private SyntheticDerivation(SyntheticProblem problem, int start, IReadOnlyList<DerivationStep> steps, ReasoningMistake? mistake, int? mistakeIndex)
+    private SyntheticDerivation(ProblemStructure problem, int start, IReadOnlyList<DerivationStep> steps, ReasoningMistake? mistake, int? mistakeIndex)
     {
         Problem = problem;
         Start = start;
@@ -74,7 +59,7 @@ public sealed class SyntheticDerivation
     }
 
     /// <summary>The problem solved.</summary>
-    public SyntheticProblem Problem { get; }
+    public ProblemStructure Problem { get; }
 
     /// <summary>The starting quantity as the solver read it.</summary>
     public int Start { get; }
@@ -92,13 +77,13 @@ public sealed class SyntheticDerivation
     public int Final => Steps.Count == 0 ? Start : Steps[^1].After;
 
     /// <summary>The answer this derivation leads to (a number, or yes/no for comparison problems).</summary>
-    public string Answer => SyntheticBenchmark.AnswerFor(Problem, Final);
+    public string Answer => Problem.AnswerFor(Final);
 
     /// <summary>Whether <see cref="Answer"/> is the gold answer (a mistake can still lead to the right yes/no).</summary>
     public bool IsCorrect => string.Equals(Answer, Problem.GoldAnswer, StringComparison.Ordinal);
 
     /// <summary>The correct derivation.</summary>
-    public static SyntheticDerivation Correct(SyntheticProblem problem)
+    public static SyntheticDerivation Correct(ProblemStructure problem)
     {
         ArgumentNullException.ThrowIfNull(problem);
         // Correct running values of a generated problem are never negative, so this always builds.
@@ -111,7 +96,7 @@ public sealed class SyntheticDerivation
     /// kind does not fit the problem (a skipped step in a one-step problem, a misreading that would go below zero), an
     /// off-by-one slip is made instead.
     /// </summary>
-    public static SyntheticDerivation WithMistake(SyntheticProblem problem, ReasoningMistake mistake, Random random)
+    public static SyntheticDerivation WithMistake(ProblemStructure problem, ReasoningMistake mistake, Random random)
     {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(random);
@@ -132,7 +117,7 @@ public sealed class SyntheticDerivation
     /// a single plausible mistake (drawn from <paramref name="random"/> among all that lead there), or else an arithmetic slip
     /// in the last step. Null when no derivation of this problem can give the answer (not a whole number, or not yes/no).
     /// </summary>
-    public static SyntheticDerivation? Reaching(SyntheticProblem problem, string answer, Random random)
+    public static SyntheticDerivation? Reaching(ProblemStructure problem, string answer, Random random)
     {
         ArgumentNullException.ThrowIfNull(problem);
         ArgumentNullException.ThrowIfNull(answer);
@@ -198,7 +183,7 @@ public sealed class SyntheticDerivation
     }
 
     /// <summary>Every derivation with exactly one mistake (each kind at each step where it applies), in a fixed order.</summary>
-    internal static IEnumerable<SyntheticDerivation> SingleMistakes(SyntheticProblem problem)
+    internal static IEnumerable<SyntheticDerivation> SingleMistakes(ProblemStructure problem)
     {
         var correct = Correct(problem);
         for (int k = 0; k < problem.Steps.Count; k++)
@@ -223,10 +208,10 @@ public sealed class SyntheticDerivation
         }
     }
 
-    private static SyntheticDerivation? Skip(SyntheticProblem problem, int k) =>
+    private static SyntheticDerivation? Skip(ProblemStructure problem, int k) =>
         Build(problem, problem.Start, problem.Steps, skip: k, slipAt: -1, slip: 0, ReasoningMistake.SkippedStep, k);
 
-    private static SyntheticDerivation? WrongOperation(SyntheticProblem problem, int k)
+    private static SyntheticDerivation? WrongOperation(ProblemStructure problem, int k)
     {
         ArithmeticStep s = problem.Steps[k];
         ArithmeticStep used = s.Operator switch
@@ -240,16 +225,16 @@ public sealed class SyntheticDerivation
         return Build(problem, problem.Start, steps, skip: -1, slipAt: -1, slip: 0, ReasoningMistake.WrongOperation, k, stated: problem.Steps);
     }
 
-    private static SyntheticDerivation? SlipAt(SyntheticProblem problem, int k, int slip, ReasoningMistake kind) =>
+    private static SyntheticDerivation? SlipAt(ProblemStructure problem, int k, int slip, ReasoningMistake kind) =>
         Build(problem, problem.Start, problem.Steps, skip: -1, slipAt: k, slip: slip, kind, k);
 
-    private static SyntheticDerivation? Misread(SyntheticProblem problem, int k, Random random)
+    private static SyntheticDerivation? Misread(ProblemStructure problem, int k, Random random)
     {
         var options = MisreadCandidates(problem, k).ToList();
         return options.Count == 0 ? null : MisreadAs(problem, k, options[random.Next(options.Count)]);
     }
 
-    private static SyntheticDerivation? MisreadAs(SyntheticProblem problem, int k, int value)
+    private static SyntheticDerivation? MisreadAs(ProblemStructure problem, int k, int value)
     {
         if (k < 0)
         {
@@ -262,7 +247,7 @@ public sealed class SyntheticDerivation
     }
 
     /// <summary>Plausible misreadings of the quantity at <paramref name="k"/> (-1: the start): swapped digits, or another number of the question.</summary>
-    private static IEnumerable<int> MisreadCandidates(SyntheticProblem problem, int k)
+    private static IEnumerable<int> MisreadCandidates(ProblemStructure problem, int k)
     {
         if (k >= 0 && problem.Steps[k].Operator == '*')
         {
@@ -284,7 +269,7 @@ public sealed class SyntheticDerivation
     }
 
     private static SyntheticDerivation? Build(
-        SyntheticProblem problem, int start, IReadOnlyList<ArithmeticStep> used, int skip, int slipAt, int slip,
+        ProblemStructure problem, int start, IReadOnlyList<ArithmeticStep> used, int skip, int slipAt, int slip,
         ReasoningMistake? mistake, int? mistakeIndex, IReadOnlyList<ArithmeticStep>? stated = null)
     {
         stated ??= problem.Steps;

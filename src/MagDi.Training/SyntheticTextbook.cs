@@ -1,9 +1,10 @@
 using System.Globalization;
+using MagDi.Tasks.Synthetic;
 
-namespace MagDi.Tasks.Synthetic;
+namespace MagDi.Training;
 
 /// <summary>One problem of a pretraining corpus with its worked solution.</summary>
-public sealed class SyntheticWorkedExample
+internal sealed class SyntheticWorkedExample
 {
     internal SyntheticWorkedExample(SyntheticProblem problem, string reasoning, string answer, SyntheticDerivation derivation)
     {
@@ -30,7 +31,7 @@ public sealed class SyntheticWorkedExample
 }
 
 /// <summary>Settings of <see cref="SyntheticTextbook.Write"/>.</summary>
-public sealed class SyntheticTextbookOptions
+internal sealed class SyntheticTextbookOptions
 {
     /// <summary>Share of solutions that contain one mistake (of any <see cref="ReasoningMistake"/> kind). Default 0.1.</summary>
     public double MistakeRate { get; set; } = 0.1;
@@ -48,7 +49,7 @@ public sealed class SyntheticTextbookOptions
 /// not teacher output: it is written over easier problems, and shares the ways of writing that teachers use, as a real base
 /// model's corpus shares them with GPT-4's, without copying any teacher.
 /// </summary>
-public static class SyntheticTextbook
+internal static class SyntheticTextbook
 {
     private static readonly ReasoningMistake[] AllMistakes = Enum.GetValues<ReasoningMistake>();
 
@@ -69,19 +70,22 @@ public static class SyntheticTextbook
     private static IEnumerable<SyntheticWorkedExample> WriteCore(IEnumerable<SyntheticProblem> problems, SyntheticTextbookOptions options)
     {
         var rng = new Random(options.Seed);
-        foreach (SyntheticProblem p in problems)
+        foreach (SyntheticProblem problem in problems)
         {
+            // The problem crosses the package boundary as text; its structure is recovered exactly as the teachers do.
+            ProblemStructure structure = ProblemStructure.Parse(problem.Text, problem.Id)
+                ?? throw new ArgumentException($"Problem '{problem.Id}' is not a synthetic benchmark problem.", nameof(problems));
             SyntheticDerivation d = rng.NextDouble() < options.MistakeRate
-                ? SyntheticDerivation.WithMistake(p, AllMistakes[rng.Next(AllMistakes.Length)], rng)
-                : SyntheticDerivation.Correct(p);
-            yield return new SyntheticWorkedExample(p, Render(d, rng), d.Answer, d);
+                ? SyntheticDerivation.WithMistake(structure, AllMistakes[rng.Next(AllMistakes.Length)], rng)
+                : SyntheticDerivation.Correct(structure);
+            yield return new SyntheticWorkedExample(problem, Render(d, rng), d.Answer, d);
         }
     }
 
     /// <summary>The wording of a derivation by one of the authors, drawn from <paramref name="rng"/>.</summary>
     internal static string Render(SyntheticDerivation d, Random rng)
     {
-        SyntheticProblem p = d.Problem;
+        ProblemStructure p = d.Problem;
         var active = d.Steps.Where(x => !x.Skipped).ToList();
         int author = rng.Next(5);
         if (author == 3 && active.Count < 2)
@@ -143,7 +147,7 @@ public static class SyntheticTextbook
 
     private static string Conclusion(SyntheticDerivation d, int author, Random rng)
     {
-        SyntheticProblem p = d.Problem;
+        ProblemStructure p = d.Problem;
         string f = N(d.Final);
         if (p.Family == SyntheticFamily.Comparison)
         {
@@ -164,7 +168,7 @@ public static class SyntheticTextbook
         };
     }
 
-    private static string Prose(SyntheticProblem p, DerivationStep step, bool first, Random rng)
+    private static string Prose(ProblemStructure p, DerivationStep step, bool first, Random rng)
     {
         string a = N(step.Before), b = N(step.Used.Operand), c = N(step.After);
         string verb = p.VerbOf(step.Index);
