@@ -33,8 +33,17 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
         }
 
         using var scope = NewDisposeScope();
-        Tensor x32 = x.to_type(ScalarType.Float32);
-        Tensor normed = x32 * rsqrt(x32.pow(2).mean([-1], keepdim: true) + _eps); // [.., d]
-        return (_weight * normed.to_type(x.dtype)).MoveToOuterDisposeScope();
+        return Normalize(x, _weight, _eps).Output.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// weight · RMSNorm(x [.., d]) with libtorch's ops, the reference every kernel of it reproduces, and the per-row
+    /// 1/rms [.., 1] in f32. Both tensors belong to the caller's dispose scope.
+    /// </summary>
+    internal static (Tensor Output, Tensor InverseRms) Normalize(Tensor x, Tensor weight, double eps)
+    {
+        Tensor x32 = x.to_type(ScalarType.Float32);                                   // [.., d]
+        Tensor r = rsqrt(x32.pow(2).mean([-1], keepdim: true) + eps);                 // [.., 1]
+        return (weight * (x32 * r).to_type(x.dtype), r);                              // [.., d]
     }
 }

@@ -18,17 +18,15 @@ internal static class Rope
     }
 
     /// <summary>x · cos + rotate_half(x) · sin for x [B,H,T,hd], cos and sin [B,1,T,hd], with the forward's kernel when it has one.</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin, ForwardKernels kernels)
-    {
-        if (kernels.TryRope(x, cos, sin) is { } y)
-        {
-            return y;
-        }
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin, ForwardKernels kernels) =>
+        kernels.TryRope(x, cos, sin) ?? Rotate(x, cos, sin);
 
+    /// <summary>x · cos + rotate_half(x) · sin with libtorch's ops: the reference every kernel of it reproduces.</summary>
+    internal static Tensor Rotate(Tensor x, Tensor cos, Tensor sin)
+    {
+        using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
-        using Tensor x1 = x.narrow(-1, 0, half);
-        using Tensor x2 = x.narrow(-1, half, half);
-        using Tensor rotated = cat([-x2, x1], -1);
-        return (x * cos) + (rotated * sin);
+        Tensor rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);   // [B,H,T,hd]
+        return ((x * cos) + (rotated * sin)).MoveToOuterDisposeScope();
     }
 }

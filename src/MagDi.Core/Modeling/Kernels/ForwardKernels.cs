@@ -68,7 +68,7 @@ internal abstract class ForwardKernels
     /// <summary>Attention of q [B,H,1,hd] over k, v [B,KvH,S,hd] with mask bool [B|1,1,1,S] or null, or null to let libtorch compute it.</summary>
     public abstract Tensor? TryAttendOne(Tensor q, Tensor k, Tensor v, Tensor? mask);
 
-    private sealed class LibTorchKernels : ForwardKernels
+    private class LibTorchKernels : ForwardKernels
     {
         public override Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => F.linear(x, weight, bias);
 
@@ -81,12 +81,9 @@ internal abstract class ForwardKernels
         public override Tensor? TryAttendOne(Tensor q, Tensor k, Tensor v, Tensor? mask) => null;
     }
 
-    private sealed class TrainingKernels : ForwardKernels
+    /// <summary>libtorch's ops, except RMSNorm and rotary embedding as single autograd nodes where they apply.</summary>
+    private sealed class TrainingKernels : LibTorchKernels
     {
-        public override Tensor Linear(Tensor x, Tensor weight, Tensor? bias) => F.linear(x, weight, bias);
-
-        public override Tensor Project(nn.Module<Tensor, Tensor> module, Tensor x) => module.call(x);
-
         public override Tensor? TryRmsNorm(Tensor x, Tensor weight, double eps) =>
             IsHalfOnCpu(x) && x.dtype == weight.dtype && is_grad_enabled() && (x.requires_grad || weight.requires_grad)
                 ? RmsNormFunction.Apply(x, weight, eps)
@@ -96,8 +93,6 @@ internal abstract class ForwardKernels
             IsHalfOnCpu(x) && x.dtype == cos.dtype && is_grad_enabled() && x.requires_grad && !cos.requires_grad && !sin.requires_grad
                 ? RopeFunction.Apply(x, cos, sin)
                 : null;
-
-        public override Tensor? TryAttendOne(Tensor q, Tensor k, Tensor v, Tensor? mask) => null;
 
         // float32 keeps libtorch's op-by-op graph, so its gradients stay bit for bit those of Hugging Face's expressions.
         private static bool IsHalfOnCpu(Tensor x) =>

@@ -25,9 +25,7 @@ internal sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFun
         var weight = (Tensor)vars[1];
         double eps = (double)vars[2];
         using var scope = NewDisposeScope();
-        Tensor x32 = x.to_type(ScalarType.Float32);                                   // [.., d]
-        Tensor r = rsqrt(x32.pow(2).mean([-1], keepdim: true) + eps);                 // [.., 1]
-        Tensor y = weight * (x32 * r).to_type(x.dtype);                               // [.., d]
+        var (y, r) = RmsNorm.Normalize(x, weight, eps);                               // [.., d], [.., 1]
         // The context saves its tensors after this method returns: r must outlive this scope.
         ctx.save_for_backward([x, weight, r.MoveToOuterDisposeScope()]);
         ctx.save_data("weightGrad", weight.requires_grad);

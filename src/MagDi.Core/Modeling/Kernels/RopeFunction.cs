@@ -22,12 +22,8 @@ internal sealed class RopeFunction : autograd.SingleTensorFunction<RopeFunction>
         var x = (Tensor)vars[0];
         var cos = (Tensor)vars[1];
         var sin = (Tensor)vars[2];
-        using var scope = NewDisposeScope();
-        long half = x.shape[^1] / 2;
-        Tensor rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);  // [B,H,T,hd]
-        Tensor y = (x * cos) + (rotated * sin);
         ctx.save_for_backward([cos, sin]);
-        return y.MoveToOuterDisposeScope();
+        return Rope.Rotate(x, cos, sin);                                                // [B,H,T,hd]
     }
 
     public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor grad_output)
