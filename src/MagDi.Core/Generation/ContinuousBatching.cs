@@ -500,14 +500,7 @@ internal sealed class ContinuousBatchScheduler
             Tensor logits = _model.call(new CausalLMInput(inputIds, attention, prefillGroup.Cache, LogitsToKeep: 1)).Logits.select(1, 0); // [N,V]
             Tensor last = logits.to_type(ScalarType.Float32).to(CPU).contiguous();                                      // [N,V]
             var (maxValues, _) = last.max(-1);                                                                          // [N]
-            float[] rowMax = maxValues.data<float>().ToArray();
-            for (int r = 0; r < n; r++)
-            {
-                if (!float.IsFinite(rowMax[r]))
-                {
-                    throw NonFiniteException.ForModel(_model, "logits", $"The logits of the prompt of request '{ids[group[r]]}'", 0);
-                }
-            }
+            CheckFinite(maxValues.data<float>().ToArray(), r => $"The logits of the prompt of request '{ids[group[r]]}'", 0);
 
             for (int r = 0; r < n; r++)
             {
@@ -552,7 +545,7 @@ internal sealed class ContinuousBatchScheduler
         if (!_options.IsSampling)
         {
             var (maxValues, argmax) = x.max(-1);
-            CheckFinite(maxValues.data<float>().ToArray(), rows, step);
+            CheckFinite(maxValues.data<float>().ToArray(), r => AtStep(rows[r], step), step);
             return argmax.to_type(ScalarType.Int32).data<int>().ToArray();
         }
 
@@ -565,7 +558,7 @@ internal sealed class ContinuousBatchScheduler
             rowMax[r] = System.Numerics.Tensors.TensorPrimitives.Max(values.Slice(r * vocabulary, vocabulary));
         }
 
-        CheckFinite(rowMax, rows, step);
+        CheckFinite(rowMax, r => AtStep(rows[r], step), step);
         var next = new int[rows.Length];
         for (int r = 0; r < rows.Length; r++)
         {
@@ -575,14 +568,17 @@ internal sealed class ContinuousBatchScheduler
         return next;
     }
 
-    private void CheckFinite(float[] rowMax, Sequence[] rows, int step)
+    /// <summary>Throws for the first row whose maximum logit is not finite, naming it with <paramref name="describe"/>.</summary>
+    private void CheckFinite(float[] rowMax, Func<int, string> describe, int step)
     {
         for (int r = 0; r < rowMax.Length; r++)
         {
             if (!float.IsFinite(rowMax[r]))
             {
-                throw NonFiniteException.ForModel(_model, "logits", $"The logits at generation step {step} (request '{rows[r].Id}', sample {rows[r].Sample})", step);
+                throw NonFiniteException.ForModel(_model, "logits", describe(r), step);
             }
         }
     }
+
+    private static string AtStep(Sequence row, int step) => $"The logits at generation step {step} (request '{row.Id}', sample {row.Sample})";
 }
