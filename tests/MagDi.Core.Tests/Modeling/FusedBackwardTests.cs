@@ -23,6 +23,20 @@ public sealed class FusedBackwardSwitch
             AppContext.SetSwitch(ForwardKernels.DisableFusedBackwardSwitch, false);
         }
     }
+
+    /// <summary>Runs <paramref name="action"/> with the fused LoRA dropout node (and the C# bf16 loss) off, then turns them back on.</summary>
+    internal static T WithFusedDropoutDisabled<T>(Func<T> action)
+    {
+        AppContext.SetSwitch(ForwardKernels.DisableFusedLossAndDropoutSwitch, true);
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            AppContext.SetSwitch(ForwardKernels.DisableFusedLossAndDropoutSwitch, false);
+        }
+    }
 }
 
 /// <summary>
@@ -181,5 +195,80 @@ public sealed class FusedBackwardTests
             Assert.True(norm > 0, $"parameter {i} got no gradient");
             Assert.True(error <= 0.02, $"parameter {i}: relative error {error:G3} > 0.02");
         }
+    }
+    [Theory]
+    [InlineData(0.1, 37L)]          // a ragged tail after the 16-element vectors
+    [InlineData(0.05, 70_001L)]     // several 2^15-element chunks, split over workers
+    [InlineData(0.0, 48L)]
+    public void LoraDropoutApply_IsTheMaskProductBitForBit(double p, long n)
+    {
+        using var gen = new Generator(21, CPU);
+        Tensor x = (randn([n], generator: gen) * 3).to_type(ScalarType.BFloat16);
+        x[0] = tensor(float.NaN).to_type(ScalarType.BFloat16);
+        x[1] = tensor(float.PositiveInfinity).to_type(ScalarType.BFloat16);
+        x[2] = tensor(float.NegativeInfinity).to_type(ScalarType.BFloat16);
+        x[3] = tensor(-0.0f).to_type(ScalarType.BFloat16);
+        x[4] = tensor(-1.5f).to_type(ScalarType.BFloat16);
+        foreach (long seed in new[] { 5L, long.MaxValue - 3 })
+        {
+            using Tensor keep = LoraDropout.KeepMask(x.shape, p, seed);
+            using Tensor expected = x * keep;
+            using Tensor actual = LoraDropout.Apply(x, p, seed);
+            // Compare the bits: NaN != NaN, and 0 == -0 would hide a wrong sign.
+            // NaN where libtorch has NaN (its own vector and scalar paths write different NaN bits); elsewhere the same bits,
+            // so -0 against 0 would fail too.
+            Assert.True(expected.isnan().equal(actual.isnan()).all().item<bool>(), $"seed {seed}: NaN positions");
+            Assert.True(expected.isnan().sum().item<long>() >= 1, "a NaN input gives NaN");
+            using Tensor e = expected.masked_fill(expected.isnan(), 0), a = actual.masked_fill(actual.isnan(), 0);
+            Assert.True(e.bytes.SequenceEqual(a.bytes), $"seed {seed}: values differ");
+            if (p > 0)
+            {
+                Assert.True(keep.eq(0).any().item<bool>() && keep.eq(1).any().item<bool>(), "the mask keeps and drops");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LoraDropoutNode_LossAndAdapterGradientsAreBitForBitThoseOfTheMaskProduct(bool checkpointing)
+    {
+        using var model = TestCheckpoints.Model("llama", dtype: ScalarType.BFloat16);
+        model.GradientCheckpointing = checkpointing;
+        var adapter = LoraAdapter.Apply(model, new LoraOptions { Rank = 4, Alpha = 8, Dropout = 0.2 });
+        using (var generator = new Generator(9, CPU))
+        using (no_grad())
+        {
+            foreach (var p in adapter.TrainableParameters)
+            {
+                p.copy_(normal(0, 0.05, p.shape, generator: generator));                    // B nonzero: A gets gradients too
+            }
+        }
+
+        using Tensor ids = TestCheckpoints.Ids(model.Config.VocabSize, 2, 12, seed: 7);
+        model.train();
+        (float Loss, List<Tensor> Grads) Step()
+        {
+            manual_seed(11);                                                                   // the same dropout seeds
+            model.zero_grad();
+            Tensor logits = model.call(new CausalLMInput(ids)).Logits.narrow(1, 0, 11).flatten(0, 1);
+            using Tensor loss = nn.functional.cross_entropy(logits.to_type(ScalarType.Float32), ids.narrow(1, 1, 11).flatten());
+            loss.backward();
+            return (loss.item<float>(), adapter.TrainableParameters.Select(p => p.grad!.clone()).ToList());
+        }
+
+        var reference = FusedBackwardSwitch.WithFusedDropoutDisabled(Step);
+        var fused = Step();
+        Assert.True(LoraDropoutFunction.Enabled);
+        Assert.Equal(reference.Loss, fused.Loss);
+        Assert.Equal(reference.Grads.Count, fused.Grads.Count);
+        for (int i = 0; i < reference.Grads.Count; i++)
+        {
+            Assert.True(reference.Grads[i].abs().sum().item<float>() > 0, $"parameter {i} got no gradient");
+            Assert.True(reference.Grads[i].equal(fused.Grads[i]).all().item<bool>(), $"parameter {i}: gradients differ");
+        }
+
+        model.eval();
+        Assert.NotEqual(fused.Loss, Step().Loss);                                              // dropout was on: the masks are compared too
     }
 }

@@ -47,7 +47,13 @@ internal abstract class ForwardKernels
             ? CpuDecode
             : autograd && !IsSet(DisableFusedBackwardSwitch) ? Training : LibTorch;
 
-    private static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
+    /// <summary>
+    /// The <see cref="AppContext"/> switch that turns off the C# cross-entropy of bf16 logits (MagDi.Losses) and the fused
+    /// LoRA dropout node (<see cref="Lora.LoraDropoutFunction"/>); <c>MagDi.DisableFusedBackward</c> turns them off too.
+    /// </summary>
+    internal const string DisableFusedLossAndDropoutSwitch = "MagDi.DisableFusedLossAndDropout";
+
+    internal static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
 
     /// <summary>x [..., K] · W [N, K]ᵀ + b [N] as [..., N].</summary>
     public abstract Tensor Linear(Tensor x, Tensor weight, Tensor? bias);
