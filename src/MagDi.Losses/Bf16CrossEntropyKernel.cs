@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
@@ -10,9 +8,9 @@ namespace MagDi.Losses;
 
 /// <summary>
 /// The per-row log-sum-exp and the cross-entropy gradient of contiguous bfloat16 CPU logits [K, V], computed in C#
-/// row by row: each row is read once as bfloat16, widened to float32 (a 16-bit shift, exact) into a per-thread scratch
-/// row that stays in the caches, and the gradient is written straight back in bfloat16 with round-to-nearest-even (as
-/// libtorch's float32 to bfloat16 cast rounds). libtorch's blocked form (<see cref="ChunkedCrossEntropy"/>'s general
+/// row by row with AVX vectors: the forward reads each bfloat16 row twice (its maximum, then Σ exp(x − max)), widening
+/// to float32 by a 16-bit shift (exact); the backward reads it once and writes the gradient straight back in bfloat16
+/// with round-to-nearest-even (as libtorch's float32 to bfloat16 cast rounds). No float32 copy of a row is stored. libtorch's blocked form (<see cref="ChunkedCrossEntropy"/>'s general
 /// path) wrote a float32 copy of each block in the forward and again in the backward, ran its float32 exp, and copied
 /// the float32 gradient back to bfloat16: in bf16 LoRA training that was about 12 % of the step (docs/performance.md).
 /// Rows are split over <see cref="get_num_threads"/> workers; the result does not depend on the split.
@@ -43,13 +41,11 @@ internal static class Bf16CrossEntropyKernel
         int vocabulary = checked((int)source.shape[1]);
         Tensor lse = empty(count, ScalarType.Float32, CPU);                                       // [K]
         nint x = Address(source), output = Address(lse);
-        ForRows(count, vocabulary, (first, end, scratch) =>
+        ForRows(count, vocabulary, (first, end) =>
         {
-            var row = new Span<float>(scratch, 0, vocabulary);
             for (long k = first; k < end; k++)
             {
-                Widen((ushort*)x + (k * vocabulary), row);
-                ((float*)output)[k] = RowLogSumExp(row);
+                ((float*)output)[k] = RowLogSumExp((ushort*)x + (k * vocabulary), vocabulary);
             }
         });
         return lse;
@@ -60,7 +56,7 @@ internal static class Bf16CrossEntropyKernel
     /// (softmax(logits[k]) − one_hot(targets[k])) · scale[k], softmax taken as exp(logits − lse).
     /// </summary>
     /// <param name="logits">[K, V] bfloat16 CPU logits.</param>
-    /// <param name="targets">[K] int64 class indices in [0, V).</param>
+    /// <param name="targets">[K] int64 class indices in [0, V) (checked by the forward's <c>gather</c>).</param>
     /// <param name="lse">[K] float32 log-sum-exp of each row (<see cref="LogSumExp"/>).</param>
     /// <param name="scale">[K] float32 upstream gradient per row, or a single value for every row.</param>
     public static unsafe Tensor Gradient(Tensor logits, Tensor targets, Tensor lse, Tensor scale)
@@ -71,46 +67,114 @@ internal static class Bf16CrossEntropyKernel
         using Tensor rowScale = scale.to(ScalarType.Float32).contiguous();
         long count = source.shape[0];
         int vocabulary = checked((int)source.shape[1]);
+        if (target.numel() != count || rowLse.numel() != count || (rowScale.numel() != 1 && rowScale.numel() != count))
+        {
+            throw new ArgumentException($"targets, lse and scale must have {count} rows.");
+        }
+
+        using (Tensor outside = target.lt(0).logical_or(target.ge(vocabulary)))
+        {
+            if (outside.any().item<bool>())
+            {
+                throw new ArgumentOutOfRangeException(nameof(targets), $"Targets must be in [0, {vocabulary}).");
+            }
+        }
+
         bool perRow = rowScale.numel() > 1;
         Tensor grad = empty([count, vocabulary], ScalarType.BFloat16, CPU);                       // [K, V]
         nint x = Address(source), g = Address(grad), t = Address(target), l = Address(rowLse), s = Address(rowScale);
-        ForRows(count, vocabulary, (first, end, scratch) =>
+        ForRows(count, vocabulary, (first, end) =>
         {
-            var row = new Span<float>(scratch, 0, vocabulary);
             for (long k = first; k < end; k++)
             {
-                long label = ((long*)t)[k];
-                if ((ulong)label >= (ulong)vocabulary)
-                {
-                    throw new ArgumentOutOfRangeException(nameof(targets), label, $"Target {label} of row {k} is outside [0, {vocabulary}).");
-                }
-
-                float factor = ((float*)s)[perRow ? k : 0];
-                Widen((ushort*)x + (k * vocabulary), row);
-                TensorPrimitives.Subtract(row, ((float*)l)[k], row);
-                TensorPrimitives.Exp(row, row);
-                row[(int)label] -= 1f;                                    // softmax − one_hot, then the upstream factor
-                TensorPrimitives.Multiply(row, factor, row);
-                Narrow(row, (ushort*)g + (k * vocabulary));
+                RowGradient((ushort*)x + (k * vocabulary), (ushort*)g + (k * vocabulary), vocabulary,
+                    (int)((long*)t)[k], ((float*)l)[k], ((float*)s)[perRow ? k : 0]);
             }
         });
         return grad;
     }
 
-    /// <summary>Row log-sum-exp with libtorch's convention: an infinite maximum is not subtracted (all −∞ gives −∞).</summary>
-    private static float RowLogSumExp(Span<float> row)
+    /// <summary>
+    /// Row log-sum-exp in two passes over the bfloat16 row (maximum, then Σ exp(x − max)), with libtorch's convention:
+    /// an infinite maximum is not subtracted (all −∞ gives −∞).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe float RowLogSumExp(ushort* row, int n)
     {
-        float max = TensorPrimitives.Max(row);
+        Vector256<float> maxima = Vector256.Create(float.NegativeInfinity);
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            (Vector256<float> lo, Vector256<float> hi) = Load16(row + i);
+            maxima = Vector256.Max(maxima, Vector256.Max(lo, hi));                             // NaN propagates
+        }
+
+        float max = float.NegativeInfinity;
+        for (int j = 0; j < Vector256<float>.Count; j++)
+        {
+            max = MathF.Max(max, maxima[j]);
+        }
+
+        for (int j = i; j < n; j++)
+        {
+            max = MathF.Max(max, Widen(row[j]));
+        }
+
         if (float.IsNaN(max))
         {
             return float.NaN;
         }
 
         float shift = float.IsInfinity(max) ? 0f : max;
-        TensorPrimitives.Subtract(row, shift, row);
-        TensorPrimitives.Exp(row, row);
-        return MathF.Log(TensorPrimitives.Sum(row)) + shift;
+        Vector256<float> shifts = Vector256.Create(shift), sums = Vector256<float>.Zero;
+        for (i = 0; i + 16 <= n; i += 16)
+        {
+            (Vector256<float> lo, Vector256<float> hi) = Load16(row + i);
+            sums += Vector256.Exp(lo - shifts) + Vector256.Exp(hi - shifts);
+        }
+
+        float sum = Vector256.Sum(sums);
+        for (; i < n; i++)
+        {
+            sum += Exp(Widen(row[i]) - shift);
+        }
+
+        return MathF.Log(sum) + shift;
     }
+
+    /// <summary>One row of the gradient in one pass: exp(x − lse) · scale rounded to bfloat16, then the target's (p − 1) · scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void RowGradient(ushort* row, ushort* grad, int n, int target, float lse, float scale)
+    {
+        Vector256<float> lses = Vector256.Create(lse), scales = Vector256.Create(scale);
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            (Vector256<float> lo, Vector256<float> hi) = Load16(row + i);
+            Vector256.Narrow(Round(Vector256.Exp(lo - lses) * scales), Round(Vector256.Exp(hi - lses) * scales)).Store(grad + i);
+        }
+
+        for (; i < n; i++)
+        {
+            grad[i] = ToBFloat16(Exp(Widen(row[i]) - lse) * scale);
+        }
+
+        // softmax − one_hot: the target's probability minus 1, then the upstream factor (as libtorch's blocks computed it).
+        grad[target] = ToBFloat16((Exp(Widen(row[target]) - lse) - 1f) * scale);
+    }
+
+    /// <summary>exp with the vector path's arithmetic, so a value does not depend on where in the row it falls.</summary>
+    private static float Exp(float x) => Vector256.Exp(Vector256.Create(x)).ToScalar();
+
+    /// <summary>16 bfloat16 values as two vectors of float32 (a 16-bit shift each, exact).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe (Vector256<float> Lo, Vector256<float> Hi) Load16(ushort* source)
+    {
+        (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.Load(source));
+        return (Vector256.ShiftLeft(lo, 16).AsSingle(), Vector256.ShiftLeft(hi, 16).AsSingle());
+    }
+
+    private static float Widen(ushort value) => BitConverter.UInt32BitsToSingle((uint)value << 16);
 
     private static unsafe nint Address(Tensor t)
     {
@@ -120,80 +184,28 @@ internal static class Bf16CrossEntropyKernel
         }
     }
 
-    /// <summary>Runs <paramref name="body"/>(first, end, scratch) over contiguous row ranges, one per worker, each with its own float scratch of at least <paramref name="vocabulary"/> elements.</summary>
-    private static void ForRows(long count, int vocabulary, Action<long, long, float[]> body)
+    /// <summary>Runs <paramref name="body"/>(first, end) over contiguous row ranges, one per worker.</summary>
+    private static void ForRows(long count, int vocabulary, Action<long, long> body)
     {
         // Below about a million elements per worker, waking a thread-pool thread costs more than it saves.
         long workers = Math.Clamp(Math.Min(get_num_threads(), count * vocabulary / (1L << 20)), 1, count);
         if (workers <= 1)
         {
-            Run(0, count);
+            body(0, count);
             return;
         }
 
         long per = (count + workers - 1) / workers;
-        Parallel.For(0, (int)workers, w => Run(w * per, Math.Min(count, (w + 1) * per)));
-
-        void Run(long first, long end)
-        {
-            float[] scratch = ArrayPool<float>.Shared.Rent(vocabulary);
-            try
-            {
-                body(first, end, scratch);
-            }
-            finally
-            {
-                ArrayPool<float>.Shared.Return(scratch);
-            }
-        }
+        Parallel.For(0, (int)workers, w => body(w * per, Math.Min(count, (w + 1) * per)));
     }
 
-    /// <summary>bfloat16 to float32: the 16 bits become the high half of the float (exact).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Widen(ushort* source, Span<float> destination)
+    /// <summary>Eight float32 values rounded to bfloat16 (in the low 16 bits of each lane), as <see cref="ToBFloat16"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Round(Vector256<float> v)
     {
-        int n = destination.Length, i = 0;
-        fixed (float* d = destination)
-        {
-            for (; i + 16 <= n; i += 16)
-            {
-                (Vector256<uint> lo, Vector256<uint> hi) = Vector256.Widen(Vector256.Load(source + i));
-                Vector256.ShiftLeft(lo, 16).AsSingle().Store(d + i);
-                Vector256.ShiftLeft(hi, 16).AsSingle().Store(d + i + 8);
-            }
-
-            for (; i < n; i++)
-            {
-                ((uint*)d)[i] = (uint)source[i] << 16;
-            }
-        }
-    }
-
-    /// <summary>float32 to bfloat16 with round-to-nearest-even, NaN to 0x7FC0 (c10::BFloat16's rounding).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Narrow(ReadOnlySpan<float> source, ushort* destination)
-    {
-        int n = source.Length, i = 0;
-        fixed (float* s = source)
-        {
-            Vector256<uint> bias = Vector256.Create(0x7FFFu), one = Vector256.Create(1u), nan = Vector256.Create(0x7FC0u);
-            for (; i + 16 <= n; i += 16)
-            {
-                Vector256.Narrow(Round(Vector256.Load(s + i)), Round(Vector256.Load(s + i + 8))).Store(destination + i);
-            }
-
-            Vector256<uint> Round(Vector256<float> v)
-            {
-                Vector256<uint> bits = v.AsUInt32();
-                Vector256<uint> rounded = Vector256.ShiftRightLogical(bits + bias + (Vector256.ShiftRightLogical(bits, 16) & one), 16);
-                return Vector256.ConditionalSelect(Vector256.Equals(v, v).AsUInt32(), rounded, nan);
-            }
-
-            for (; i < n; i++)
-            {
-                destination[i] = ToBFloat16(s[i]);
-            }
-        }
+        Vector256<uint> bits = v.AsUInt32();
+        Vector256<uint> rounded = Vector256.ShiftRightLogical(bits + Vector256.Create(0x7FFFu) + (Vector256.ShiftRightLogical(bits, 16) & Vector256<uint>.One), 16);
+        return Vector256.ConditionalSelect(Vector256.Equals(v, v).AsUInt32(), rounded, Vector256.Create(0x7FC0u));
     }
 
     private static ushort ToBFloat16(float value)

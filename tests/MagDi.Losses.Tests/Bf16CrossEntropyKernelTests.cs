@@ -108,4 +108,35 @@ public sealed class Bf16CrossEntropyKernelTests
         Assert.False(Bf16CrossEntropyKernel.Applies(randn(3, 4).to(ScalarType.Float16)));
         Assert.True(Bf16CrossEntropyKernel.Applies(randn(3, 4).to(ScalarType.BFloat16)));
     }
+    [Fact]
+    public void NextTokenLossFromBf16HiddenStates_EqualsTheLibTorchPathWithinBf16Rounding()
+    {
+        // K = 3 x 399 = 1197 targets: head blocks of 512, 512 and 173 rows, as in bf16 LoRA training.
+        using var scope = NewDisposeScope();
+        using var generator = new Generator(8, CPU);
+        Tensor weight = (randn([300, 16], generator: generator) * 0.3).to(ScalarType.BFloat16).requires_grad_(true);  // V = 300, d = 16
+        Tensor hidden0 = randn([3, 400, 16], generator: generator).to(ScalarType.BFloat16);
+        Tensor labels = randint(0, 300, [3, 400], generator: generator);
+
+        (float Loss, Tensor Hidden, Tensor Weight) Run()
+        {
+            weight.grad?.zero_();
+            Tensor hidden = hidden0.detach().requires_grad_(true);
+            Tensor loss = NextTokenLoss.Compute(hidden, labels, h => nn.functional.linear(h, weight)).Loss;
+            loss.backward();
+            return (loss.item<float>(), hidden.grad!.clone(), weight.grad!.clone());
+        }
+
+        var reference = FusedLossSwitch.WithKernelDisabled(Run);
+        var kernel = Run();
+
+        Assert.Equal(reference.Loss, kernel.Loss, tolerance: 1e-5 * Math.Abs(reference.Loss));
+        foreach (var (e, a, name) in new[] { (reference.Hidden, kernel.Hidden, "hidden"), (reference.Weight, kernel.Weight, "head weight") })
+        {
+            Tensor e64 = e.to(ScalarType.Float64), a64 = a.to(ScalarType.Float64);
+            double relative = (a64 - e64).norm().item<double>() / e64.norm().item<double>();
+            Assert.True(e64.norm().item<double>() > 0, $"{name}: no gradient");
+            Assert.True(relative < 4e-3, $"{name}: relative error {relative:G3}");   // bf16 rounds at 2^-9 = 2e-3
+        }
+    }
 }
