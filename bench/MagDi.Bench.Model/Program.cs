@@ -403,15 +403,19 @@ static void Probe(ModelConfig config)
     }
 }
 
-// The bf16 + LoRA r16 step split into its parts, and the LoRA branch of one projection alone (diagnostics).
 // Diagnostics: the forward time of one decoding step (one new token per row, LogitsToKeep 1, attention mask over the
-// cache) by rows and attended cache length (25 steps after a prefill of that length), bf16: the cost model behind the serving benchmark's bounds.
+// cache) by rows and attended cache length (25 steps after a prefill of that length), and of a prefill by prompts, bf16:
+// the cost model behind the serving benchmark's bounds.
 static void ProbeStep(ModelConfig config)
 {
     using var model = CausalLanguageModel.CreateRandom(config, 2, dtype: ScalarType.BFloat16);
+    // As generation runs it: evaluation mode, no autograd. (With autograd on, the parameters' requires_grad keeps the CPU
+    // decoding kernels off, and one- and two-row steps cost twice what they cost when generating.)
+    model.eval();
+    using var noGrad = no_grad();
     foreach (int length in new[] { 128, 256, 384 })
     {
-        foreach (int rows in new[] { 1, 2, 4, 8, 10, 16 })
+        foreach (int rows in new[] { 1, 2, 3, 4, 8, 10, 16 })
         {
             using var cache = KvCache.Create(model, rows, length + 26);
             using (var warm = NewDisposeScope())
@@ -434,8 +438,27 @@ static void ProbeStep(ModelConfig config)
             Console.WriteLine($"step rows={rows,2} attended={length + 1}-{length + 25}: median {times[times.Count / 2]:F2} ms, min {times[0]:F2} ms");
         }
     }
+
+    // Prefill of prompts of 128 tokens, as the continuous path groups them (a few at a time) and the static path does (16).
+    foreach (int prompts in new[] { 1, 4, 16 })
+    {
+        var times = new List<double>();
+        for (int rep = 0; rep < 6; rep++)
+        {
+            using var scope = NewDisposeScope();
+            using var cache = KvCache.Create(model, prompts, 129);
+            Tensor ids = randint(3, config.VocabSize, [prompts, 128], dtype: ScalarType.Int64);
+            var sw = Stopwatch.StartNew();
+            model.call(new CausalLMInput(ids, null, cache, LogitsToKeep: 1));
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        times.Sort();
+        Console.WriteLine($"prefill prompts={prompts,2} length=128: median {times[times.Count / 2]:F1} ms ({times[times.Count / 2] / prompts:F1} ms per prompt), min {times[0]:F1} ms");
+    }
 }
 
+// The bf16 + LoRA r16 step split into its parts, and the LoRA branch of one projection alone (diagnostics).
 static void ProbeLora(ModelConfig config)
 {
     using var model = CausalLanguageModel.CreateRandom(config, 1, dtype: ScalarType.BFloat16);
