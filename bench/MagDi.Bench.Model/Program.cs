@@ -472,11 +472,11 @@ static void ProbeLora(ModelConfig config)
 
     using Tensor ids = randint(0, config.VocabSize, [8, 257], dtype: ScalarType.Int64);
     // Alternates the default path with the one an AppContext switch turns off (PROBE_SWITCH; default
-    // MagDi.DisableFusedLossAndDropout: the C# bf16 cross-entropy and the fused LoRA dropout; MagDi.DisableFusedBackward
+    // MagDi.DisableCpuTrainingKernels: the C# bf16 cross-entropy and the fused LoRA dropout; MagDi.DisableFusedBackward
     // turns off every fused training node), and prints the best of each next to every step.
     var best = new Dictionary<bool, double[]> { [false] = [99, 99, 99, 99, 99], [true] = [99, 99, 99, 99, 99] };
     int reps = int.Parse(Environment.GetEnvironmentVariable("PROBE_REPS") ?? "6", System.Globalization.CultureInfo.InvariantCulture);
-    string probeSwitch = Environment.GetEnvironmentVariable("PROBE_SWITCH") ?? "MagDi.DisableFusedLossAndDropout";
+    string probeSwitch = Environment.GetEnvironmentVariable("PROBE_SWITCH") ?? "MagDi.DisableCpuTrainingKernels";
     Console.WriteLine($"'unfused' = {probeSwitch} set");
     for (int rep = 0; rep < 2 * reps; rep++)
     {
@@ -588,12 +588,12 @@ static void Micro()
         {
             foreach (bool old in new[] { false, true })
             {
-                AppContext.SetSwitch("MagDi.DisableFusedLossAndDropout", old);
+                AppContext.SetSwitch("MagDi.DisableCpuTrainingKernels", old);
                 Time($"loss of [512,16000] bf16 logits, {(old ? "libtorch f32 blocks" : "C# bf16 kernel    ")}", t => MagDi.Losses.NextTokenLoss.Compute(t.unsqueeze(0), blockLabels).Loss, block);
             }
         }
 
-        AppContext.SetSwitch("MagDi.DisableFusedLossAndDropout", false);
+        AppContext.SetSwitch("MagDi.DisableCpuTrainingKernels", false);
         return;
     }
 

@@ -21,7 +21,7 @@ internal static class Bf16CrossEntropyKernel
     /// The <see cref="AppContext"/> switch that turns the kernel off (<see cref="ChunkedCrossEntropy"/> then runs libtorch's
     /// blocked ops for every dtype, as before). <c>MagDi.DisableFusedBackward</c> turns it off too.
     /// </summary>
-    internal const string DisableSwitch = "MagDi.DisableFusedLossAndDropout";
+    internal const string DisableSwitch = "MagDi.DisableCpuTrainingKernels";
 
     private const string DisableFusedBackwardSwitch = "MagDi.DisableFusedBackward";
 

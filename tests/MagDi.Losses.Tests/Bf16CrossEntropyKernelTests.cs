@@ -1,6 +1,6 @@
 namespace MagDi.Losses.Tests;
 
-/// <summary>Tests that turn the process-wide <c>MagDi.DisableFusedLossAndDropout</c> switch run alone.</summary>
+/// <summary>Tests that turn the process-wide <c>MagDi.DisableCpuTrainingKernels</c> switch run alone.</summary>
 [CollectionDefinition(nameof(FusedLossSwitch), DisableParallelization = true)]
 public sealed class FusedLossSwitch
 {

@@ -14,13 +14,22 @@ namespace MagDi.Lora;
 /// </summary>
 internal sealed class LoraDropoutFunction : autograd.SingleTensorFunction<LoraDropoutFunction>
 {
+    [ThreadStatic] private static bool _maskProductForTests;
+
     public override string Name => "MagDiLoraDropout";
 
+    /// <summary>For tests: the branch multiplies by a mask tensor (the form before this node) on this thread until disposed, the other kernels unchanged.</summary>
+    internal static IDisposable UseMaskProductForTests()
+    {
+        _maskProductForTests = true;
+        return new MaskProductScope();
+    }
+
     /// <summary>
-    /// Whether the LoRA branch uses this node: unless the <c>MagDi.DisableFusedLossAndDropout</c> or
+    /// Whether the LoRA branch uses this node: unless the <c>MagDi.DisableCpuTrainingKernels</c> or
     /// <c>MagDi.DisableFusedBackward</c> <see cref="AppContext"/> switch is set.
     /// </summary>
-    public static bool Enabled => !ForwardKernels.IsSet(ForwardKernels.DisableFusedLossAndDropoutSwitch) && !ForwardKernels.IsSet(ForwardKernels.DisableFusedBackwardSwitch);
+    public static bool Enabled => !_maskProductForTests && !ForwardKernels.IsSet(ForwardKernels.DisableCpuTrainingKernelsSwitch) && !ForwardKernels.IsSet(ForwardKernels.DisableFusedBackwardSwitch);
 
     /// <summary>x [..., in] (bfloat16, CPU) times the 0/1 keep-mask of drop probability <paramref name="p"/> drawn from <paramref name="seed"/>.</summary>
     public static Tensor Apply(Tensor x, double p, long seed) => apply(x, p, seed);
@@ -40,5 +49,10 @@ internal sealed class LoraDropoutFunction : autograd.SingleTensorFunction<LoraDr
         double p = (double)ctx.get_data("p");
         long seed = (long)ctx.get_data("seed");
         return [LoraDropout.Apply(grad_output, p, seed), null!, null!];                // g ⊙ m, [..., in]
+    }
+
+    private sealed class MaskProductScope : IDisposable
+    {
+        public void Dispose() => _maskProductForTests = false;
     }
 }

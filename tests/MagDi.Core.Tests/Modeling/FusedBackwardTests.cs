@@ -24,17 +24,17 @@ public sealed class FusedBackwardSwitch
         }
     }
 
-    /// <summary>Runs <paramref name="action"/> with the fused LoRA dropout node (and the C# bf16 loss) off, then turns them back on.</summary>
-    internal static T WithFusedDropoutDisabled<T>(Func<T> action)
+    /// <summary>Runs <paramref name="action"/> with the C# training kernels (LoRA dropout node, RMSNorm bf16 backward, bf16 loss) off, then turns them back on.</summary>
+    internal static T WithCpuTrainingKernelsDisabled<T>(Func<T> action)
     {
-        AppContext.SetSwitch(ForwardKernels.DisableFusedLossAndDropoutSwitch, true);
+        AppContext.SetSwitch(ForwardKernels.DisableCpuTrainingKernelsSwitch, true);
         try
         {
             return action();
         }
         finally
         {
-            AppContext.SetSwitch(ForwardKernels.DisableFusedLossAndDropoutSwitch, false);
+            AppContext.SetSwitch(ForwardKernels.DisableCpuTrainingKernelsSwitch, false);
         }
     }
 }
@@ -103,6 +103,46 @@ public sealed class FusedBackwardTests
         if (trainableWeight)
         {
             Assert.True(RelativeMaxError(reference[2], fused[2]) <= 2 * unit, $"dw: {RelativeMaxError(reference[2], fused[2]):G3}");
+        }
+    }
+
+    [Theory]
+    [InlineData(false, 48)]
+    [InlineData(true, 48)]
+    [InlineData(false, 21)]     // a ragged tail after the 8-element vectors
+    [InlineData(false, 384)]    // the benchmark model's width, enough rows for two parts
+    public void RmsNormBf16Backward_CSharpKernelEqualsTheFloat32ClosedFormWithinOneRounding(bool trainableWeight, int d)
+    {
+        using var gen = new Generator(13, CPU);
+        using var norm = new RmsNorm(d, 1e-5, CPU, ScalarType.BFloat16);
+        using (no_grad())
+        {
+            norm.Weight.copy_(normal(1, 0.3, [d], generator: gen));
+        }
+
+        norm.Weight.requires_grad_(trainableWeight);
+        long rows = d == 384 ? 700 : 7;
+        Tensor x0 = (randn([3, rows, d], generator: gen) * 2).to_type(ScalarType.BFloat16);
+        Tensor g = randn([3, rows, d], generator: gen).to_type(ScalarType.BFloat16);
+        Tensor[] Case()
+        {
+            norm.zero_grad();
+            Tensor x = x0.detach().requires_grad_(true);
+            Tensor[] r = Run(t => norm.Forward(t[0], ForwardKernels.Training), g, x);
+            return trainableWeight ? [.. r, norm.Weight.grad!.clone()] : r;
+        }
+
+        Tensor[] closedForm = FusedBackwardSwitch.WithCpuTrainingKernelsDisabled(Case);
+        Tensor[] kernel = Case();
+        Assert.True(closedForm[0].equal(kernel[0]).all().item<bool>(), "forward output");
+        using Tensor e = closedForm[1].to_type(ScalarType.Float64), a = kernel[1].to_type(ScalarType.Float64);
+        // Only the row sum's order differs: dx elements equal, or one bf16 step apart where that sum's last bit tips a rounding.
+        double equal = a.eq(e).to_type(ScalarType.Float64).mean().item<double>();
+        Assert.True(equal > 0.95, $"{equal:P1} of dx elements bit for bit");
+        Assert.True((a - e).abs().le((e.abs() * Math.Pow(2, -7)) + (e.abs().max() * 1e-4)).all().item<bool>(), $"dx max diff {RelativeMaxError(closedForm[1], kernel[1]):G3}");
+        if (trainableWeight)
+        {
+            Assert.True(closedForm[2].equal(kernel[2]).all().item<bool>(), "the weight gradient is libtorch's in both");
         }
     }
 
@@ -257,7 +297,13 @@ public sealed class FusedBackwardTests
             return (loss.item<float>(), adapter.TrainableParameters.Select(p => p.grad!.clone()).ToList());
         }
 
-        var reference = FusedBackwardSwitch.WithFusedDropoutDisabled(Step);
+        (float Loss, List<Tensor> Grads) reference;
+        using (LoraDropoutFunction.UseMaskProductForTests())
+        {
+            Assert.False(LoraDropoutFunction.Enabled);
+            reference = Step();
+        }
+
         var fused = Step();
         Assert.True(LoraDropoutFunction.Enabled);
         Assert.Equal(reference.Loss, fused.Loss);

@@ -48,10 +48,11 @@ internal abstract class ForwardKernels
             : autograd && !IsSet(DisableFusedBackwardSwitch) ? Training : LibTorch;
 
     /// <summary>
-    /// The <see cref="AppContext"/> switch that turns off the C# cross-entropy of bf16 logits (MagDi.Losses) and the fused
-    /// LoRA dropout node (<see cref="Lora.LoraDropoutFunction"/>); <c>MagDi.DisableFusedBackward</c> turns them off too.
+    /// The <see cref="AppContext"/> switch that turns off the C# kernels of bf16 training on the CPU: the cross-entropy of
+    /// bf16 logits (MagDi.Losses), the LoRA dropout node (<see cref="Lora.LoraDropoutFunction"/>) and the bf16 input
+    /// gradient of <see cref="RmsNormFunction"/>; <c>MagDi.DisableFusedBackward</c> turns off the first two and the RMSNorm node.
     /// </summary>
-    internal const string DisableFusedLossAndDropoutSwitch = "MagDi.DisableFusedLossAndDropout";
+    internal const string DisableCpuTrainingKernelsSwitch = "MagDi.DisableCpuTrainingKernels";
 
     internal static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
 
