@@ -23,6 +23,8 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
 {
     [ComponentName(Name = "model")] private readonly DecoderStack _model;
     [ComponentName(Name = "lm_head")] private readonly Linear? _lmHead;
+    private readonly Lock _ropeLock = new();
+    private RopeTable? _rope;   // not a Tensor field: RegisterComponents would make it a persistent buffer
 
     /// <summary>Creates a model with Hugging Face's initialisation from seed 0 (see <see cref="CreateRandom"/>).</summary>
     /// <param name="config">The architecture; validated here.</param>
@@ -137,7 +139,10 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
             ?? (mask is not null
                 ? (mask.to_type(ScalarType.Int64).cumsum(-1) - 1).clamp_min(0).narrow(1, past, t)
                 : arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, t));     // [B,T]
-        var (cos, sin) = Rope.Build(positions, Config.EffectiveHeadDim, Config.RopeTheta, DType);           // [B,1,T,hd]
+        // Positions computed here lie below s <= max_position_embeddings: read them from the table. Given ones may lie anywhere.
+        var (cos, sin) = input.PositionIds is null
+            ? Rope.Lookup(RopeTableFor(device), positions)
+            : Rope.Build(positions, Config.EffectiveHeadDim, Config.RopeTheta, DType);                       // [B,1,T,hd]
 
         // How this forward computes, decided once here and carried to every layer: the CPU decoding kernels serve one-token
         // steps without autograd only; the attention follows from the setting, the shapes and those kernels.
@@ -173,6 +178,37 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
     {
         ArgumentNullException.ThrowIfNull(hiddenStates);
         return ApplyHead(hiddenStates, ForwardKernels.LibTorch);
+    }
+
+    /// <summary>The rotary table for forwards on <paramref name="device"/> in the model's dtype, built on first use and after a move.</summary>
+    private RopeTable RopeTableFor(Device device)
+    {
+        ScalarType dtype = DType;
+        lock (_ropeLock)
+        {
+            if (_rope is null || !_rope.Matches(device, dtype))
+            {
+                _rope?.Dispose();
+                _rope = RopeTable.Create(Config.MaxPositionEmbeddings, Config.EffectiveHeadDim, Config.RopeTheta, device, dtype);
+            }
+
+            return _rope;
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            lock (_ropeLock)
+            {
+                _rope?.Dispose();
+                _rope = null;
+            }
+        }
+
+        base.Dispose(disposing);
     }
 
     private Tensor ApplyHead(Tensor hiddenStates, ForwardKernels kernels) =>
