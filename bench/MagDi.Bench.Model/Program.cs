@@ -471,14 +471,17 @@ static void ProbeLora(ModelConfig config)
     }
 
     using Tensor ids = randint(0, config.VocabSize, [8, 257], dtype: ScalarType.Int64);
-    // Alternates the fused RMSNorm / rotary backward (default) with libtorch's op-by-op graph (MagDi.DisableFusedBackward),
-    // and prints the best of each next to every step.
+    // Alternates the default path with the one an AppContext switch turns off (PROBE_SWITCH; default
+    // MagDi.DisableCpuTrainingKernels: the C# bf16 cross-entropy and the fused LoRA dropout; MagDi.DisableFusedBackward
+    // turns off every fused training node), and prints the best of each next to every step.
     var best = new Dictionary<bool, double[]> { [false] = [99, 99, 99, 99, 99], [true] = [99, 99, 99, 99, 99] };
     int reps = int.Parse(Environment.GetEnvironmentVariable("PROBE_REPS") ?? "6", System.Globalization.CultureInfo.InvariantCulture);
+    string probeSwitch = Environment.GetEnvironmentVariable("PROBE_SWITCH") ?? "MagDi.DisableCpuTrainingKernels";
+    Console.WriteLine($"'unfused' = {probeSwitch} set");
     for (int rep = 0; rep < 2 * reps; rep++)
     {
         bool unfused = rep % 2 == 1;
-        AppContext.SetSwitch("MagDi.DisableFusedBackward", unfused);
+        AppContext.SetSwitch(probeSwitch, unfused);
         using var scope = NewDisposeScope();
         var sw = Stopwatch.StartNew();
         TimeSpan cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
@@ -497,7 +500,7 @@ static void ProbeLora(ModelConfig config)
         Console.WriteLine($"bf16+lora {(unfused ? "unfused" : "fused  ")} layers fwd {fwd:F3}s head+loss fwd {ce:F3}s bwd {bwd:F3}s total {fwd + ce + bwd:F3}s process CPU {cpu:F3}s");
     }
 
-    AppContext.SetSwitch("MagDi.DisableFusedBackward", false);
+    AppContext.SetSwitch(probeSwitch, false);
     foreach (var (unfused, b) in best)
     {
         Console.WriteLine($"best {(unfused ? "unfused" : "fused  ")}: layers fwd {b[0]:F3}s head+loss fwd {b[1]:F3}s bwd {b[2]:F3}s total {b[3]:F3}s process CPU {b[4]:F3}s");
@@ -553,6 +556,47 @@ static void Micro()
     using Tensor w = randn(384, 384).to_type(bf) * 0.05;
     using Tensor w1 = randn(1024, 384).to_type(bf) * 0.05;
     using Tensor nw = ones(384).to_type(bf);
+    // PROBE_BRANCH=1: one projection's LoRA branch (x [2056,384] bf16, r 16) in pieces, forward + backward to x, A and B.
+    if (Environment.GetEnvironmentVariable("PROBE_BRANCH") == "1")
+    {
+        using Tensor xb = randn(2056, 384).to_type(bf);
+        using Tensor wb = (randn(384, 384) * 0.05).to_type(bf);
+        using Tensor keep = (rand(2056, 384) > 0.05).to_type(bf);
+        using Tensor a0 = randn(16, 384) * 0.05;
+        using Tensor b0 = randn(384, 16) * 0.05;
+        for (int round = 0; round < 2; round++)
+        {
+            TimeForwardBackward("branch base only", t => nn.functional.linear(t[0], wb), xb);
+            TimeForwardBackward("branch base + lora, no dropout", t => nn.functional.linear(t[0], wb) + t[0].matmul(t[1].to_type(bf).t()).matmul(t[2].to_type(bf).t()), xb, a0, b0);
+            TimeForwardBackward("branch base + lora, x*keep (today)", t => nn.functional.linear(t[0], wb) + (t[0] * keep).matmul(t[1].to_type(bf).t()).matmul(t[2].to_type(bf).t()), xb, a0, b0);
+            TimeForwardBackward("branch base + lora, addmm", t => nn.functional.linear(t[0], wb).addmm((t[0] * keep).matmul(t[1].to_type(bf).t()), t[2].to_type(bf).t()), xb, a0, b0);
+            TimeForwardBackward("branch x*keep only", t => t[0] * keep, xb);
+            TimeForwardBackward("branch x@A^T only", t => t[0].matmul(t[1].to_type(bf).t()), xb, a0);
+            TimeForwardBackward("branch z@B^T only", t => t[0].matmul(t[1].to_type(bf).t()), xb.narrow(1, 0, 16).contiguous(), b0);
+            TimeForwardBackward("branch y + d only", t => t[0] + t[1], xb, xb);
+        }
+
+        return;
+    }
+
+    // PROBE_HEAD=2: the loss of one head block (bf16 logits [512, 16000]), C# kernel against libtorch's float32 blocks, alternated.
+    if (Environment.GetEnvironmentVariable("PROBE_HEAD") == "2")
+    {
+        using Tensor block = (randn(513, 16000) * 3).to_type(bf);
+        using Tensor blockLabels = randint(0, 16000, [1, 513], dtype: ScalarType.Int64);
+        for (int round = 0; round < 3; round++)
+        {
+            foreach (bool old in new[] { false, true })
+            {
+                AppContext.SetSwitch("MagDi.DisableCpuTrainingKernels", old);
+                Time($"loss of [512,16000] bf16 logits, {(old ? "libtorch f32 blocks" : "C# bf16 kernel    ")}", t => MagDi.Losses.NextTokenLoss.Compute(t.unsqueeze(0), blockLabels).Loss, block);
+            }
+        }
+
+        AppContext.SetSwitch("MagDi.DisableCpuTrainingKernels", false);
+        return;
+    }
+
     // PROBE_HEAD=1: the output head [2048,384] x [16000,384]ᵀ whole and in row blocks, and the loss (docs/performance.md, LoRA section).
     if (Environment.GetEnvironmentVariable("PROBE_HEAD") == "1")
     {

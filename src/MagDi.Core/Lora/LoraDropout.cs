@@ -22,6 +22,10 @@ internal static class LoraDropout
     private const int ChunkElements = 1 << 15;
     private const ushort BFloat16One = 0x3F80;
     private const uint Golden = 0x9E3779B9;
+    private const ushort ExponentBits = 0x7F80;
+    private const ushort MantissaBits = 0x007F;
+    private const ushort SignBit = 0x8000;
+    private const ushort BFloat16NaN = 0x7FC0;
 
     /// <summary>Draws the seed of the next mask from torch's global CPU generator.</summary>
     public static long DrawSeed()
@@ -67,6 +71,102 @@ internal static class LoraDropout
         }
 
         return mask;
+    }
+
+    /// <summary>
+    /// <paramref name="source"/> ⊙ <see cref="KeepMask"/>(source.shape, p, seed) in one pass, without a mask tensor: bit for
+    /// bit the bfloat16 product libtorch computes (kept elements unchanged, dropped ones a zero of their sign), except that
+    /// NaN, and infinity times 0, are written as the NaN 0x7FC0 (libtorch's vector and scalar paths differ in NaN bits).
+    /// </summary>
+    /// <param name="source">A bfloat16 CPU tensor; element i of its contiguous layout takes mask element i.</param>
+    /// <param name="p">Drop probability in [0, 1).</param>
+    /// <param name="seed">The mask's seed (<see cref="DrawSeed"/>).</param>
+    public static unsafe Tensor Apply(Tensor source, double p, long seed)
+    {
+        if (!(p >= 0 && p < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(p), p, "Dropout must be in [0, 1).");
+        }
+
+        using Tensor input = source.contiguous();
+        Tensor output = empty(input.shape, ScalarType.BFloat16, CPU);
+        long n = output.numel();
+        uint threshold = (uint)Math.Min(Math.Round(p * 4294967296.0), uint.MaxValue);
+        nint from, to;
+        fixed (byte* a = input.bytes, b = output.bytes)
+        {
+            (from, to) = ((nint)a, (nint)b); // libtorch memory: it does not move
+        }
+
+        ForChunks(n, (start, end) => FillMasked((ushort*)from, (ushort*)to, start, end, (ulong)seed, threshold));
+        return output;
+    }
+
+    private static void ForChunks(long n, Action<long, long> fill)
+    {
+        long chunks = (n + ChunkElements - 1) / ChunkElements;
+        int workers = (int)Math.Min(Environment.ProcessorCount, chunks);
+        if (workers <= 1)
+        {
+            fill(0, n);
+            return;
+        }
+
+        // Chunks are independent (the hash takes the element index), so any split gives the same result.
+        Parallel.For(0, workers, worker =>
+        {
+            for (long c = worker; c < chunks; c += workers)
+            {
+                long start = c * ChunkElements;
+                fill(start, Math.Min(n, start + ChunkElements));
+            }
+        });
+    }
+
+    /// <summary>destination[i] = source[i] · keep(i) as libtorch's bfloat16 product computes it, keep(i) as in <see cref="Fill"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void FillMasked(ushort* source, ushort* destination, long start, long end, ulong seed, uint threshold)
+    {
+        uint key = Fmix((uint)seed ^ Fmix((uint)(seed >> 32) + (uint)((ulong)start >> 32)));
+        uint index = (uint)start;
+        long i = start;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Vector256<uint> lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+            Vector256<uint> keys = Vector256.Create(key);
+            Vector256<uint> limit = Vector256.Create(threshold);
+            Vector256<ushort> exponent = Vector256.Create(ExponentBits), mantissa = Vector256.Create(MantissaBits);
+            Vector256<ushort> sign = Vector256.Create(SignBit), nan = Vector256.Create(BFloat16NaN);
+            for (; i + 16 <= end; i += 16, index += 16)
+            {
+                Vector256<uint> lo = Vector256.Create(index) + lanes;
+                Vector256<uint> hi = lo + Vector256.Create(8u);
+                Vector256<ushort> keep = Vector256.Narrow(
+                    Vector256.GreaterThanOrEqual(Fmix(Fmix(lo * Golden) ^ keys), limit),
+                    Vector256.GreaterThanOrEqual(Fmix(Fmix(hi * Golden) ^ keys), limit));   // 0xFFFF keep, 0 drop
+                Vector256<ushort> x = Vector256.Load(source + i);
+                Vector256<ushort> special = Vector256.Equals(x & exponent, exponent);          // infinity or NaN
+                Vector256<ushort> toNaN = special & (~keep | ~Vector256.Equals(x & mantissa, Vector256<ushort>.Zero));
+                Vector256.ConditionalSelect(toNaN, nan, Vector256.ConditionalSelect(keep, x, x & sign)).Store(destination + i);
+            }
+        }
+
+        for (; i < end; i++, index++)
+        {
+            destination[i] = Times(source[i], Fmix(Fmix(index * Golden) ^ key) >= threshold);
+        }
+    }
+
+    /// <summary>A bfloat16 value times 1 (kept) or 0 (dropped), rounded as libtorch rounds the float product.</summary>
+    private static ushort Times(ushort x, bool keep)
+    {
+        bool special = (x & ExponentBits) == ExponentBits;
+        if (special && (!keep || (x & MantissaBits) != 0))
+        {
+            return BFloat16NaN;
+        }
+
+        return keep ? x : (ushort)(x & SignBit);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -122,7 +122,8 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
 
     /// <summary>
     /// The adapter branch of a bfloat16 layer on the CPU, computed in bfloat16 from the f32 master weights:
-    /// y + (scaling / (1 - p)) · ((x ⊙ m) Aᵀ) Bᵀ, m the 0/1 keep-mask of <see cref="LoraDropout"/> (all ones in eval or for p = 0).
+    /// y + (scaling / (1 - p)) · ((x ⊙ m) Aᵀ) Bᵀ, m the 0/1 keep-mask of <see cref="LoraDropout"/> (all ones in eval or for p = 0),
+    /// x ⊙ m one autograd node that redraws m from its seed in the backward (<see cref="LoraDropoutFunction"/>).
     /// A and B are cast to bfloat16 once per call, the scale goes into B's cast, and x ⊙ m is exact in bfloat16, so
     /// the branch is two thin matrix products plus the mask product; their gradients reach A and B in f32 through the casts.
     /// The f32 branch cast every activation to f32 and back and drew the mask with libtorch's element-by-element generator,
@@ -135,8 +136,17 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
         Tensor input = x;                                                                        // [..., in]
         if (training && _dropout > 0)
         {
-            using Tensor keep = LoraDropout.KeepMask(x.shape, _dropout, LoraDropout.DrawSeed());   // [..., in] of 0/1
-            input = x * keep;
+            long seed = LoraDropout.DrawSeed();
+            if (LoraDropoutFunction.Enabled)
+            {
+                input = LoraDropoutFunction.Apply(x, _dropout, seed);                             // x ⊙ m, no mask tensor kept
+            }
+            else
+            {
+                using Tensor keep = LoraDropout.KeepMask(x.shape, _dropout, seed);                 // [..., in] of 0/1
+                input = x * keep;
+            }
+
             scale /= 1 - _dropout;
         }
 

@@ -23,6 +23,20 @@ public sealed class FusedBackwardSwitch
             AppContext.SetSwitch(ForwardKernels.DisableFusedBackwardSwitch, false);
         }
     }
+
+    /// <summary>Runs <paramref name="action"/> with the C# training kernels (LoRA dropout node, RMSNorm bf16 backward, bf16 loss) off, then turns them back on.</summary>
+    internal static T WithCpuTrainingKernelsDisabled<T>(Func<T> action)
+    {
+        AppContext.SetSwitch(ForwardKernels.DisableCpuTrainingKernelsSwitch, true);
+        try
+        {
+            return action();
+        }
+        finally
+        {
+            AppContext.SetSwitch(ForwardKernels.DisableCpuTrainingKernelsSwitch, false);
+        }
+    }
 }
 
 /// <summary>
@@ -89,6 +103,46 @@ public sealed class FusedBackwardTests
         if (trainableWeight)
         {
             Assert.True(RelativeMaxError(reference[2], fused[2]) <= 2 * unit, $"dw: {RelativeMaxError(reference[2], fused[2]):G3}");
+        }
+    }
+
+    [Theory]
+    [InlineData(false, 48)]
+    [InlineData(true, 48)]
+    [InlineData(false, 21)]     // a ragged tail after the 8-element vectors
+    [InlineData(false, 384)]    // the benchmark model's width, enough rows for two parts
+    public void RmsNormBf16Backward_CSharpKernelEqualsTheFloat32ClosedFormWithinOneRounding(bool trainableWeight, int d)
+    {
+        using var gen = new Generator(13, CPU);
+        using var norm = new RmsNorm(d, 1e-5, CPU, ScalarType.BFloat16);
+        using (no_grad())
+        {
+            norm.Weight.copy_(normal(1, 0.3, [d], generator: gen));
+        }
+
+        norm.Weight.requires_grad_(trainableWeight);
+        long rows = d == 384 ? 700 : 7;
+        Tensor x0 = (randn([3, rows, d], generator: gen) * 2).to_type(ScalarType.BFloat16);
+        Tensor g = randn([3, rows, d], generator: gen).to_type(ScalarType.BFloat16);
+        Tensor[] Case()
+        {
+            norm.zero_grad();
+            Tensor x = x0.detach().requires_grad_(true);
+            Tensor[] r = Run(t => norm.Forward(t[0], ForwardKernels.Training), g, x);
+            return trainableWeight ? [.. r, norm.Weight.grad!.clone()] : r;
+        }
+
+        Tensor[] closedForm = FusedBackwardSwitch.WithCpuTrainingKernelsDisabled(Case);
+        Tensor[] kernel = Case();
+        Assert.True(closedForm[0].equal(kernel[0]).all().item<bool>(), "forward output");
+        using Tensor e = closedForm[1].to_type(ScalarType.Float64), a = kernel[1].to_type(ScalarType.Float64);
+        // Only the row sum's order differs: dx elements equal, or one bf16 step apart where that sum's last bit tips a rounding.
+        double equal = a.eq(e).to_type(ScalarType.Float64).mean().item<double>();
+        Assert.True(equal > 0.95, $"{equal:P1} of dx elements bit for bit");
+        Assert.True((a - e).abs().le((e.abs() * Math.Pow(2, -7)) + (e.abs().max() * 1e-4)).all().item<bool>(), $"dx max diff {RelativeMaxError(closedForm[1], kernel[1]):G3}");
+        if (trainableWeight)
+        {
+            Assert.True(closedForm[2].equal(kernel[2]).all().item<bool>(), "the weight gradient is libtorch's in both");
         }
     }
 
@@ -181,5 +235,86 @@ public sealed class FusedBackwardTests
             Assert.True(norm > 0, $"parameter {i} got no gradient");
             Assert.True(error <= 0.02, $"parameter {i}: relative error {error:G3} > 0.02");
         }
+    }
+    [Theory]
+    [InlineData(0.1, 37L)]          // a ragged tail after the 16-element vectors
+    [InlineData(0.05, 70_001L)]     // several 2^15-element chunks, split over workers
+    [InlineData(0.0, 48L)]
+    public void LoraDropoutApply_IsTheMaskProductBitForBit(double p, long n)
+    {
+        using var gen = new Generator(21, CPU);
+        Tensor x = (randn([n], generator: gen) * 3).to_type(ScalarType.BFloat16);
+        x[0] = tensor(float.NaN).to_type(ScalarType.BFloat16);
+        x[1] = tensor(float.PositiveInfinity).to_type(ScalarType.BFloat16);
+        x[2] = tensor(float.NegativeInfinity).to_type(ScalarType.BFloat16);
+        x[3] = tensor(-0.0f).to_type(ScalarType.BFloat16);
+        x[4] = tensor(-1.5f).to_type(ScalarType.BFloat16);
+        foreach (long seed in new[] { 5L, long.MaxValue - 3 })
+        {
+            using Tensor keep = LoraDropout.KeepMask(x.shape, p, seed);
+            using Tensor expected = x * keep;
+            using Tensor actual = LoraDropout.Apply(x, p, seed);
+            // Compare the bits: NaN != NaN, and 0 == -0 would hide a wrong sign.
+            // NaN where libtorch has NaN (its own vector and scalar paths write different NaN bits); elsewhere the same bits,
+            // so -0 against 0 would fail too.
+            Assert.True(expected.isnan().equal(actual.isnan()).all().item<bool>(), $"seed {seed}: NaN positions");
+            Assert.True(expected.isnan().sum().item<long>() >= 1, "a NaN input gives NaN");
+            using Tensor e = expected.masked_fill(expected.isnan(), 0), a = actual.masked_fill(actual.isnan(), 0);
+            Assert.True(e.bytes.SequenceEqual(a.bytes), $"seed {seed}: values differ");
+            if (p > 0)
+            {
+                Assert.True(keep.eq(0).any().item<bool>() && keep.eq(1).any().item<bool>(), "the mask keeps and drops");
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LoraDropoutNode_LossAndAdapterGradientsAreBitForBitThoseOfTheMaskProduct(bool checkpointing)
+    {
+        using var model = TestCheckpoints.Model("llama", dtype: ScalarType.BFloat16);
+        model.GradientCheckpointing = checkpointing;
+        var adapter = LoraAdapter.Apply(model, new LoraOptions { Rank = 4, Alpha = 8, Dropout = 0.2 });
+        using (var generator = new Generator(9, CPU))
+        using (no_grad())
+        {
+            foreach (var p in adapter.TrainableParameters)
+            {
+                p.copy_(normal(0, 0.05, p.shape, generator: generator));                    // B nonzero: A gets gradients too
+            }
+        }
+
+        using Tensor ids = TestCheckpoints.Ids(model.Config.VocabSize, 2, 12, seed: 7);
+        model.train();
+        (float Loss, List<Tensor> Grads) Step()
+        {
+            manual_seed(11);                                                                   // the same dropout seeds
+            model.zero_grad();
+            Tensor logits = model.call(new CausalLMInput(ids)).Logits.narrow(1, 0, 11).flatten(0, 1);
+            using Tensor loss = nn.functional.cross_entropy(logits.to_type(ScalarType.Float32), ids.narrow(1, 1, 11).flatten());
+            loss.backward();
+            return (loss.item<float>(), adapter.TrainableParameters.Select(p => p.grad!.clone()).ToList());
+        }
+
+        (float Loss, List<Tensor> Grads) reference;
+        using (LoraDropoutFunction.UseMaskProductForTests())
+        {
+            Assert.False(LoraDropoutFunction.Enabled);
+            reference = Step();
+        }
+
+        var fused = Step();
+        Assert.True(LoraDropoutFunction.Enabled);
+        Assert.Equal(reference.Loss, fused.Loss);
+        Assert.Equal(reference.Grads.Count, fused.Grads.Count);
+        for (int i = 0; i < reference.Grads.Count; i++)
+        {
+            Assert.True(reference.Grads[i].abs().sum().item<float>() > 0, $"parameter {i} got no gradient");
+            Assert.True(reference.Grads[i].equal(fused.Grads[i]).all().item<bool>(), $"parameter {i}: gradients differ");
+        }
+
+        model.eval();
+        Assert.NotEqual(fused.Loss, Step().Loss);                                              // dropout was on: the masks are compared too
     }
 }

@@ -47,7 +47,14 @@ internal abstract class ForwardKernels
             ? CpuDecode
             : autograd && !IsSet(DisableFusedBackwardSwitch) ? Training : LibTorch;
 
-    private static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
+    /// <summary>
+    /// The <see cref="AppContext"/> switch that turns off the C# kernels of bf16 training on the CPU: the cross-entropy of
+    /// bf16 logits (MagDi.Losses), the LoRA dropout node (<see cref="Lora.LoraDropoutFunction"/>) and the bf16 input
+    /// gradient of <see cref="RmsNormFunction"/>; <c>MagDi.DisableFusedBackward</c> turns off the first two and the RMSNorm node.
+    /// </summary>
+    internal const string DisableCpuTrainingKernelsSwitch = "MagDi.DisableCpuTrainingKernels";
+
+    internal static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
 
     /// <summary>x [..., K] · W [N, K]ᵀ + b [N] as [..., N].</summary>
     public abstract Tensor Linear(Tensor x, Tensor weight, Tensor? bias);
