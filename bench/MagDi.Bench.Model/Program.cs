@@ -439,6 +439,36 @@ static void ProbeStep(ModelConfig config)
         }
     }
 
+    // The rotary table against cos/sin computed in each forward (what explicit PositionIds still take), alternated step by
+    // step in this process: a float32 sin/cos of 128+ elements goes to MKL's threaded vector maths, which woke libtorch's
+    // OpenMP team in every two-row step and left its threads spinning against the CPU kernels' workers.
+    foreach (int rows in new[] { 1, 2, 3, 16 })
+    {
+        const int Length = 256, Steps = 80;
+        using var cache = KvCache.Create(model, rows, Length + Steps + 1);
+        using (var warm = NewDisposeScope())
+        {
+            model.call(new CausalLMInput(randint(3, config.VocabSize, [rows, Length], dtype: ScalarType.Int64), null, cache, LogitsToKeep: 1));
+        }
+
+        var table = new List<double>();
+        var computed = new List<double>();
+        for (int rep = 0; rep < Steps; rep++)
+        {
+            using var scope = NewDisposeScope();
+            Tensor ids = randint(3, config.VocabSize, [rows, 1], dtype: ScalarType.Int64);
+            Tensor mask = ones([rows, Length + rep + 1], dtype: ScalarType.Int64);
+            Tensor? positions = rep % 2 == 1 ? full([rows, 1], Length + rep, dtype: ScalarType.Int64) : null;
+            var sw = Stopwatch.StartNew();
+            model.call(new CausalLMInput(ids, mask, cache, PositionIds: positions, LogitsToKeep: 1));
+            (positions is null ? table : computed).Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        table.Sort();
+        computed.Sort();
+        Console.WriteLine($"rotary rows={rows,2} attended={Length + 1}-{Length + Steps}: table median {table[table.Count / 2]:F2} ms, per-forward cos/sin median {computed[computed.Count / 2]:F2} ms");
+    }
+
     // Prefill of prompts of 128 tokens, as the continuous path groups them (a few at a time) and the static path does (16).
     foreach (int prompts in new[] { 1, 4, 16 })
     {
