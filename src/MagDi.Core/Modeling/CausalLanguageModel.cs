@@ -1,3 +1,4 @@
+using System.Numerics;
 using MagDi.Modeling.Kernels;
 using MagDi.Runtime;
 using TorchSharp;
@@ -23,6 +24,7 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
 {
     [ComponentName(Name = "model")] private readonly DecoderStack _model;
     [ComponentName(Name = "lm_head")] private readonly Linear? _lmHead;
+    private const long MinRopePositions = 1024;
     private readonly Lock _ropeLock = new();
     private RopeTable? _rope;   // not a Tensor field: RegisterComponents would make it a persistent buffer
 
@@ -141,7 +143,7 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
                 : arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, t));     // [B,T]
         // Positions computed here lie below s <= max_position_embeddings: read them from the table. Given ones may lie anywhere.
         var (cos, sin) = input.PositionIds is null
-            ? Rope.Lookup(RopeTableFor(device), positions)
+            ? Rope.Lookup(RopeTableFor(device, s), positions)
             : Rope.Build(positions, Config.EffectiveHeadDim, Config.RopeTheta, DType);                       // [B,1,T,hd]
 
         // How this forward computes, decided once here and carried to every layer: the CPU decoding kernels serve one-token
@@ -180,16 +182,22 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
         return ApplyHead(hiddenStates, ForwardKernels.LibTorch);
     }
 
-    /// <summary>The rotary table for forwards on <paramref name="device"/> in the model's dtype, built on first use and after a move.</summary>
-    private RopeTable RopeTableFor(Device device)
+    /// <summary>
+    /// The rotary table for forwards on <paramref name="device"/> in the model's dtype covering positions below
+    /// <paramref name="length"/>: built on first use, after a move, and when a longer forward comes, in powers of two up
+    /// to max_position_embeddings (a 128k-position config does not pay for its whole table up front).
+    /// </summary>
+    private RopeTable RopeTableFor(Device device, long length)
     {
         ScalarType dtype = DType;
         lock (_ropeLock)
         {
-            if (_rope is null || !_rope.Matches(device, dtype))
+            if (_rope is null || !_rope.Matches(device, dtype) || _rope.Positions < length)
             {
+                long positions = Math.Min(Config.MaxPositionEmbeddings, Math.Max(MinRopePositions, (long)BitOperations.RoundUpToPowerOf2((ulong)length)));
                 _rope?.Dispose();
-                _rope = RopeTable.Create(Config.MaxPositionEmbeddings, Config.EffectiveHeadDim, Config.RopeTheta, device, dtype);
+                _rope = null;
+                _rope = RopeTable.Create((int)positions, Config.EffectiveHeadDim, Config.RopeTheta, device, dtype);
             }
 
             return _rope;

@@ -45,8 +45,8 @@ internal static class Rope
 }
 
 /// <summary>
-/// The rotary cos and sin of every position up to max_position_embeddings, on one device in one dtype (litgpt's rope
-/// cache). Building them in each forward took some ten small ops, and libtorch hands float32 cos and sin of as few as 128
+/// The rotary cos and sin of positions 0 … <see cref="Positions"/> - 1 (at most max_position_embeddings), on one device
+/// in one dtype (litgpt's rope cache). Building them in each forward took some ten small ops, and libtorch hands float32 cos and sin of as few as 128
 /// elements to MKL's threaded vector maths: a two-row decoding step woke libtorch's OpenMP team, whose spinning threads
 /// then took the cores from the CPU decoding kernels' workers (about 2x slower steps). Not a module buffer: it is derived
 /// from the config, never saved, and rebuilt when the model moves to another device or dtype.

@@ -72,6 +72,23 @@ public sealed class RopeTableTests
     }
 
     [Fact]
+    public void Table_GrowsWhenALongerForwardComes()
+    {
+        // The table starts at 1024 positions; a 1,300-token forward after a short one must read positions beyond it.
+        ModelConfig config = TestCheckpoints.Config("llama");
+        config.MaxPositionEmbeddings = 4096;
+        using var model = CausalLanguageModel.CreateRandom(config, 9);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        using var gen = new Generator(13, CPU);
+        model.call(new CausalLMInput(tensor(new long[] { 1, 7, 9 }, [1, 3])));
+        Tensor ids = randint(2, config.VocabSize, [1, 1300], dtype: ScalarType.Int64, generator: gen);
+        Tensor byTable = model.call(new CausalLMInput(ids, LogitsToKeep: 8)).Logits;
+        Tensor byComputed = model.call(new CausalLMInput(ids, PositionIds: arange(0, 1300, dtype: ScalarType.Int64).unsqueeze(0), LogitsToKeep: 8)).Logits;
+        Assert.True(byTable.equal(byComputed).all().item<bool>(), "positions past the first table differ");
+    }
+
+    [Fact]
     public void Table_FollowsTheModelToAnotherDtype_AndIsNotInTheStateDict()
     {
         ModelConfig config = TestCheckpoints.Config("llama");
