@@ -127,23 +127,19 @@ internal static class LoraDropout
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void FillMasked(ushort* source, ushort* destination, long start, long end, ulong seed, uint threshold)
     {
-        uint key = Fmix((uint)seed ^ Fmix((uint)(seed >> 32) + (uint)((ulong)start >> 32)));
+        uint key = ChunkKey(seed, start);
         uint index = (uint)start;
         long i = start;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<uint> lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
             Vector256<uint> keys = Vector256.Create(key);
             Vector256<uint> limit = Vector256.Create(threshold);
             Vector256<ushort> exponent = Vector256.Create(ExponentBits), mantissa = Vector256.Create(MantissaBits);
             Vector256<ushort> sign = Vector256.Create(SignBit), nan = Vector256.Create(BFloat16NaN);
             for (; i + 16 <= end; i += 16, index += 16)
             {
-                Vector256<uint> lo = Vector256.Create(index) + lanes;
-                Vector256<uint> hi = lo + Vector256.Create(8u);
-                Vector256<ushort> keep = Vector256.Narrow(
-                    Vector256.GreaterThanOrEqual(Fmix(Fmix(lo * Golden) ^ keys), limit),
-                    Vector256.GreaterThanOrEqual(Fmix(Fmix(hi * Golden) ^ keys), limit));   // 0xFFFF keep, 0 drop
+                var (keepLo, keepHi) = Keep16(index, keys, limit);
+                Vector256<ushort> keep = Vector256.Narrow(keepLo, keepHi);                     // 0xFFFF keep, 0 drop
                 Vector256<ushort> x = Vector256.Load(source + i);
                 Vector256<ushort> special = Vector256.Equals(x & exponent, exponent);          // infinity or NaN
                 Vector256<ushort> toNaN = special & (~keep | ~Vector256.Equals(x & mantissa, Vector256<ushort>.Zero));
@@ -153,7 +149,7 @@ internal static class LoraDropout
 
         for (; i < end; i++, index++)
         {
-            destination[i] = Times(source[i], Fmix(Fmix(index * Golden) ^ key) >= threshold);
+            destination[i] = Times(source[i], Kept(index, key, threshold));
         }
     }
 
@@ -172,31 +168,47 @@ internal static class LoraDropout
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Fill(ushort* data, long start, long end, ulong seed, uint threshold)
     {
-        // Element i is kept when Hash(i) >= threshold. The key mixes the seed with the high half of i, so a chunk
-        // (2^15 elements, never across a 2^32 boundary) hashes its 32-bit low indices with one key, 16 per step.
-        uint key = Fmix((uint)seed ^ Fmix((uint)(seed >> 32) + (uint)((ulong)start >> 32)));
+        uint key = ChunkKey(seed, start);
         uint index = (uint)start;
         long i = start;
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<uint> lanes = Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
             Vector256<uint> keys = Vector256.Create(key);
             Vector256<uint> limit = Vector256.Create(threshold);
             Vector256<uint> one = Vector256.Create((uint)BFloat16One);
             for (; i + 16 <= end; i += 16, index += 16)
             {
-                Vector256<uint> lo = Vector256.Create(index) + lanes;
-                Vector256<uint> hi = lo + Vector256.Create(8u);
-                Vector256<uint> keepLo = Vector256.GreaterThanOrEqual(Fmix(Fmix(lo * Golden) ^ keys), limit) & one;
-                Vector256<uint> keepHi = Vector256.GreaterThanOrEqual(Fmix(Fmix(hi * Golden) ^ keys), limit) & one;
-                Vector256.Narrow(keepLo, keepHi).Store(data + i);
+                var (keepLo, keepHi) = Keep16(index, keys, limit);
+                Vector256.Narrow(keepLo & one, keepHi & one).Store(data + i);
             }
         }
 
         for (; i < end; i++, index++)
         {
-            data[i] = Fmix(Fmix(index * Golden) ^ key) >= threshold ? BFloat16One : (ushort)0;
+            data[i] = Kept(index, key, threshold) ? BFloat16One : (ushort)0;
         }
+    }
+
+    // Element i is kept when Hash(i) >= threshold; Fill (the mask) and FillMasked (x ⊙ mask) both decide it here, so the
+    // dropout node redraws exactly the mask KeepMask draws. The key mixes the seed with the high half of i, so a chunk
+    // (2^15 elements, never across a 2^32 boundary) hashes its 32-bit low indices with one key, 16 per step.
+
+    /// <summary>The hash key of the chunk starting at element <paramref name="start"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ChunkKey(ulong seed, long start) => Fmix((uint)seed ^ Fmix((uint)(seed >> 32) + (uint)((ulong)start >> 32)));
+
+    /// <summary>Whether the element with 32-bit low index <paramref name="index"/> is kept under <paramref name="key"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Kept(uint index, uint key, uint threshold) => Fmix(Fmix(index * Golden) ^ key) >= threshold;
+
+    /// <summary><see cref="Kept"/> for elements index … index + 15: all-ones lanes where kept, as two halves of eight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (Vector256<uint> Low, Vector256<uint> High) Keep16(uint index, Vector256<uint> keys, Vector256<uint> limit)
+    {
+        Vector256<uint> lo = Vector256.Create(index) + Vector256.Create(0u, 1, 2, 3, 4, 5, 6, 7);
+        Vector256<uint> hi = lo + Vector256.Create(8u);
+        return (Vector256.GreaterThanOrEqual(Fmix(Fmix(lo * Golden) ^ keys), limit),
+                Vector256.GreaterThanOrEqual(Fmix(Fmix(hi * Golden) ^ keys), limit));
     }
 
     /// <summary>MurmurHash3's 32-bit finaliser (a bijection with full avalanche).</summary>
