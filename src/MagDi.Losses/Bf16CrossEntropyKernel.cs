@@ -21,17 +21,13 @@ internal static class Bf16CrossEntropyKernel
     /// The <see cref="AppContext"/> switch that turns the kernel off (<see cref="ChunkedCrossEntropy"/> then runs libtorch's
     /// blocked ops for every dtype, as before). <c>MagDi.DisableFusedBackward</c> turns it off too.
     /// </summary>
-    internal const string DisableSwitch = "MagDi.DisableCpuTrainingKernels";
-
-    private const string DisableFusedBackwardSwitch = "MagDi.DisableFusedBackward";
+    internal const string DisableSwitch = KernelSwitches.DisableCpuTrainingKernels;
 
     /// <summary>Whether the kernel computes the cross-entropy of <paramref name="logits"/>: bfloat16 [K, V] on the CPU, switches off.</summary>
     public static bool Applies(Tensor logits) =>
         logits.dtype == ScalarType.BFloat16 && logits.device_type == DeviceType.CPU && logits.dim() == 2
         && logits.shape[1] > 0 && Vector256.IsHardwareAccelerated
-        && !IsSet(DisableSwitch) && !IsSet(DisableFusedBackwardSwitch);
-
-    private static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
+        && !KernelSwitches.IsSet(DisableSwitch) && !KernelSwitches.IsSet(KernelSwitches.DisableFusedBackward);
 
     /// <summary>log Σ_v exp(logits[k, v]) for every row, as float32 [K] (libtorch's <c>logsumexp</c>, to float32 rounding).</summary>
     public static unsafe Tensor LogSumExp(Tensor logits)

@@ -29,7 +29,7 @@ internal sealed class LoraDropoutFunction : autograd.SingleTensorFunction<LoraDr
     /// Whether the LoRA branch uses this node: unless the <c>MagDi.DisableCpuTrainingKernels</c> or
     /// <c>MagDi.DisableFusedBackward</c> <see cref="AppContext"/> switch is set.
     /// </summary>
-    public static bool Enabled => !_maskProductForTests && !ForwardKernels.IsSet(ForwardKernels.DisableCpuTrainingKernelsSwitch) && !ForwardKernels.IsSet(ForwardKernels.DisableFusedBackwardSwitch);
+    public static bool Enabled => !_maskProductForTests && !KernelSwitches.IsSet(KernelSwitches.DisableCpuTrainingKernels) && !KernelSwitches.IsSet(KernelSwitches.DisableFusedBackward);
 
     /// <summary>x [..., in] (bfloat16, CPU) times the 0/1 keep-mask of drop probability <paramref name="p"/> drawn from <paramref name="seed"/>.</summary>
     public static Tensor Apply(Tensor x, double p, long seed) => apply(x, p, seed);

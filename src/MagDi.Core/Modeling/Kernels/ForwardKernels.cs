@@ -33,7 +33,7 @@ internal abstract class ForwardKernels
     public static ForwardKernels Training { get; } = new TrainingKernels();
 
     /// <summary>The <see cref="AppContext"/> switch that makes forwards with autograd use <see cref="LibTorch"/> rather than <see cref="Training"/>.</summary>
-    internal const string DisableFusedBackwardSwitch = "MagDi.DisableFusedBackward";
+    internal const string DisableFusedBackwardSwitch = KernelSwitches.DisableFusedBackward;
 
     /// <summary>
     /// The kernels of one forward: <see cref="CpuDecode"/> for a decoding step (one token per row, no autograd) when SIMD
@@ -52,9 +52,9 @@ internal abstract class ForwardKernels
     /// bf16 logits (MagDi.Losses), the LoRA dropout node (<see cref="Lora.LoraDropoutFunction"/>) and the bf16 input
     /// gradient of <see cref="RmsNormFunction"/>; <c>MagDi.DisableFusedBackward</c> turns off the first two and the RMSNorm node.
     /// </summary>
-    internal const string DisableCpuTrainingKernelsSwitch = "MagDi.DisableCpuTrainingKernels";
+    internal const string DisableCpuTrainingKernelsSwitch = KernelSwitches.DisableCpuTrainingKernels;
 
-    internal static bool IsSet(string name) => AppContext.TryGetSwitch(name, out bool value) && value;
+    private static bool IsSet(string name) => KernelSwitches.IsSet(name);
 
     /// <summary>x [..., K] · W [N, K]ᵀ + b [N] as [..., N].</summary>
     public abstract Tensor Linear(Tensor x, Tensor weight, Tensor? bias);

@@ -70,7 +70,7 @@ internal sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFun
     /// </summary>
     private static bool UsesBf16Kernel(Tensor x, Tensor weight) =>
         x.dtype == ScalarType.BFloat16 && weight.dtype == ScalarType.BFloat16 && x.device_type == DeviceType.CPU
-        && Vector256.IsHardwareAccelerated && !ForwardKernels.IsSet(ForwardKernels.DisableCpuTrainingKernelsSwitch);
+        && Vector256.IsHardwareAccelerated && !KernelSwitches.IsSet(KernelSwitches.DisableCpuTrainingKernels);
 
     /// <summary>
     /// The closed form above for bfloat16, two passes over each row of g and x instead of the float32 tensors' nine:
