@@ -1,3 +1,5 @@
+using MagDi.Testing;
+
 namespace MagDi.Losses.Tests;
 
 /// <summary>Tests that turn the process-wide <c>MagDi.DisableCpuTrainingKernels</c> switch run alone.</summary>
@@ -5,18 +7,7 @@ namespace MagDi.Losses.Tests;
 public sealed class FusedLossSwitch
 {
     /// <summary>Runs <paramref name="action"/> with the C# bf16 cross-entropy kernel off (libtorch's float32 blocks), then turns it back on.</summary>
-    internal static T WithKernelDisabled<T>(Func<T> action)
-    {
-        AppContext.SetSwitch(Bf16CrossEntropyKernel.DisableSwitch, true);
-        try
-        {
-            return action();
-        }
-        finally
-        {
-            AppContext.SetSwitch(Bf16CrossEntropyKernel.DisableSwitch, false);
-        }
-    }
+    internal static T WithKernelDisabled<T>(Func<T> action) => AppSwitch.With(Bf16CrossEntropyKernel.DisableSwitch, action);
 }
 
 /// <summary>

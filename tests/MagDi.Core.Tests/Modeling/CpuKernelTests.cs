@@ -2,6 +2,7 @@ using MagDi.Generation;
 using MagDi.Lora;
 using MagDi.Modeling;
 using MagDi.Modeling.Kernels;
+using MagDi.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -13,18 +14,7 @@ namespace MagDi.Core.Tests.Modeling;
 public sealed class CpuKernelSwitch
 {
     /// <summary>Runs <paramref name="action"/> with the kernel off, then turns it back on.</summary>
-    internal static T WithKernelDisabled<T>(Func<T> action)
-    {
-        AppContext.SetSwitch(CpuKernels.DisableSwitch, true);
-        try
-        {
-            return action();
-        }
-        finally
-        {
-            AppContext.SetSwitch(CpuKernels.DisableSwitch, false);
-        }
-    }
+    internal static T WithKernelDisabled<T>(Func<T> action) => AppSwitch.With(CpuKernels.DisableSwitch, action);
 }
 
 /// <summary>The CPU matrix-vector kernel for decoding against libtorch's linear, and where it declines.</summary>

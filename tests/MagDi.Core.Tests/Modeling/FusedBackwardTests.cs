@@ -1,6 +1,7 @@
 using MagDi.Lora;
 using MagDi.Modeling;
 using MagDi.Modeling.Kernels;
+using MagDi.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,32 +12,10 @@ namespace MagDi.Core.Tests.Modeling;
 public sealed class FusedBackwardSwitch
 {
     /// <summary>Runs <paramref name="action"/> with the fused nodes off (libtorch's op-by-op graph), then turns them back on.</summary>
-    internal static T WithFusedBackwardDisabled<T>(Func<T> action)
-    {
-        AppContext.SetSwitch(ForwardKernels.DisableFusedBackwardSwitch, true);
-        try
-        {
-            return action();
-        }
-        finally
-        {
-            AppContext.SetSwitch(ForwardKernels.DisableFusedBackwardSwitch, false);
-        }
-    }
+    internal static T WithFusedBackwardDisabled<T>(Func<T> action) => AppSwitch.With(ForwardKernels.DisableFusedBackwardSwitch, action);
 
     /// <summary>Runs <paramref name="action"/> with the C# training kernels (LoRA dropout node, RMSNorm bf16 backward, bf16 loss) off, then turns them back on.</summary>
-    internal static T WithCpuTrainingKernelsDisabled<T>(Func<T> action)
-    {
-        AppContext.SetSwitch(ForwardKernels.DisableCpuTrainingKernelsSwitch, true);
-        try
-        {
-            return action();
-        }
-        finally
-        {
-            AppContext.SetSwitch(ForwardKernels.DisableCpuTrainingKernelsSwitch, false);
-        }
-    }
+    internal static T WithCpuTrainingKernelsDisabled<T>(Func<T> action) => AppSwitch.With(ForwardKernels.DisableCpuTrainingKernelsSwitch, action);
 }
 
 /// <summary>
