@@ -2,6 +2,16 @@ using System.Globalization;
 
 namespace MagDi.Quickstart;
 
+/// <summary>The base student a quickstart run distils into (both ship with the repository).</summary>
+public enum QuickstartStudent
+{
+    /// <summary>The default: 4 layers, width 128, 0.88M parameters (<c>new SyntheticBaseModelOptions()</c>).</summary>
+    Small,
+
+    /// <summary>Three times the capacity: 6 layers, width 192, 2.7M parameters (<c>SyntheticBaseModelOptions.Medium()</c>).</summary>
+    Medium,
+}
+
 /// <summary>Settings of one quickstart run (all have defaults that run offline on a CPU).</summary>
 public sealed class QuickstartOptions
 {
@@ -15,8 +25,12 @@ public sealed class QuickstartOptions
     /// </summary>
     public string? OutputDirectory { get; set; }
 
+    /// <summary>The base student; default <see cref="QuickstartStudent.Small"/>.</summary>
+    public QuickstartStudent Student { get; set; }
+
     /// <summary>The output folder this run uses.</summary>
-    public string EffectiveOutputDirectory => OutputDirectory ?? Path.Combine("out", Quick ? "quickstart-quick" : "quickstart");
+    public string EffectiveOutputDirectory => OutputDirectory ??
+        Path.Combine("out", (Quick ? "quickstart-quick" : "quickstart") + (Student == QuickstartStudent.Medium ? "-medium" : ""));
 
     /// <summary>Training seeds per row; null: 3 (default budget) or 2 (--quick).</summary>
     public int? Seeds { get; set; }
@@ -30,7 +44,7 @@ public sealed class QuickstartOptions
     /// <summary>The seed count this run uses.</summary>
     public int SeedCount => Seeds ?? (Quick ? 2 : 3);
 
-    /// <summary>Parses command-line arguments (<c>--quick --seeds N --first-seed S --out DIR --threads N</c>).</summary>
+    /// <summary>Parses command-line arguments (<c>--quick --student small|medium --seeds N --first-seed S --out DIR --threads N</c>).</summary>
     /// <exception cref="ArgumentException">An unknown option or a missing/invalid value.</exception>
     public static QuickstartOptions Parse(IReadOnlyList<string> args)
     {
@@ -61,6 +75,15 @@ public sealed class QuickstartOptions
             {
                 case "--quick": o.Quick = true; break;
                 case "--out": o.OutputDirectory = Value(); break;
+                case "--student":
+                    string student = Value();
+                    o.Student = student switch
+                    {
+                        "small" => QuickstartStudent.Small,
+                        "medium" => QuickstartStudent.Medium,
+                        _ => throw new ArgumentException($"--student must be small or medium (was '{student}')."),
+                    };
+                    break;
                 case "--seeds": o.Seeds = Integer(1, 100); break;
                 case "--first-seed": o.FirstSeed = Integer(0, 1_000_000); break;
                 case "--threads": o.Threads = Integer(1, 256); break;
@@ -74,6 +97,6 @@ public sealed class QuickstartOptions
 
     /// <summary>The usage text.</summary>
     public const string Usage =
-        "usage: dotnet run --project samples/MagDi.Quickstart -c Release -- [--quick] [--seeds N] [--first-seed S] [--out DIR] [--threads N]\n" +
+        "usage: dotnet run --project samples/MagDi.Quickstart -c Release -- [--quick] [--student small|medium] [--seeds N] [--first-seed S] [--out DIR] [--threads N]\n" +
         "       Real MAGs and a real checkpoint: magdi experiment --model DIR --mags FILE --test FILE --task T --out DIR (docs/cli.md).";
 }

@@ -37,8 +37,9 @@ public sealed class QuickstartRunner
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _console = console ?? AnsiConsole.Console;
-        _setup = options.Quick ? SyntheticExperimentOptions.Quick() : new SyntheticExperimentOptions();
-        _setup.PrebuiltBaseModels = SyntheticBaseModels.Shipped;
+        _setup = SyntheticBaseModels.UseStudent(
+            options.Quick ? SyntheticExperimentOptions.Quick() : new SyntheticExperimentOptions(),
+            options.Student == QuickstartStudent.Medium ? "medium" : "small");
     }
 
     /// <summary>Runs everything (reusing what an earlier run with the same --out finished) and returns what was measured.</summary>

@@ -59,6 +59,20 @@ public sealed class SyntheticBaseModelOptions
     /// <summary>The pretraining budget. Default 3000 steps of 32 texts (1.6 epochs), peak learning rate 2e-3, 100 warm-up steps.</summary>
     public PretrainingOptions Training { get; set; } = new() { Steps = 3000, BatchSize = 32, LearningRate = 2e-3, WarmupSteps = 100 };
 
+    /// <summary>
+    /// The default recipe with a larger student: width 192, 6 layers, 6 attention heads (head size 32, as the default's),
+    /// 3 key/value heads, SwiGLU width 576 (about 2.7M parameters, three times the default's). The corpus, tokenizer and
+    /// pretraining budget are the default's; only the student's capacity changes.
+    /// </summary>
+    public static SyntheticBaseModelOptions Medium() => new()
+    {
+        HiddenSize = 192,
+        Layers = 6,
+        AttentionHeads = 6,
+        KeyValueHeads = 3,
+        IntermediateSize = 576,
+    };
+
     /// <summary>A short hash of every setting: the name of the cache folder.</summary>
     internal string Fingerprint()
     {

@@ -107,7 +107,7 @@ public sealed class ExperimentCommandTests(CliFixture fixture)
     }
 
     [Fact]
-    public async Task Experiment_SyntheticWithAModel_AndPretrainWithoutSynthetic_AreRefused()
+    public async Task Experiment_SyntheticWithAModel_AndPretrainWithoutSyntheticOrWithAnUnknownStudent_AreRefused()
     {
         var (code, _, stderr) = await CliFixture.Run("experiment", "--synthetic", "--model", fixture.ModelDirectory, "--out", fixture.NewDirectory("s"));
         Assert.Equal(2, code);
@@ -116,5 +116,17 @@ public sealed class ExperimentCommandTests(CliFixture fixture)
         (code, _, stderr) = await CliFixture.Run("pretrain", "--out", fixture.NewDirectory("p"));
         Assert.Equal(2, code);
         Assert.Contains("pretrain needs --synthetic", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await CliFixture.Run("experiment", "--synthetic", "--student", "tiny", "--out", fixture.NewDirectory("s"));
+        Assert.Equal(2, code);
+        Assert.Contains("--student must be small or medium (was 'tiny')", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await CliFixture.Run("experiment", "--model", fixture.ModelDirectory, "--student", "medium", "--out", fixture.NewDirectory("s"));
+        Assert.Equal(2, code);
+        Assert.Contains("--student applies to --synthetic runs", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await CliFixture.Run("pretrain", "--synthetic", "--student", "large", "--out", fixture.NewDirectory("p"));
+        Assert.Equal(2, code);
+        Assert.Contains("--student must be small or medium (was 'large')", stderr, StringComparison.Ordinal);
     }
 }

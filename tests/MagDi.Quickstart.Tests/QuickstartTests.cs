@@ -115,4 +115,19 @@ public sealed class QuickstartTests
         Assert.Contains("--seeds", Assert.Throws<ArgumentException>(() => QuickstartOptions.Parse(["--seeds", "x"])).Message);
         Assert.Contains("needs a value", Assert.Throws<ArgumentException>(() => QuickstartOptions.Parse(["--out"])).Message);
     }
+
+    [Fact]
+    public void Parse_Student_PicksTheBase_AndItsOwnDefaultFolder()
+    {
+        Assert.Equal(QuickstartStudent.Small, QuickstartOptions.Parse([]).Student);
+        Assert.Equal(QuickstartStudent.Small, QuickstartOptions.Parse(["--student", "small"]).Student);
+        var medium = QuickstartOptions.Parse(["--student", "medium"]);
+        Assert.Equal(QuickstartStudent.Medium, medium.Student);
+        // Each student's runs have their own folder (a folder holding another student's runs is refused by the runner).
+        Assert.Equal(Path.Combine("out", "quickstart-medium"), medium.EffectiveOutputDirectory);
+        Assert.Equal(Path.Combine("out", "quickstart-quick-medium"), QuickstartOptions.Parse(["--quick", "--student", "medium"]).EffectiveOutputDirectory);
+        Assert.Equal("y", QuickstartOptions.Parse(["--student", "medium", "--out", "y"]).EffectiveOutputDirectory);
+        Assert.Contains("small or medium", Assert.Throws<ArgumentException>(() => QuickstartOptions.Parse(["--student", "large"])).Message);
+        Assert.Contains("needs a value", Assert.Throws<ArgumentException>(() => QuickstartOptions.Parse(["--student"])).Message);
+    }
 }

@@ -17,14 +17,40 @@ public sealed class ShippedBaseModelTests
 
     private static string ShippedRoot => Path.Combine(Machine.RepositoryRoot(), "samples", "Shared", "synthetic-base");
 
-    private static string PrefixFixture => Path.Combine(Machine.RepositoryRoot(), "tests", "TestData", "synthetic-base", $"pretraining-prefix-{PrefixSteps}.json");
+    private static string PrefixFixture(string student) => Path.Combine(
+        Machine.RepositoryRoot(), "tests", "TestData", "synthetic-base", student == "small" ? $"pretraining-prefix-{PrefixSteps}.json" : $"pretraining-prefix-{PrefixSteps}-{student}.json");
+
+    /// <summary>The recipes that ship: the default (small) student and <see cref="SyntheticBaseModelOptions.Medium"/>.</summary>
+    private static SyntheticBaseModelOptions Recipe(string student) => student switch
+    {
+        "small" => new SyntheticBaseModelOptions(),
+        "medium" => SyntheticBaseModelOptions.Medium(),
+        _ => throw new ArgumentOutOfRangeException(nameof(student)),
+    };
 
     [Fact]
-    public void TheCodesDefaultRecipe_IsTheShippedBase()
+    public void Medium_ChangesOnlyTheStudentsSize()
     {
-        var options = new SyntheticBaseModelOptions();
+        SyntheticBaseModelOptions small = Recipe("small"), medium = Recipe("medium");
+        Assert.NotEqual(small.Fingerprint(), medium.Fingerprint());
+        Assert.Equal((192, 6, 6, 3, 576), (medium.HiddenSize, medium.Layers, medium.AttentionHeads, medium.KeyValueHeads, medium.IntermediateSize));
+        Assert.Equal(small.HiddenSize / small.AttentionHeads, medium.HiddenSize / medium.AttentionHeads); // head size 32 in both
+        medium.HiddenSize = small.HiddenSize;
+        medium.Layers = small.Layers;
+        medium.AttentionHeads = small.AttentionHeads;
+        medium.KeyValueHeads = small.KeyValueHeads;
+        medium.IntermediateSize = small.IntermediateSize;
+        Assert.Equal(small.Fingerprint(), medium.Fingerprint()); // corpus, tokenizer and pretraining budget are the default's
+    }
+
+    [Theory]
+    [InlineData("small")]
+    [InlineData("medium")]
+    public void TheCodesRecipe_IsTheShippedBase(string student)
+    {
+        SyntheticBaseModelOptions options = Recipe(student);
         Assert.True(SyntheticBaseModel.IsBuilt(ShippedRoot, options),
-            $"No shipped base for the default recipe {options.Fingerprint()} in {ShippedRoot}: rebuild it with eng/rebuild-synthetic-base.sh.");
+            $"No shipped base for the {student} recipe {options.Fingerprint()} in {ShippedRoot}: rebuild it with eng/rebuild-synthetic-base.sh.");
         string directory = SyntheticBaseModel.PathFor(ShippedRoot, options);
         using var recipe = JsonDocument.Parse(File.ReadAllText(Path.Combine(directory, "recipe.json")));
         Assert.Equal(SyntheticBaseModel.RecipeVersion, recipe.RootElement.GetProperty("recipe").GetString());
@@ -78,10 +104,13 @@ public sealed class ShippedBaseModelTests
         }
     }
 
-    [Fact]
-    public async Task Rebuild_ReproducesTheShippedTokenizerAndConfig_AndTheFirstPretrainingSteps()
+    [Theory]
+    [InlineData("small")]
+    [InlineData("medium")]
+    public async Task Rebuild_ReproducesTheShippedTokenizerAndConfig_AndTheFirstPretrainingSteps(string student)
     {
-        var options = new SyntheticBaseModelOptions();
+        SyntheticBaseModelOptions options = Recipe(student);
+        string prefixFixture = PrefixFixture(student);
         string shipped = SyntheticBaseModel.PathFor(ShippedRoot, options);
         string temp = TestStudent.TempDirectory();
         try
@@ -99,12 +128,12 @@ public sealed class ShippedBaseModelTests
             Dictionary<string, double[]> stats = WeightStatistics(Path.Combine(temp, "model.safetensors"));
             if (Environment.GetEnvironmentVariable("MAGDI_WRITE_FIXTURES") == "1")
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(PrefixFixture)!);
-                File.WriteAllText(PrefixFixture, JsonSerializer.Serialize(stats, Indented));
+                Directory.CreateDirectory(Path.GetDirectoryName(prefixFixture)!);
+                File.WriteAllText(prefixFixture, JsonSerializer.Serialize(stats, Indented));
             }
 
-            Assert.True(File.Exists(PrefixFixture), $"Missing {PrefixFixture}; write it with MAGDI_WRITE_FIXTURES=1.");
-            var expected = JsonSerializer.Deserialize<Dictionary<string, double[]>>(File.ReadAllText(PrefixFixture))!;
+            Assert.True(File.Exists(prefixFixture), $"Missing {prefixFixture}; write it with MAGDI_WRITE_FIXTURES=1.");
+            var expected = JsonSerializer.Deserialize<Dictionary<string, double[]>>(File.ReadAllText(prefixFixture))!;
             Assert.Equal(expected.Keys.Order(), stats.Keys.Order());
             foreach (var (name, values) in expected)
             {

@@ -61,6 +61,11 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
         [Description("With --synthetic: the small budget (fewer questions and steps).")]
         public bool Quick { get; set; }
 
+        /// <summary>The synthetic base student's size.</summary>
+        [CommandOption("--student <SIZE>")]
+        [Description("With --synthetic: small (default, 0.88M parameters) or medium (2.7M parameters) base student; both ship with the samples.")]
+        public string? Student { get; set; }
+
         /// <summary>The output folder.</summary>
         [CommandOption("--out <DIR>")]
         [Description("Output folder: runs/<row>/seed-<s>/ (adapter, metrics, predictions), table.md, results.json, plot.png. Running again with the same folder reuses finished runs.")]
@@ -189,6 +194,16 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
             if (string.IsNullOrWhiteSpace(Out))
             {
                 return ValidationResult.Error("--out is required.");
+            }
+
+            if (Student is not null && !Synthetic)
+            {
+                return ValidationResult.Error("--student applies to --synthetic runs (with --model, the model is the student).");
+            }
+
+            if (Student is not (null or "small" or "medium"))
+            {
+                return ValidationResult.Error($"--student must be small or medium (was '{Student}').");
             }
 
             if (Synthetic)
@@ -380,8 +395,9 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
 
     private async Task<MagDiExperimentBuilder> SyntheticAsync(Settings settings, string outDir, CancellationToken ct)
     {
-        SyntheticExperimentOptions options = settings.Quick ? SyntheticExperimentOptions.Quick() : new SyntheticExperimentOptions();
-        options.PrebuiltBaseModels = SyntheticBaseModels.Shipped;
+        SyntheticExperimentOptions options = SyntheticBaseModels.UseStudent(
+            settings.Quick ? SyntheticExperimentOptions.Quick() : new SyntheticExperimentOptions(), settings.Student ?? "small");
+
         if (!settings.Json)
         {
             await output.Out.WriteLineAsync("Preparing the synthetic set-up (base student, simulated discussions)...");

@@ -27,6 +27,11 @@ public sealed class PretrainCommand(CliOutput output) : AsyncCommand<PretrainCom
         [Description("Folder that receives synthetic-base-<fingerprint>/ (config.json, model.safetensors, tokenizer files, recipe.json). An existing finished base of the same recipe is reused.")]
         public string? Out { get; set; }
 
+        /// <summary>The student's size.</summary>
+        [CommandOption("--student <SIZE>")]
+        [Description("small (default: 4 layers, width 128, 0.88M parameters) or medium (6 layers, width 192, 2.7M parameters); both ship with the samples.")]
+        public string? Student { get; set; }
+
         /// <summary>Pretraining steps.</summary>
         [CommandOption("--steps <N>")]
         [Description("Pretraining steps (default 3000, the shipped base's).")]
@@ -53,6 +58,11 @@ public sealed class PretrainCommand(CliOutput output) : AsyncCommand<PretrainCom
                 return ValidationResult.Error("pretrain needs --synthetic (the synthetic experiment's corpus; other corpora: PretrainingTrainer in MagDi.Training).");
             }
 
+            if (Student is not (null or "small" or "medium"))
+            {
+                return ValidationResult.Error($"--student must be small or medium (was '{Student}').");
+            }
+
             return string.IsNullOrWhiteSpace(Out) ? ValidationResult.Error("--out is required.") : ValidationResult.Success();
         }
     }
@@ -60,7 +70,7 @@ public sealed class PretrainCommand(CliOutput output) : AsyncCommand<PretrainCom
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var options = new SyntheticBaseModelOptions();
+        var options = settings.Student == "medium" ? SyntheticBaseModelOptions.Medium() : new SyntheticBaseModelOptions();
         if (settings.Steps is int steps) options.Training.Steps = steps;
         if (settings.Problems is int problems) options.Problems = problems;
         if (settings.Seed is int seed) options.Seed = seed;
