@@ -1,4 +1,7 @@
 using System.Text.Json;
+using MagDi.Cli.Commands;
+using MagDi.Training;
+using MagDi.Training.Experiments;
 
 namespace MagDi.Cli.Tests;
 
@@ -128,5 +131,20 @@ public sealed class ExperimentCommandTests(CliFixture fixture)
         (code, _, stderr) = await CliFixture.Run("pretrain", "--synthetic", "--student", "large", "--out", fixture.NewDirectory("p"));
         Assert.Equal(2, code);
         Assert.Contains("--student must be small or medium (was 'large')", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SyntheticEvaluation_KeepsTheSetUpsAnswerLength_WhenOnlyTheDecodingChanges()
+    {
+        Assert.Null(ExperimentCommand.SyntheticEvaluation(new ExperimentCommand.Settings { Synthetic = true }));
+        Assert.Null(ExperimentCommand.SyntheticEvaluation(new ExperimentCommand.Settings { Decoding = "paper" })); // not --synthetic
+
+        var sampled = ExperimentCommand.SyntheticEvaluation(new ExperimentCommand.Settings { Synthetic = true, Decoding = "paper" })!;
+        Assert.Equal(DecodingStrategy.Paper, sampled.Decoding);
+        Assert.Equal(new SyntheticExperimentOptions().MaxNewTokens, sampled.MaxNewTokens); // 160: the longest teacher style needs about 130
+        Assert.Equal(64, sampled.BatchSize);
+
+        var shorter = ExperimentCommand.SyntheticEvaluation(new ExperimentCommand.Settings { Synthetic = true, MaxNewTokens = 50, EvalBatchSize = 8 })!;
+        Assert.Equal((DecodingStrategy.Greedy, 50, 8), (shorter.Decoding, shorter.MaxNewTokens, shorter.BatchSize));
     }
 }

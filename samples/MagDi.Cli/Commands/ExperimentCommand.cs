@@ -150,7 +150,7 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
 
         /// <summary>Generation length.</summary>
         [CommandOption("--max-new-tokens <N>")]
-        [Description("Longest generated answer (default 300, the paper's; 96 with --synthetic).")]
+        [Description("Longest generated answer (default 300, the paper's; 160 with --synthetic, the quickstart's).")]
         [NumberRange(1, 1_000_000)]
         public int? MaxNewTokens { get; set; }
 
@@ -495,14 +495,29 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
                 else if (steps is int limit) o.WarmupSteps = Math.Min(o.WarmupSteps, Math.Max(0, limit / 10));
             });
         });
-        if (s.Synthetic && (s.MaxNewTokens is not null || s.EvalBatchSize is not null || !s.Decoding.Equals("greedy", StringComparison.OrdinalIgnoreCase)))
+        if (SyntheticEvaluation(s) is EvaluationOptions evaluation)
         {
-            builder.WithEvaluation(new EvaluationOptions
-            {
-                MaxNewTokens = s.MaxNewTokens ?? 96,
-                BatchSize = s.EvalBatchSize ?? 64,
-                Decoding = s.Decoding.Trim().Equals("paper", StringComparison.OrdinalIgnoreCase) ? DecodingStrategy.Paper : DecodingStrategy.Greedy,
-            });
+            builder.WithEvaluation(evaluation);
         }
+    }
+
+    /// <summary>
+    /// The evaluation a --synthetic run uses when an evaluation option is given; null keeps the synthetic set-up's own
+    /// (greedy, <see cref="SyntheticExperimentOptions.MaxNewTokens"/> tokens, 64 questions at a time). An option left out
+    /// keeps the set-up's value, so <c>--decoding paper</c> alone does not shorten the answers.
+    /// </summary>
+    internal static EvaluationOptions? SyntheticEvaluation(Settings s)
+    {
+        if (!s.Synthetic || (s.MaxNewTokens is null && s.EvalBatchSize is null && s.Decoding.Trim().Equals("greedy", StringComparison.OrdinalIgnoreCase)))
+        {
+            return null;
+        }
+
+        return new EvaluationOptions
+        {
+            MaxNewTokens = s.MaxNewTokens ?? new SyntheticExperimentOptions().MaxNewTokens,
+            BatchSize = s.EvalBatchSize ?? 64,
+            Decoding = s.Decoding.Trim().Equals("paper", StringComparison.OrdinalIgnoreCase) ? DecodingStrategy.Paper : DecodingStrategy.Greedy,
+        };
     }
 }
