@@ -1,4 +1,5 @@
 using System.Globalization;
+using MagDi.Samples;
 
 namespace MagDi.Quickstart;
 
@@ -81,7 +82,7 @@ public sealed class QuickstartOptions
                     {
                         "small" => QuickstartStudent.Small,
                         "medium" => QuickstartStudent.Medium,
-                        _ => throw new ArgumentException($"--student must be small or medium (was '{student}')."),
+                        _ => throw new ArgumentException(SyntheticBaseModels.UnknownStudent(student)),
                     };
                     break;
                 case "--seeds": o.Seeds = Integer(1, 100); break;

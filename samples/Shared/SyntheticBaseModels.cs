@@ -9,26 +9,36 @@ internal static class SyntheticBaseModels
     /// <summary>The folder of shipped <c>synthetic-base-{fingerprint}</c> checkpoints.</summary>
     public static string Shipped => Path.Combine(AppContext.BaseDirectory, "synthetic-base");
 
+    /// <summary>Whether <paramref name="student"/> names a shipped base student (<c>small</c> or <c>medium</c>); null means the default.</summary>
+    public static bool IsKnown(string? student) => student is null or "small" or "medium";
+
+    /// <summary>The error for a <c>--student</c> value that names no shipped base student.</summary>
+    public static string UnknownStudent(string? student) => $"--student must be small or medium (was '{student}').";
+
+    /// <summary>The recipe of a shipped base student: the default (<c>small</c>) or <see cref="SyntheticBaseModelOptions.Medium"/>.</summary>
+    /// <exception cref="ArgumentException"><paramref name="student"/> names no shipped student.</exception>
+    public static SyntheticBaseModelOptions Recipe(string student) => student switch
+    {
+        "small" => new SyntheticBaseModelOptions(),
+        "medium" => SyntheticBaseModelOptions.Medium(),
+        _ => throw new ArgumentException(UnknownStudent(student)),
+    };
+
     /// <summary>
-    /// Points <paramref name="setup"/> at the shipped bases and, for <c>medium</c>, at the larger student
-    /// (<see cref="SyntheticBaseModelOptions.Medium"/>) with the learning rate the quickstart's selection procedure picked
-    /// for it: the lowest next-token validation loss of Level 1 (120 steps of 4 MAGs, 100 held-out MAGs) among 3e-3, 1e-2
-    /// and 3e-2 (validation losses 1.762, 1.866, 2.352; the small student's, by the same procedure: 1.679, 1.592, 1.703,
-    /// so it keeps 1e-2). docs/quickstart.md has the whole procedure.
+    /// Points <paramref name="setup"/> at the shipped bases and at <paramref name="student"/>'s recipe. For <c>medium</c>
+    /// it also sets the learning rate the quickstart's selection procedure picked for it: the lowest next-token validation
+    /// loss of Level 1 (120 steps of 4 MAGs, 100 held-out MAGs) among 3e-3, 1e-2 and 3e-2 (validation losses 1.762, 1.866,
+    /// 2.352; the small student's, by the same procedure: 1.679, 1.592, 1.703, so it keeps 1e-2). docs/quickstart.md has
+    /// the whole procedure.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="student"/> names no shipped student.</exception>
     public static SyntheticExperimentOptions UseStudent(SyntheticExperimentOptions setup, string student)
     {
         setup.PrebuiltBaseModels = Shipped;
-        switch (student)
+        setup.BaseModel = Recipe(student);
+        if (student == "medium")
         {
-            case "small":
-                break;
-            case "medium":
-                setup.BaseModel = SyntheticBaseModelOptions.Medium();
-                setup.LearningRate = 3e-3;
-                break;
-            default:
-                throw new ArgumentException($"--student must be small or medium (was '{student}').");
+            setup.LearningRate = 3e-3;
         }
 
         return setup;

@@ -201,9 +201,9 @@ public sealed class ExperimentCommand(CliOutput output) : AsyncCommand<Experimen
                 return ValidationResult.Error("--student applies to --synthetic runs (with --model, the model is the student).");
             }
 
-            if (Student is not (null or "small" or "medium"))
+            if (!SyntheticBaseModels.IsKnown(Student))
             {
-                return ValidationResult.Error($"--student must be small or medium (was '{Student}').");
+                return ValidationResult.Error(SyntheticBaseModels.UnknownStudent(Student));
             }
 
             if (Synthetic)

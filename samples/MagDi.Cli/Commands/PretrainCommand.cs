@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using MagDi.Cli.Infrastructure;
+using MagDi.Samples;
 using MagDi.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -58,9 +59,9 @@ public sealed class PretrainCommand(CliOutput output) : AsyncCommand<PretrainCom
                 return ValidationResult.Error("pretrain needs --synthetic (the synthetic experiment's corpus; other corpora: PretrainingTrainer in MagDi.Training).");
             }
 
-            if (Student is not (null or "small" or "medium"))
+            if (!SyntheticBaseModels.IsKnown(Student))
             {
-                return ValidationResult.Error($"--student must be small or medium (was '{Student}').");
+                return ValidationResult.Error(SyntheticBaseModels.UnknownStudent(Student));
             }
 
             return string.IsNullOrWhiteSpace(Out) ? ValidationResult.Error("--out is required.") : ValidationResult.Success();
@@ -70,7 +71,7 @@ public sealed class PretrainCommand(CliOutput output) : AsyncCommand<PretrainCom
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var options = settings.Student == "medium" ? SyntheticBaseModelOptions.Medium() : new SyntheticBaseModelOptions();
+        SyntheticBaseModelOptions options = SyntheticBaseModels.Recipe(settings.Student ?? "small");
         if (settings.Steps is int steps) options.Training.Steps = steps;
         if (settings.Problems is int problems) options.Problems = problems;
         if (settings.Seed is int seed) options.Seed = seed;
