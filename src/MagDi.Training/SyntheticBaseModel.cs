@@ -62,7 +62,9 @@ public sealed class SyntheticBaseModelOptions
     /// <summary>
     /// The default recipe with a larger student: width 192, 6 layers, 6 attention heads (head size 32, as the default's),
     /// 3 key/value heads, SwiGLU width 576 (about 2.7M parameters, three times the default's). The corpus, tokenizer and
-    /// pretraining budget are the default's; only the student's capacity changes.
+    /// pretraining budget are the default's; only the student's capacity changes. The quickstart distils it with
+    /// <see cref="Experiments.SyntheticExperimentOptions.LearningRate"/> 3e-3 (the default's selection procedure picks that
+    /// for it; docs/quickstart.md), not the default 1e-2: set it when you use this recipe in a <c>SyntheticExperiment</c>.
     /// </summary>
     public static SyntheticBaseModelOptions Medium() => new()
     {
