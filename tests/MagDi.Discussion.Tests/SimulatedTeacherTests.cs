@@ -172,7 +172,7 @@ public class SimulatedCorpusDiversityTests
                         // No fixed agreement boilerplate, no text of the previous round; the repaired step is named.
                         Assert.DoesNotContain("I reviewed the solutions of the other agents", node.Reasoning, StringComparison.Ordinal);
                         Assert.All(g.NodesInRound(round - 1), p => Assert.DoesNotContain(p.Reasoning, node.Reasoning, StringComparison.Ordinal));
-                        Assert.Matches(@"Correction|went wrong|my error|Rechecked|Fixing my count|I revise", node.Reasoning);
+                        Assert.Matches(@"Correction|went wrong|my error|Rechecked|Fixing my count|I revise|I made a mistake", node.Reasoning);
                     }
                 }
             }
@@ -186,11 +186,34 @@ public class SimulatedCorpusDiversityTests
         string Text(string agent) => string.Join(" ", graphs.SelectMany(g => g.NodesInRound(0)).Where(n => n.Agent == agent && n.IsValid).Select(n => n.Reasoning));
 
         string gpt4 = Text("gpt4"), claude = Text("claude"), bard = Text("bard");
-        Assert.DoesNotContain(" plus ", gpt4, StringComparison.Ordinal);     // equations
-        Assert.Contains(" plus ", claude, StringComparison.Ordinal);         // words for operations
-        Assert.DoesNotContain(" = ", claude, StringComparison.Ordinal);
-        Assert.Matches(@"(Gains|Added|Losses|Removed): \d+ \+ \d+ = \d+", bard); // sums first
+        // All three compute in the question's order with equations, as the ReConcile agents do; no default teacher groups
+        // the gains and losses first, and none writes the operations in words.
+        foreach (string text in new[] { gpt4, claude, bard })
+        {
+            Assert.Matches(@"\d+ [-+*] \d+ = \d+", text);
+            Assert.DoesNotMatch(@"(Gains|Added|Losses|Removed): \d+ \+ \d+ = \d+", text);
+            Assert.DoesNotContain(" plus ", text, StringComparison.Ordinal);
+        }
+
+        Assert.Matches(@"After \w+[^:]*: \d+ [-+*] \d+ = \d+\.", gpt4);                                  // labelled equations
+        Assert.Matches(@"(First|Then|Next|After that|Second|Finally), \w+ ", claude);                      // prose ...
+        Assert.Matches(@"- \w+ [a-z ]+ (\d+|them): \d+ [-+*] \d+ = \d+ \w+", claude);                     // ... or bullets
+        Assert.Matches(@"\d\. After \w+[^,]*, \w+ has \d+ \w+ because \d+ [-+*] \d+ = \d+\.", bard);     // numbered reasons ...
+        Assert.Matches(@"(so \w+ has|This gives us|: )\d* ?\d+ [-+*] \d+ = \d+", bard);                     // ... or "so" sentences
+        Assert.Contains("Therefore, ", bard, StringComparison.Ordinal);
+        Assert.DoesNotContain("Therefore, ", gpt4 + claude, StringComparison.Ordinal);
         Assert.True(claude.Length > 1.5 * gpt4.Length, "claude is the verbose one");
+    }
+
+    [Fact]
+    public void GroupedStyle_StillSumsGainsAndLossesFirst()
+    {
+        var profile = SimulatedTeacherProfile.Weak() with { Style = TeacherStyle.Grouped, Accuracy = 1, FormatNoiseRate = 0, MalformedRate = 0 };
+        var questions = MagDi.Tasks.Synthetic.SyntheticBenchmark.Generate(
+            MagDi.Tasks.Synthetic.SyntheticFamily.Arithmetic, 40, new MagDi.Tasks.Synthetic.SyntheticBenchmarkOptions { Seed = 3, MinSteps = 3, MaxSteps = 4 });
+        string text = string.Join(" ", questions.Select(q => DiscussionReplyParser.Parse(
+            new SimulatedTeacher(profile, seed: 1).Reply([new ChatMessage(ChatRole.User, "Question: " + q.Text)]), ReasoningTasks.Gsm8k).Reply!.Reasoning));
+        Assert.Matches(@"(Gains|Added|Losses|Removed): \d+ \+ \d+ = \d+", text);
     }
 
     [Fact]

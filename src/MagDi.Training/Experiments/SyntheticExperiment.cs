@@ -251,7 +251,7 @@ public static class SyntheticExperiment
     {
         string json = JsonSerializer.Serialize(new
         {
-            version = 1,
+            version = 2, // 2: the teachers compute in the question's order (bard explains each step, claude writes equations)
             options.Seed,
             options.TrainingQuestions,
             options.TestQuestions,

@@ -8,11 +8,25 @@ public enum TeacherStyle
     /// <summary>Short labelled equations, one per event, in the question's order ("After buying 5: 12 + 5 = 17.").</summary>
     Equations,
 
-    /// <summary>Verbose prose with the operations in words ("so the total becomes 12 plus 5, which is 17").</summary>
+    /// <summary>
+    /// Verbose prose in the question's order, each operation an equation in the sentence ("First, Ann buys 5 more, so the
+    /// total becomes 12 + 5 = 17."), or the same facts as hyphen bullets.
+    /// </summary>
     Narrative,
 
-    /// <summary>Gains and losses summed first, then combined; doublings split the work into segments ("Gains: 5 + 8 = 13.").</summary>
+    /// <summary>
+    /// Gains and losses summed first, then combined; doublings split the work into segments ("Gains: 5 + 8 = 13."). No
+    /// default profile writes this way: the ReConcile transcripts' agents all compute in the question's order. It stays as a
+    /// teacher whose form of computation differs from the others'.
+    /// </summary>
     Grouped,
+
+    /// <summary>
+    /// One sentence per event that states it and the equation it gives, framed by a plan and a "Therefore" ("Ann buys 5,
+    /// so Ann has 12 + 5 = 17 pens."), or a numbered list of facts with their reasons ("2. After buying 5, Ann has 17 pens
+    /// because 12 + 5 = 17.").
+    /// </summary>
+    Explained,
 }
 
 /// <summary>
@@ -21,8 +35,9 @@ public enum TeacherStyle
 /// </summary>
 /// <remarks>
 /// The defaults (<see cref="Defaults"/>) are three teachers that differ the way GPT-4, Claude 2 and Bard differ in the
-/// ReConcile transcripts the paper distils: different accuracy, wording and step order, different characteristic mistakes,
-/// and confidence that is informative but overconfident to different degrees.
+/// ReConcile transcripts the paper distils: different accuracy, wording and layout (all three compute in the question's
+/// order and write equations, as the agents in those transcripts do), different characteristic mistakes, and confidence
+/// that is informative but overconfident to different degrees.
 /// </remarks>
 public sealed record SimulatedTeacherProfile
 {
@@ -93,7 +108,7 @@ public sealed record SimulatedTeacherProfile
     };
 
     /// <summary>
-    /// A good teacher after Claude 2: verbose prose, misreads quantities and confuses operations, somewhat overconfident and
+    /// A good teacher after Claude 2: verbose prose or bullets, misreads quantities and confuses operations, somewhat overconfident and
     /// open to persuasion (accuracy 0.82).
     /// </summary>
     public static SimulatedTeacherProfile Average(string name = "claude") => new()
@@ -116,14 +131,14 @@ public sealed record SimulatedTeacherProfile
     };
 
     /// <summary>
-    /// The weakest teacher, after Bard: sums gains and losses first, skips steps and confuses operations, overconfident and
-    /// quick to follow the majority (accuracy 0.74).
+    /// The weakest teacher, after Bard: explains each step ("so ... = ...", or a numbered list), skips steps and confuses
+    /// operations, overconfident and quick to follow the majority (accuracy 0.74).
     /// </summary>
     public static SimulatedTeacherProfile Weak(string name = "bard") => new()
     {
         Name = name,
         Accuracy = 0.74,
-        Style = TeacherStyle.Grouped,
+        Style = TeacherStyle.Explained,
         Mistakes = new Dictionary<ReasoningMistake, double>
         {
             [ReasoningMistake.SkippedStep] = 0.3,

@@ -7,8 +7,13 @@ namespace MagDi.Graphs.Discussion.Simulation;
 /// Writes a simulated teacher's reasoning for a <see cref="SyntheticDerivation"/> in its <see cref="TeacherStyle"/>: the
 /// first solution, a revision that repairs the step other agents contradicted, and a restatement that defends a kept answer.
 /// Wording is drawn from the given random source, so two solutions by one teacher differ the way two samples of an LLM do,
-/// while its structure (step order, equations or words, verbosity) stays its own.
+/// while its structure (layout, framing, verbosity) stays its own.
 /// </summary>
+/// <remarks>
+/// Shared as source (src/Shared/Synthetic) by the simulated teachers in MagDi.Graphs and the pretraining textbook in
+/// MagDi.Training, so the synthetic base student has seen every form a teacher writes in (as a real base model has seen
+/// text like GPT-4's), and the two cannot drift apart.
+/// </remarks>
 internal static class TeacherWriter
 {
     /// <summary>A full solution.</summary>
@@ -16,6 +21,7 @@ internal static class TeacherWriter
     {
         TeacherStyle.Narrative => Narrative(d, rng),
         TeacherStyle.Grouped => Grouped(d, rng),
+        TeacherStyle.Explained => Explained(d, rng),
         _ => Equations(d, rng),
     };
 
@@ -48,6 +54,7 @@ internal static class TeacherWriter
             {
                 TeacherStyle.Narrative => Pick(rng, "I agree with the other agents; every step checks out.", "All of us reached the same result, and I agree with it."),
                 TeacherStyle.Grouped => Pick(rng, "I agree: same total as the others.", "Everyone got the same total; I agree."),
+                TeacherStyle.Explained => Pick(rng, $"I agree with the other agents that the answer is {d.Answer}.", "I agree with the other agents, and our reasoning matches."),
                 _ => Pick(rng, "I agree with the other solutions.", "The other solutions match mine; I agree."),
             };
         }
@@ -82,36 +89,95 @@ internal static class TeacherWriter
     private static string Narrative(SyntheticDerivation d, Random rng)
     {
         ProblemStructure p = d.Problem;
-        var parts = new List<string>
+        var active = d.Steps.Where(s => !s.Skipped).ToList();
+        var parts = new List<string>();
+        if (rng.Next(4) == 0)
         {
-            Pick(rng, "Let's work through this step by step.", $"Let me trace the {p.Items} one event at a time.", "I'll follow each change in order."),
-            Pick(rng, $"{p.Subject} begins with {N(d.Start)} {p.Items}.", $"Initially, {p.Subject} has {N(d.Start)} {p.Items}."),
-        };
-        bool first = true;
-        foreach (DerivationStep s in d.Steps.Where(s => !s.Skipped))
-        {
-            string then = first ? Pick(rng, "First", "To start") : Pick(rng, "Then", "Next", "After that");
-            first = false;
-            string verb = p.VerbOf(s.Index);
-            string a = N(s.Before), b = N(s.Used.Operand), c = N(s.After);
-            parts.Add(s.Used.Operator switch
+            // Claude lists the facts as hyphen bullets or numbered lines in 2 of its 8 GSM8K chains in ReConcile's samples.
+            parts.Add(Pick(rng, $"To calculate how many {p.Items} {p.Subject} has at the end:", $"Tracking the {p.Items} through each event:", "Here is each event in order:"));
+            parts.Add(Pick(rng, $"- {p.Subject} starts with {N(d.Start)} {p.Items}", $"- Initially: {N(d.Start)} {p.Items}"));
+            foreach (DerivationStep s in active)
             {
-                '+' when s.Stated.Operator == '*' => $"{then}, {p.Subject} {verb} the amount, so we add {b} to {a}, which is {c}.",
-                '+' => Pick(rng,
-                    $"{then}, {p.Subject} {verb} {b} more, so the total becomes {a} plus {b}, which is {c}.",
-                    $"{then}, {p.Subject} {verb} {b}, bringing the count from {a} up to {a} plus {b}, that is {c}."),
-                '-' => Pick(rng,
-                    $"{then}, {p.Subject} {verb} {b}, leaving {a} minus {b}, which is {c}.",
-                    $"{then}, {p.Subject} {verb} {b}, so {a} minus {b} leaves {c}."),
-                _ => Pick(rng,
-                    $"{then}, the amount {(s.Used.Operand == 2 ? "doubles" : "triples")}: {a} times {b} is {c}.",
-                    $"{then}, {p.Subject} {verb} them, giving {a} times {b}, which equals {c}."),
-            });
+                string eq = Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
+                parts.Add(Pick(rng, $"- {p.Subject} {Event(p, s)}: {eq} {p.Items}", $"- {p.Subject} {Event(p, s)}, so there are {eq} {p.Items}"));
+            }
+        }
+        else
+        {
+            bool ordinals = rng.Next(2) == 0;
+            parts.Add(Pick(rng, "Let's work through this step by step.", $"Let me trace the {p.Items} one event at a time.", "I'll follow each change in order."));
+            parts.Add(Pick(rng, $"{p.Subject} begins with {N(d.Start)} {p.Items}.", $"Initially, {p.Subject} has {N(d.Start)} {p.Items}."));
+            for (int i = 0; i < active.Count; i++)
+            {
+                DerivationStep s = active[i];
+                string then = ordinals
+                    ? (i == 0 ? "First" : i == active.Count - 1 && i > 1 ? "Finally" : i == 1 ? "Second" : "Third")
+                    : i == 0 ? Pick(rng, "First", "To start") : Pick(rng, "Then", "Next", "After that");
+                string verb = p.VerbOf(s.Index);
+                string a = N(s.Before), b = N(s.Used.Operand), c = N(s.After);
+                parts.Add(s.Used.Operator switch
+                {
+                    '+' when s.Stated.Operator == '*' => $"{then}, {p.Subject} {verb} the amount, so we add {b}: {a} + {b} = {c}.",
+                    '+' => Pick(rng,
+                        $"{then}, {p.Subject} {verb} {b} more, so the total becomes {a} + {b} = {c}.",
+                        $"{then}, {p.Subject} {verb} {b}, bringing the count from {a} up to {a} + {b} = {c}."),
+                    '-' => Pick(rng,
+                        $"{then}, {p.Subject} {verb} {b}, leaving {a} - {b} = {c}.",
+                        $"{then}, {p.Subject} {verb} {b}, so {a} - {b} = {c} remain."),
+                    _ => Pick(rng,
+                        $"{then}, the amount {(s.Used.Operand == 2 ? "doubles" : "triples")}: {a} * {b} = {c}.",
+                        $"{then}, {p.Subject} {verb} them, giving {a} * {b} = {c}."),
+                });
+            }
         }
 
         parts.Add(Conclusion(TeacherStyle.Narrative, d, rng));
         return string.Join(" ", parts);
     }
+
+    private static string Explained(SyntheticDerivation d, Random rng)
+    {
+        ProblemStructure p = d.Problem;
+        var active = d.Steps.Where(s => !s.Skipped).ToList();
+        var parts = new List<string>();
+        if (rng.Next(8) == 0)
+        {
+            // Bard's numbered form, 1 of its 8 GSM8K chains in ReConcile's samples: each line a fact and the equation it rests
+            // on ("2. She drinks 32 ounces a day because 2 x 16 = 32.").
+            parts.Add($"{p.Subject} starts with {N(d.Start)} {p.Items}.");
+            for (int i = 0; i < active.Count; i++)
+            {
+                DerivationStep s = active[i];
+                parts.Add($"{i + 1}. After {Gerund(p, s)}, {p.Subject} has {N(s.After)} {p.Items} because {Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After)}.");
+            }
+        }
+        else
+        {
+            parts.Add(Pick(rng,
+                $"To find how many {p.Items} {p.Subject} has now, we need to follow each change in order.",
+                $"To answer this question, we first need to track the {p.Items} {p.Subject} has after each event."));
+            parts.Add(Pick(rng, $"We know that {p.Subject} starts with {N(d.Start)} {p.Items}.", $"{p.Subject} starts with {N(d.Start)} {p.Items}."));
+            foreach (DerivationStep s in active)
+            {
+                string eq = Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
+                string how = s.Used.Operator switch { '+' => "add", '-' => "subtract", _ => "multiply by" };
+                parts.Add(Pick(rng,
+                    $"{p.Subject} {Event(p, s)}, so {p.Subject} has {eq} {p.Items}.",
+                    $"Since {p.Subject} {Event(p, s)}, we {how} {N(s.Used.Operand)}: {eq}.",
+                    $"{p.Subject} {Event(p, s)}. This gives us {eq}."));
+            }
+        }
+
+        parts.Add(Conclusion(TeacherStyle.Explained, d, rng));
+        return string.Join(" ", parts);
+    }
+
+    /// <summary>The event of step <paramref name="s"/> as the question words it, with the quantity the solver used.</summary>
+    private static string Event(ProblemStructure p, DerivationStep s) =>
+        s.Stated.Operator == '*' ? $"{p.VerbOf(s.Index)} them" : $"{p.VerbOf(s.Index)} {N(s.Used.Operand)}";
+
+    private static string Gerund(ProblemStructure p, DerivationStep s) =>
+        s.Stated.Operator == '*' ? p.GerundOf(s.Index) : $"{p.GerundOf(s.Index)} {N(s.Used.Operand)}";
 
     private static string Grouped(SyntheticDerivation d, Random rng)
     {
@@ -187,6 +253,9 @@ internal static class TeacherWriter
                     ? $"That leaves {p.Subject} with {f} {p.Items}, which is more than {t}."
                     : $"That leaves {p.Subject} with {f} {p.Items}, which is not more than {t}.",
                 TeacherStyle.Grouped => more ? $"{f} > {t}." : $"{f} <= {t}.",
+                TeacherStyle.Explained => more
+                    ? $"Therefore, {p.Subject} has {f} {p.Items}, which is more than {t}."
+                    : $"Therefore, {p.Subject} has {f} {p.Items}, which is not more than {t}.",
                 _ => more ? $"Compare: {f} is more than {t}." : $"Compare: {f} is not more than {t}.",
             };
         }
@@ -195,6 +264,7 @@ internal static class TeacherWriter
         {
             TeacherStyle.Narrative => Pick(rng, $"That means {p.Subject} ends up with {f} {p.Items}.", $"So in the end there are {f} {p.Items}."),
             TeacherStyle.Grouped => Pick(rng, $"Total: {f} {p.Items}.", $"Answer: {f}."),
+            TeacherStyle.Explained => Pick(rng, $"Therefore, {p.Subject} has {f} {p.Items}.", $"Therefore, {p.Subject} ends up with {f} {p.Items}."),
             _ => Pick(rng, $"Final count: {f} {p.Items}.", $"{p.Subject} has {f} {p.Items} now.", $"Result: {f}."),
         };
     }
@@ -210,6 +280,9 @@ internal static class TeacherWriter
                 $"Looking at the other solutions, I see where I went wrong: {what}",
                 $"After comparing with the other agents, I found my error: {what}"),
             TeacherStyle.Grouped => Pick(rng, $"Rechecked: {what}", $"Fixing my count: {what}"),
+            TeacherStyle.Explained => Pick(rng,
+                $"I made a mistake in my previous answer: {what}",
+                $"Upon reviewing the other agents' answers, I see my error: {what}"),
             _ => Pick(rng, $"Correction: {what}", $"I revise my answer. {Capitalize(what)}"),
         };
     }
@@ -260,6 +333,7 @@ internal static class TeacherWriter
         {
             TeacherStyle.Narrative => $"I disagree with the answer {other}: as far as I can tell, {step}, so I keep {mine.Answer}.",
             TeacherStyle.Grouped => $"Not {other}: {step}.",
+            TeacherStyle.Explained => $"I disagree with the answer {other} because {step}, so the answer is still {mine.Answer}.",
             _ => $"The answer {other} does not hold: {step}.",
         };
     }
@@ -279,6 +353,9 @@ internal static class TeacherWriter
                 ? Pick(rng, $"I double-checked each step and I still get {N(d.Final)}.", "Going over the events again gives the same result.")
                 : $"To double-check, undoing the last step gives {inverse}, which matches the step before, so I still get {N(d.Final)}.",
             TeacherStyle.Grouped => Pick(rng, $"Recount confirms {N(d.Final)}.", $"Same result as before: {N(d.Final)}."),
+            TeacherStyle.Explained => inverse is null
+                ? $"I checked my answer by going through the steps again, and I still get {N(d.Final)}."
+                : $"I checked my answer by working backwards: {inverse}, which matches the previous step.",
             _ => inverse is null ? $"Check: the result is still {N(d.Final)}." : $"Check: {inverse}.",
         };
     }
