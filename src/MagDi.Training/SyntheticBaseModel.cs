@@ -87,7 +87,7 @@ public sealed class SyntheticBaseModelOptions
 /// <summary>
 /// Builds (or reuses) the pretrained base student of the synthetic benchmark with the library itself: a byte-level BPE
 /// tokenizer and a small Llama model pretrained by <see cref="PretrainingTrainer"/> on a corpus of synthetic problems
-/// with textbook-style worked solutions by five authors of its own, never on teacher output. The result is a Hugging Face
+/// with textbook-style worked solutions by seven authors (three of its own, and every teacher form), never on teacher output. The result is a Hugging Face
 /// checkpoint folder (<c>config.json</c>, <c>model.safetensors</c>, <c>tokenizer.json</c>, <c>tokenizer_config.json</c>) plus
 /// <c>recipe.json</c>, loadable with <see cref="CausalLanguageModel.FromPretrained"/> like any real checkpoint.
 /// </summary>
@@ -98,7 +98,7 @@ public sealed class SyntheticBaseModelOptions
 /// </remarks>
 public static partial class SyntheticBaseModel
 {
-    internal const string RecipeVersion = "magdi-synthetic-base/3";
+    internal const string RecipeVersion = "magdi-synthetic-base/4"; // 4: the textbook writes in every teacher form (seven authors)
 
     internal static readonly JsonSerializerOptions RecipeJson = new()
     {

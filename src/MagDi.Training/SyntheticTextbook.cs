@@ -1,4 +1,5 @@
 using System.Globalization;
+using MagDi.Graphs.Discussion.Simulation;
 using MagDi.Tasks.Synthetic;
 
 namespace MagDi.Training;
@@ -42,9 +43,10 @@ internal sealed class SyntheticTextbookOptions
 
 /// <summary>
 /// Worked solutions of synthetic problems as a corpus written by many authors, for the text a base student is pretrained on
-/// before it ever sees a teacher. Each solution is written by one of five authors with a coherent way of explaining (plain
-/// equations, labelled equations, prose, gains and losses summed first, or a terse running total), its wording drawn from a
-/// few variants, as a web corpus holds many consistent writers rather than one voice; at
+/// before it ever sees a teacher. Each solution is written by one of seven authors with a coherent way of explaining (plain
+/// equations, prose with the operations in words, a terse running total, and the four <see cref="TeacherStyle"/> forms:
+/// labelled equations, prose or bullets with equations, gains and losses summed first, and explained steps), its wording
+/// drawn from a few variants, as a web corpus holds many consistent writers rather than one voice; at
 /// <see cref="SyntheticTextbookOptions.MistakeRate"/> a solution has one mistake that the following steps build on. It is
 /// not teacher output: it is written over easier problems, and shares the ways of writing that teachers use, as a real base
 /// model's corpus shares them with GPT-4's, without copying any teacher.
@@ -82,42 +84,52 @@ internal static class SyntheticTextbook
         }
     }
 
+    /// <summary>
+    /// The ways of writing a solution: three of the textbook's own, and every <see cref="TeacherStyle"/>, written by the
+    /// teachers' own writer so that the base student has seen each form a teacher uses (as a real base model's corpus holds
+    /// text like GPT-4's, Claude's and Bard's) and the two cannot drift apart.
+    /// </summary>
+    private enum Author
+    {
+        PlainEquations,
+        ProseInWords,
+        RunningTotal,
+        LabelledEquations,
+        Narrative,
+        Grouped,
+        Explained,
+    }
+
+    private static readonly Author[] Authors = Enum.GetValues<Author>();
+
     /// <summary>The wording of a derivation by one of the authors, drawn from <paramref name="rng"/>.</summary>
     internal static string Render(SyntheticDerivation d, Random rng)
     {
         ProblemStructure p = d.Problem;
         var active = d.Steps.Where(x => !x.Skipped).ToList();
-        int author = rng.Next(5);
-        if (author == 3 && active.Count < 2)
+        Author author = Authors[rng.Next(Authors.Length)];
+        if (author == Author.Grouped && active.Count < 2)
         {
-            author = 0; // nothing to group
+            author = Author.PlainEquations; // nothing to group
         }
 
-        var parts = new List<string>();
         string s = p.Subject, items = p.Items, start = N(d.Start);
+        var parts = new List<string>();
         switch (author)
         {
-            case 0: // plain equations
+            case Author.LabelledEquations:
+                return TeacherWriter.Solve(TeacherStyle.Equations, d, rng);
+            case Author.Narrative:
+                return TeacherWriter.Solve(TeacherStyle.Narrative, d, rng);
+            case Author.Grouped:
+                return TeacherWriter.Solve(TeacherStyle.Grouped, d, rng);
+            case Author.Explained:
+                return TeacherWriter.Solve(TeacherStyle.Explained, d, rng);
+            case Author.PlainEquations:
                 parts.Add(Pick(rng, $"{s} starts with {start} {items}.", $"At first {s} has {start} {items}.", $"We begin with {start} {items}."));
                 parts.AddRange(active.Select(x => Equation(x) + "."));
                 break;
-            case 1: // labelled equations
-                parts.Add(Pick(rng, $"Start: {start} {items}.", $"Initial amount: {start} {items}.", $"{s} starts with {start} {items}."));
-                int label = rng.Next(3);
-                foreach (DerivationStep x in active)
-                {
-                    string gerund = p.GerundOf(x.Index);
-                    string what = x.Stated.Operator == '*' ? string.Empty : " " + N(x.Used.Operand);
-                    parts.Add(label switch
-                    {
-                        0 => $"After {gerund}{what}: {Equation(x)}.",
-                        1 => $"{Capital(gerund)}{what}: {Equation(x)}.",
-                        _ => $"{s} {p.VerbOf(x.Index)}{what}: {Equation(x)}.",
-                    });
-                }
-
-                break;
-            case 2: // prose
+            case Author.ProseInWords:
                 parts.Add(Pick(rng, "Let's work through this step by step.", "We follow each change in order.", "Let me solve it one event at a time."));
                 parts.Add(Pick(rng, $"{s} begins with {start} {items}.", $"Initially, {s} has {start} {items}."));
                 for (int i = 0; i < active.Count; i++)
@@ -126,11 +138,7 @@ internal static class SyntheticTextbook
                 }
 
                 break;
-            case 3: // gains and losses first
-                parts.Add(Pick(rng, $"{s} starts with {start}.", $"Start = {start}."));
-                parts.AddRange(GroupedSteps(active, rng));
-                break;
-            default: // terse running total
+            default: // a terse running total
                 parts.Add($"{start} {items}.");
                 parts.AddRange(active.Select(x => x.Used.Operator switch
                 {
@@ -145,7 +153,7 @@ internal static class SyntheticTextbook
         return string.Join(" ", parts.Where(x => x.Length > 0));
     }
 
-    private static string Conclusion(SyntheticDerivation d, int author, Random rng)
+    private static string Conclusion(SyntheticDerivation d, Author author, Random rng)
     {
         ProblemStructure p = d.Problem;
         string f = N(d.Final);
@@ -153,17 +161,15 @@ internal static class SyntheticTextbook
         {
             string t = N(p.Threshold!.Value);
             bool more = d.Final > p.Threshold.Value;
-            return author is 3 or 4
+            return author == Author.RunningTotal
                 ? (more ? $"{f} > {t}." : $"{f} <= {t}.")
                 : (more ? $"{f} is more than {t}." : $"{f} is not more than {t}.");
         }
 
         return author switch
         {
-            0 => Pick(rng, $"{p.Subject} has {f} {p.Items} now.", string.Empty),
-            1 => Pick(rng, $"Final count: {f} {p.Items}.", $"Result: {f}.", $"{p.Subject} has {f} {p.Items} now."),
-            2 => Pick(rng, $"That means {p.Subject} ends up with {f} {p.Items}.", $"So in the end there are {f} {p.Items}."),
-            3 => Pick(rng, $"Total: {f} {p.Items}.", $"Answer: {f}."),
+            Author.PlainEquations => Pick(rng, $"{p.Subject} has {f} {p.Items} now.", string.Empty),
+            Author.ProseInWords => Pick(rng, $"That means {p.Subject} ends up with {f} {p.Items}.", $"So in the end there are {f} {p.Items}."),
             _ => string.Empty,
         };
     }
@@ -187,49 +193,8 @@ internal static class SyntheticTextbook
         };
     }
 
-    /// <summary>Gains and losses of each stretch between doublings summed first, then combined.</summary>
-    private static IEnumerable<string> GroupedSteps(List<DerivationStep> active, Random rng)
-    {
-        int i = 0;
-        while (i < active.Count)
-        {
-            if (active[i].Used.Operator == '*')
-            {
-                DerivationStep m = active[i++];
-                yield return $"{(m.Used.Operand == 2 ? "Doubled" : "Tripled")}: {Equation(m)}.";
-                continue;
-            }
-
-            var segment = new List<DerivationStep>();
-            while (i < active.Count && active[i].Used.Operator != '*')
-            {
-                segment.Add(active[i++]);
-            }
-
-            if (segment.Count == 1)
-            {
-                yield return $"{Equation(segment[0])}.";
-                continue;
-            }
-
-            var gains = segment.Where(x => x.Used.Operator == '+').ToList();
-            var losses = segment.Where(x => x.Used.Operator == '-').ToList();
-            int gainTotal = gains.Sum(x => x.Used.Operand) + (gains.Count > 1 ? gains.Sum(x => x.Slip) : 0);
-            int lossTotal = losses.Sum(x => x.Used.Operand) - (losses.Count > 1 ? losses.Sum(x => x.Slip) : 0);
-            if (gains.Count > 1) yield return $"{Pick(rng, "Gains", "Added", "In total gained")}: {string.Join(" + ", gains.Select(x => N(x.Used.Operand)))} = {N(gainTotal)}.";
-            if (losses.Count > 1) yield return $"{Pick(rng, "Losses", "Removed", "In total lost")}: {string.Join(" + ", losses.Select(x => N(x.Used.Operand)))} = {N(lossTotal)}.";
-            int before = segment[0].Before, after = segment[^1].After;
-            string net = gains.Count == 0 ? $"{N(before)} - {N(lossTotal)} = {N(after)}"
-                : losses.Count == 0 ? $"{N(before)} + {N(gainTotal)} = {N(after)}"
-                : $"{N(before)} + {N(gainTotal)} - {N(lossTotal)} = {N(after)}";
-            yield return Pick(rng, $"Net: {net}.", $"So {net}.", $"{net}.");
-        }
-    }
-
     internal static string Equation(DerivationStep s) =>
         string.Create(CultureInfo.InvariantCulture, $"{s.Before} {s.Used.Operator} {s.Used.Operand} = {s.After}");
-
-    private static string Capital(string s) => s.Length == 0 ? s : char.ToUpperInvariant(s[0]) + s[1..];
 
     private static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -20,4 +20,22 @@ public class SyntheticTextbookTests
         // The same seed writes the same text.
         Assert.Equal(examples.Select(e => e.Reasoning), SyntheticTextbook.Write(problems, new SyntheticTextbookOptions { MistakeRate = 0.2, Seed = 5 }).Select(e => e.Reasoning));
     }
+
+    [Fact]
+    public void Textbook_WritesInEveryTeacherForm_AndItsOwn()
+    {
+        var problems = SyntheticBenchmark.Generate(SyntheticFamily.Arithmetic, 700, new SyntheticBenchmarkOptions { Seed = 4, MinSteps = 2 });
+        string text = string.Join("\n", SyntheticTextbook.Write(problems, new SyntheticTextbookOptions { Seed = 1 }).Select(e => e.Reasoning));
+
+        // The four teacher forms, written by the teachers' own writer ...
+        Assert.Matches(@"After \w+[^:]*: \d+ [-+*] \d+ = \d+\.", text);                          // labelled equations (gpt4)
+        Assert.Matches(@"(First|Then|Next|After that|Second|Finally), \w+ [a-z ]+[^.]* \d+ [-+*] \d+ = \d+", text); // prose with equations (claude)
+        Assert.Matches(@"- \w+ [a-z ]+ (\d+|them): \d+ [-+*] \d+ = \d+ \w+", text);                 // bullets (claude)
+        Assert.Matches(@"(Gains|Added|Losses|Removed): \d+ \+ \d+ = \d+", text);                      // gains and losses first
+        Assert.Matches(@"Therefore, \w+ (has|ends up with) \d+", text);                               // explained steps (bard)
+        Assert.Matches(@"\d\. After \w+[^,]*, \w+ has \d+ \w+ because \d+ [-+*] \d+ = \d+\.", text);   // numbered reasons (bard)
+        // ... and the textbook's own.
+        Assert.Matches(@"\d+ plus \d+, which is \d+", text);
+        Assert.Matches(@"(Plus|Minus|Times) \d+: \d+\.", text);
+    }
 }
