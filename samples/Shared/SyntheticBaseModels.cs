@@ -27,8 +27,8 @@ internal static class SyntheticBaseModels
     /// <summary>
     /// Points <paramref name="setup"/> at the shipped bases and at <paramref name="student"/>'s recipe. For <c>medium</c>
     /// it also sets the learning rate the quickstart's selection procedure picked for it: the lowest next-token validation
-    /// loss of Level 1 (120 steps of 4 MAGs, 100 held-out MAGs) among 3e-3, 1e-2 and 3e-2 (validation losses 1.762, 1.866,
-    /// 2.352; the small student's, by the same procedure: 1.679, 1.592, 1.703, so it keeps 1e-2). docs/quickstart.md has
+    /// loss of Level 1 (120 steps of 4 MAGs, 100 held-out MAGs) among 3e-3, 1e-2 and 3e-2 (on the current bases: medium
+    /// 1.432, 1.620, 1.710; small, by the same procedure, 1.496, 1.396, 1.696, so it keeps 1e-2). docs/quickstart.md has
     /// the whole procedure.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="student"/> names no shipped student.</exception>
