@@ -31,7 +31,8 @@ public sealed class QuickstartOptions
 
     /// <summary>The output folder this run uses.</summary>
     public string EffectiveOutputDirectory => OutputDirectory ??
-        Path.Combine("out", (Quick ? "quickstart-quick" : "quickstart") + (Student == QuickstartStudent.Medium ? "-medium" : ""));
+        Path.Combine("out", (Quick ? "quickstart-quick" : "quickstart") + (Student == QuickstartStudent.Medium ? "-medium" : "")
+            + (KeepAgreementSentences ? "-keep-agreement" : ""));
 
     /// <summary>Training seeds per row; null: 3 (default budget) or 2 (--quick).</summary>
     public int? Seeds { get; set; }
@@ -42,10 +43,16 @@ public sealed class QuickstartOptions
     /// <summary>Intra-op CPU threads; null: 2 (or the core count when smaller), 1 with --quick.</summary>
     public int? Threads { get; set; }
 
+    /// <summary>
+    /// Train on the teachers' reasoning as written, without the release's removal of "I agree"/"I disagree" sentences
+    /// (<c>--keep-agreement-sentences</c>; the ablation in docs/quickstart.md). Default false: the release's cleaning.
+    /// </summary>
+    public bool KeepAgreementSentences { get; set; }
+
     /// <summary>The seed count this run uses.</summary>
     public int SeedCount => Seeds ?? (Quick ? 2 : 3);
 
-    /// <summary>Parses command-line arguments (<c>--quick --student small|medium --seeds N --first-seed S --out DIR --threads N</c>).</summary>
+    /// <summary>Parses command-line arguments (<c>--quick --student small|medium --seeds N --first-seed S --out DIR --threads N --keep-agreement-sentences</c>).</summary>
     /// <exception cref="ArgumentException">An unknown option or a missing/invalid value.</exception>
     public static QuickstartOptions Parse(IReadOnlyList<string> args)
     {
@@ -88,6 +95,7 @@ public sealed class QuickstartOptions
                 case "--seeds": o.Seeds = Integer(1, 100); break;
                 case "--first-seed": o.FirstSeed = Integer(0, 1_000_000); break;
                 case "--threads": o.Threads = Integer(1, 256); break;
+                case "--keep-agreement-sentences": o.KeepAgreementSentences = true; break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"Unknown option '{a}'.\n{Usage}");
             }
@@ -98,6 +106,6 @@ public sealed class QuickstartOptions
 
     /// <summary>The usage text.</summary>
     public const string Usage =
-        "usage: dotnet run --project samples/MagDi.Quickstart -c Release -- [--quick] [--student small|medium] [--seeds N] [--first-seed S] [--out DIR] [--threads N]\n" +
+        "usage: dotnet run --project samples/MagDi.Quickstart -c Release -- [--quick] [--student small|medium] [--seeds N] [--first-seed S] [--out DIR] [--threads N] [--keep-agreement-sentences]\n" +
         "       Real MAGs and a real checkpoint: magdi experiment --model DIR --mags FILE --test FILE --task T --out DIR (docs/cli.md).";
 }

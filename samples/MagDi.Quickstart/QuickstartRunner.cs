@@ -40,6 +40,7 @@ public sealed class QuickstartRunner
         _setup = SyntheticBaseModels.UseStudent(
             options.Quick ? SyntheticExperimentOptions.Quick() : new SyntheticExperimentOptions(),
             options.Student == QuickstartStudent.Medium ? "medium" : "small");
+        _setup.StripAgreementSentences = !options.KeepAgreementSentences;
     }
 
     /// <summary>Runs everything (reusing what an earlier run with the same --out finished) and returns what was measured.</summary>

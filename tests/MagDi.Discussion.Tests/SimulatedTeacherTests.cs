@@ -180,6 +180,43 @@ public class SimulatedCorpusDiversityTests
     }
 
     [Fact]
+    public async Task EveryLaterRoundAnswer_StatesItsStance_AndTheReleasesCleaningLeavesTheSolution()
+    {
+        // ReConcile's debate prompt: "Clearly state which point of view you agree or disagree with and why." The release
+        // removes those sentences before training; what is left must still be a worked solution.
+        var graphs = await DefaultTeamMags(120, seed: 6);
+        int later = 0, changed = 0;
+        foreach (InteractionGraph g in graphs)
+        {
+            for (int round = 1; round < g.RoundCount; round++)
+            {
+                foreach (MagNode node in g.NodesInRound(round).Where(n => n.IsValid))
+                {
+                    later++;
+                    MagNode before = g.Nodes[g.IndexOf(node.Agent, round - 1)];
+                    bool isChange = before.IsValid && before.Answer != node.Answer;
+                    changed += isChange ? 1 : 0;
+                    string[] sentences = System.Text.RegularExpressions.Regex.Split(node.Reasoning, @"(?<=[.!?])\s+");
+                    Assert.Contains(sentences, s => s.StartsWith("I agree", StringComparison.Ordinal) || s.StartsWith("I disagree", StringComparison.Ordinal));
+                    if (isChange)
+                    {
+                        // A changed answer agrees with the answer it adopts, before naming its error.
+                        Assert.StartsWith("I agree", node.Reasoning, StringComparison.Ordinal);
+                    }
+
+                    string cleaned = MagDi.Graphs.IO.ReasoningCleaner.RemoveAgreementSentences(node.Reasoning);
+                    Assert.DoesNotContain("I agree", cleaned, StringComparison.Ordinal);
+                    Assert.DoesNotContain("I disagree", cleaned, StringComparison.Ordinal);
+                    Assert.Matches(@"\d+ [-+*] \d+ = \d+", cleaned);
+                    Assert.Contains(node.Answer!, cleaned, StringComparison.Ordinal);
+                }
+            }
+        }
+
+        Assert.True(later > 60 && changed > 10, $"{later} later-round answers, {changed} changed");
+    }
+
+    [Fact]
     public async Task DefaultTeachers_WriteInTheirOwnStyles()
     {
         var graphs = await DefaultTeamMags(60, seed: 8);

@@ -130,4 +130,16 @@ public sealed class QuickstartTests
         Assert.Contains("small or medium", Assert.Throws<ArgumentException>(() => QuickstartOptions.Parse(["--student", "large"])).Message);
         Assert.Contains("needs a value", Assert.Throws<ArgumentException>(() => QuickstartOptions.Parse(["--student"])).Message);
     }
+
+    [Fact]
+    public void Parse_KeepAgreementSentences_IsTheAblation_WithItsOwnDefaultFolder()
+    {
+        Assert.False(QuickstartOptions.Parse([]).KeepAgreementSentences);
+        var keep = QuickstartOptions.Parse(["--keep-agreement-sentences"]);
+        Assert.True(keep.KeepAgreementSentences);
+        Assert.Equal(Path.Combine("out", "quickstart-keep-agreement"), keep.EffectiveOutputDirectory);
+        Assert.Equal(Path.Combine("out", "quickstart-medium-keep-agreement"), QuickstartOptions.Parse(["--student", "medium", "--keep-agreement-sentences"]).EffectiveOutputDirectory);
+        // The library's experiment trains on cleaned reasoning unless told otherwise, as the release does.
+        Assert.True(new MagDi.Training.Experiments.SyntheticExperimentOptions().StripAgreementSentences);
+    }
 }

@@ -42,6 +42,12 @@ public sealed class AnalysisRowsTests : IDisposable
         // The quickstart's rows: no analysis row unless asked for.
         MagDiExperiment plain = SyntheticExperiment.CreateBuilder(data, options).WithSeeds(1).WithOutputDirectory(Path.Combine(_root, "plain")).Build();
         Assert.DoesNotContain(plain.RowNames, n => n.Contains("SC@", StringComparison.Ordinal) || n.Contains("DSS", StringComparison.Ordinal) || n.Contains(", ", StringComparison.Ordinal));
+        // Every trained row learns from reasoning cleaned as the release cleans it, unless the options say otherwise.
+        Assert.All(plain.RowOptions.Values, o => Assert.True(o.StripAgreementSentences));
+        options.StripAgreementSentences = false;
+        MagDiExperiment kept = SyntheticExperiment.CreateBuilder(data, options).WithSeeds(1).WithOutputDirectory(Path.Combine(_root, "kept")).Build();
+        Assert.All(kept.RowOptions.Values, o => Assert.False(o.StripAgreementSentences));
+        Assert.Equal(plain.RowOptions.Count, kept.RowOptions.Count);
 
         string output = Path.Combine(_root, "analyses");
         ExperimentReport report = await MagDiExperiment.CreateBuilder()

@@ -92,6 +92,9 @@ public sealed partial class MagDiExperiment
     /// <summary>The seeds, in order.</summary>
     public IReadOnlyList<int> Seeds => _setup.Seeds;
 
+    /// <summary>Each trained row's resolved training options (before the seed and output folder of a run).</summary>
+    internal IReadOnlyDictionary<string, MagDiTrainingOptions> RowOptions => _setup.RowOptions;
+
     /// <summary>The folder that receives the runs and the report.</summary>
     public string OutputDirectory => _setup.OutputDirectory;
 

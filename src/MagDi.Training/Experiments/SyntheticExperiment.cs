@@ -54,6 +54,14 @@ public sealed class SyntheticExperimentOptions
     /// </summary>
     public double LearningRate { get; set; } = 1e-2;
 
+    /// <summary>
+    /// Train on reasoning with the sentences that start "I agree"/"I disagree" removed, as the authors' release does before
+    /// training (<see cref="MagDiTrainingOptions.StripAgreementSentences"/>). Default true: the paper does not describe this
+    /// step, and it is the pipeline behind the paper's numbers. The teachers state such a stance in every later-round
+    /// answer, as ReConcile's debate prompt asks them to.
+    /// </summary>
+    public bool StripAgreementSentences { get; set; } = true;
+
     /// <summary>Longest generated answer at test time (greedy decoding). Default 160 (the longest teacher style needs about 130).</summary>
     public int MaxNewTokens { get; set; } = 160;
 
@@ -225,7 +233,8 @@ public static class SyntheticExperiment
                 .WithLora()
                 .WithSchedule(epochs: 100_000, warmupSteps: Math.Max(1, options.Steps / 10), maxSteps: options.Steps)
                 .WithBatchSize(options.BatchSize, gradientAccumulationSteps: 1)
-                .WithLearningRate(options.LearningRate))
+                .WithLearningRate(options.LearningRate)
+                .Configure(o => o.StripAgreementSentences = options.StripAgreementSentences))
             .WithEvaluation(new EvaluationOptions { MaxNewTokens = options.MaxNewTokens, BatchSize = 64 });
     }
 
@@ -251,7 +260,8 @@ public static class SyntheticExperiment
     {
         string json = JsonSerializer.Serialize(new
         {
-            version = 2, // 2: the teachers compute in the question's order (bard explains each step, claude writes equations)
+            version = 3, // 2: the teachers compute in the question's order (bard explains each step, claude writes equations);
+                         // 3: every later-round answer states its stance ("I agree ..."/"I disagree ...")
             options.Seed,
             options.TrainingQuestions,
             options.TestQuestions,

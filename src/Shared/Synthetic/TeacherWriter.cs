@@ -29,16 +29,22 @@ internal static class TeacherWriter
     /// A changed answer: which step of the previous solution was wrong (as the other agents' answers showed), then the new
     /// solution derived again in the teacher's own style.
     /// </summary>
+    /// <remarks>
+    /// It opens by agreeing with the agents who gave the new answer: ReConcile's debate prompt asks every agent to "clearly
+    /// state which point of view you agree or disagree with and why", and the MAGDi release strips those sentences.
+    /// </remarks>
     public static string Revise(TeacherStyle style, SyntheticDerivation previous, SyntheticDerivation revised, Random rng)
     {
+        string stance = Agreement(style, revised.Answer, changed: true, rng);
         string repair = Repair(style, previous, revised, rng);
-        return repair + " " + Solve(style, revised, rng);
+        return stance + " " + repair + " " + Solve(style, revised, rng);
     }
 
     /// <summary>
-    /// A kept answer: the solution written again, with one refinement (a check, a rebuttal of a disagreeing answer, or
-    /// agreement with the others).
+    /// A kept answer: the solution written again, with the teacher's stance (a rebuttal of a disagreeing answer, or
+    /// agreement with the others, sometimes followed by a check), as ReConcile's debate prompt asks for.
     /// </summary>
+    /// <remarks>The stance is a sentence that starts "I disagree" or "I agree", the form the release's cleaning removes.</remarks>
     public static string Restate(TeacherStyle style, SyntheticDerivation d, IReadOnlyList<string> otherAnswers, Random rng)
     {
         string solution = Solve(style, d, rng);
@@ -48,19 +54,18 @@ internal static class TeacherWriter
         {
             refinement = Rebuttal(style, d, theirs, k, other);
         }
-        else if (other is null && rng.Next(2) == 0)
+        else if (other is null)
         {
-            refinement = style switch
+            refinement = Agreement(style, d.Answer, changed: false, rng);
+            if (rng.Next(2) == 0)
             {
-                TeacherStyle.Narrative => Pick(rng, "I agree with the other agents; every step checks out.", "All of us reached the same result, and I agree with it."),
-                TeacherStyle.Grouped => Pick(rng, "I agree: same total as the others.", "Everyone got the same total; I agree."),
-                TeacherStyle.Explained => Pick(rng, $"I agree with the other agents that the answer is {d.Answer}.", "I agree with the other agents, and our reasoning matches."),
-                _ => Pick(rng, "I agree with the other solutions.", "The other solutions match mine; I agree."),
-            };
+                refinement += " " + Check(style, d, rng);
+            }
         }
         else
         {
-            refinement = Check(style, d, rng);
+            // A dissenting answer no derivation of this problem reaches: the stance without a step to point at.
+            refinement = Disagreement(style, other) + " " + Check(style, d, rng);
         }
 
         return rng.Next(3) == 0 ? refinement + " " + solution : solution + " " + refinement;
@@ -332,11 +337,31 @@ internal static class TeacherWriter
         return style switch
         {
             TeacherStyle.Narrative => $"I disagree with the answer {other}: as far as I can tell, {step}, so I keep {mine.Answer}.",
-            TeacherStyle.Grouped => $"Not {other}: {step}.",
+            TeacherStyle.Grouped => $"I disagree with {other}: {step}.",
             TeacherStyle.Explained => $"I disagree with the answer {other} because {step}, so the answer is still {mine.Answer}.",
-            _ => $"The answer {other} does not hold: {step}.",
+            _ => $"I disagree with the answer {other}: {step}.",
         };
     }
+
+    /// <summary>A stance sentence that agrees with the agents who answered <paramref name="answer"/>.</summary>
+    private static string Agreement(TeacherStyle style, string answer, bool changed, Random rng) => (style, changed) switch
+    {
+        (TeacherStyle.Narrative, true) => Pick(rng, $"I agree with the agents who think the answer is {answer}; their reasoning holds up.", $"I agree with the other agents that the answer is {answer}."),
+        (TeacherStyle.Narrative, false) => Pick(rng, "I agree with the other agents; every step checks out.", "I agree with the other agents, since all of us reached the same result."),
+        (TeacherStyle.Grouped, true) => Pick(rng, $"I agree with {answer}.", $"I agree: {answer}."),
+        (TeacherStyle.Grouped, false) => Pick(rng, "I agree: same total as the others.", "I agree with the others' total."),
+        (TeacherStyle.Explained, true) => Pick(rng, $"I agree with the other agents that the answer is {answer}.", $"I agree with the agents who think the answer is {answer}."),
+        (TeacherStyle.Explained, false) => Pick(rng, $"I agree with the other agents that the answer is {answer}.", "I agree with the other agents, and our reasoning matches."),
+        (_, true) => Pick(rng, $"I agree with the answer {answer}.", $"I agree with the other agents: {answer}."),
+        _ => Pick(rng, "I agree with the other solutions.", "I agree with the other agents."),
+    };
+
+    /// <summary>A stance sentence that disagrees with <paramref name="other"/> without naming a step.</summary>
+    private static string Disagreement(TeacherStyle style, string other) => style switch
+    {
+        TeacherStyle.Grouped => $"I disagree with {other}.",
+        _ => $"I disagree with the answer {other}.",
+    };
 
     private static string Check(TeacherStyle style, SyntheticDerivation d, Random rng)
     {
