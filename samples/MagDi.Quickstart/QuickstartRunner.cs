@@ -75,8 +75,11 @@ public sealed class QuickstartRunner
         var builder = SyntheticExperiment.CreateBuilder(data, _setup)
             .WithSeedCount(_options.SeedCount, _options.FirstSeed)
             .WithOutputDirectory(Path.Combine(outDir, "experiment"));
+        string reasoning = _setup.StripAgreementSentences
+            ? "reasoning cleaned as the release cleans it (\"I agree\"/\"I disagree\" sentences removed)"
+            : "reasoning as the teachers wrote it (--keep-agreement-sentences)";
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
-            $"Every student: LoRA r16 on q_proj/v_proj of the base, {_setup.Steps} steps of {_setup.BatchSize} MAGs, lr {_setup.LearningRate:G3}, greedy answers up to {_setup.MaxNewTokens} tokens.")));
+            $"Every student: LoRA r16 on q_proj/v_proj of the base, {_setup.Steps} steps of {_setup.BatchSize} MAGs, lr {_setup.LearningRate:G3}, greedy answers up to {_setup.MaxNewTokens} tokens; {reasoning}.")));
         ExperimentReport report = await ExperimentConsole.RunAsync(_console, builder, cancellationToken);
         files.AddRange(report.Files);
 

@@ -46,6 +46,10 @@ public sealed class QuickstartTests
                 Assert.InRange(r.Accuracy.Mean, r.Accuracy.Low, r.Accuracy.High);
             });
 
+            // The console says what the students learn from: reasoning cleaned as the release cleans it.
+            // (The console wraps long lines, so the text is compared with its white space folded.)
+            Assert.Contains("reasoning cleaned as the release cleans it", System.Text.RegularExpressions.Regex.Replace(output.ToString(), @"\s+", " "), StringComparison.Ordinal);
+
             // The base student answers some held-out questions on its own (the paper's "No teacher" row), not all.
             ExperimentRowResult noTeacher = experiment.Rows[0];
             Assert.InRange(noTeacher.Accuracy.Mean, 0.01, 0.99);
