@@ -75,10 +75,10 @@ public sealed class ShippedBaseModelTests
         string directory = SyntheticBaseModel.PathFor(ShippedRoot, Recipe(student));
         using var model = MagDi.Modeling.CausalLanguageModel.FromPretrained(directory);
         model.eval();
-        var tokenizer = MagDi.Tokenization.TokenizerLoader.Load(directory);
-        var template = new MagDiPromptTemplate(MagDi.Tokenization.PromptFormat.Mistral);
+        var tokenizer = TokenizerLoader.Load(directory);
+        var template = new MagDiPromptTemplate(PromptFormat.Mistral);
         var setup = new MagDi.Training.Experiments.SyntheticExperimentOptions();
-        var problems = MagDi.Tasks.Synthetic.SyntheticBenchmark.Generate(MagDi.Tasks.Synthetic.SyntheticFamily.Arithmetic, 30, new MagDi.Tasks.Synthetic.SyntheticBenchmarkOptions
+        var problems = SyntheticBenchmark.Generate(SyntheticFamily.Arithmetic, 30, new SyntheticBenchmarkOptions
         {
             Seed = 77,
             MinSteps = setup.Benchmark.MinSteps,
@@ -88,23 +88,22 @@ public sealed class ShippedBaseModelTests
         });
         var runner = new MagDi.Graphs.Discussion.DiscussionRunner(
             MagDi.Graphs.Discussion.Simulation.SimulatedTeacher.CreateTeam(setup.Seed), new MagDi.Graphs.Discussion.DiscussionOptions { MaxRounds = 0 });
-        var loss = new Dictionary<string, (double Sum, int Tokens)>();
+        var loss = new Dictionary<string, (double Sum, long Tokens)>();
         foreach (var problem in problems)
         {
             var question = problem.ToQuestion();
             var graph = (await runner.DiscussAsync(question)).Graph;
             foreach (var node in graph.NodesInRound(0).Where(n => n.IsValid && n.IsCorrect))
             {
-                var example = tokenizer.TokenizeExample(template.RenderNode(MagDi.Tasks.Synthetic.SyntheticTasks.For(problem.Family), question, node.Reasoning, node.Answer));
+                var example = tokenizer.TokenizeExample(template.RenderNode(SyntheticTasks.For(problem.Family), question, node.Reasoning, node.Answer));
                 using var scope = NewDisposeScope();
-                using var ids = tensor(example.Ids.Select(i => (long)i).ToArray()).unsqueeze(0);
-                Tensor logits = model.forward(new MagDi.Modeling.CausalLMInput(ids)).Logits!;
-                // Position t predicts token t + 1: the target tokens are predicted from PromptLength - 1 on.
-                Tensor logProbs = logits[0, TensorIndex.Slice(example.PromptLength - 1, example.Ids.Count - 1)].log_softmax(-1);
-                Tensor targets = ids[0, TensorIndex.Slice(example.PromptLength, example.Ids.Count)];
-                double sum = -logProbs.gather(1, targets.unsqueeze(1)).sum().item<float>();
-                (double Sum, int Tokens) total = loss.GetValueOrDefault(node.Agent);
-                loss[node.Agent] = (total.Sum + sum, total.Tokens + example.TargetLength);
+                // The trainer's own next-token loss over the target tokens (reasoning, answer, EOS), as in training.
+                Tensor ids = tensor(example.Ids.Select(i => (long)i).ToArray()).unsqueeze(0);
+                Tensor targetMask = tensor(example.Ids.Select((_, i) => i >= example.PromptLength ? 1L : 0L).ToArray()).unsqueeze(0);
+                Tensor labels = MagDi.Losses.NextTokenLoss.BuildLabels(ids, ones_like(ids), targetMask);
+                MagDi.Losses.NextTokenLossResult result = MagDi.Losses.NextTokenLoss.Compute(model.forward(new MagDi.Modeling.CausalLMInput(ids)).Logits!, labels);
+                (double Sum, long Tokens) total = loss.GetValueOrDefault(node.Agent);
+                loss[node.Agent] = (total.Sum + (result.Loss.item<float>() * result.TokenCount), total.Tokens + result.TokenCount);
             }
         }
 
