@@ -127,7 +127,7 @@ internal static class SyntheticTextbook
                 return TeacherWriter.Solve(TeacherStyle.Explained, d, rng);
             case Author.PlainEquations:
                 parts.Add(Pick(rng, $"{s} starts with {start} {items}.", $"At first {s} has {start} {items}.", $"We begin with {start} {items}."));
-                parts.AddRange(active.Select(x => Equation(x) + "."));
+                parts.AddRange(active.Select(x => TeacherWriter.Eq(x) + "."));
                 break;
             case Author.ProseInWords:
                 parts.Add(Pick(rng, "Let's work through this step by step.", "We follow each change in order.", "Let me solve it one event at a time."));
@@ -192,9 +192,6 @@ internal static class SyntheticTextbook
                 $"{then}, {p.Subject} {verb} them, giving {a} times {b}, which equals {c}."),
         };
     }
-
-    internal static string Equation(DerivationStep s) =>
-        string.Create(CultureInfo.InvariantCulture, $"{s.Before} {s.Used.Operator} {s.Used.Operand} = {s.After}");
 
     private static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -80,7 +80,7 @@ internal static class TeacherWriter
         };
         foreach (DerivationStep s in d.Steps.Where(s => !s.Skipped))
         {
-            string eq = Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
+            string eq = Eq(s);
             string gerund = p.GerundOf(s.Index);
             parts.Add(s.Used.Operator == '*' || s.Stated.Operator == '*'
                 ? Pick(rng, $"After {gerund}: {eq}.", $"{Capitalize(gerund)}: {eq}.")
@@ -103,7 +103,7 @@ internal static class TeacherWriter
             parts.Add(Pick(rng, $"- {p.Subject} starts with {N(d.Start)} {p.Items}", $"- Initially: {N(d.Start)} {p.Items}"));
             foreach (DerivationStep s in active)
             {
-                string eq = Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
+                string eq = Eq(s);
                 parts.Add(Pick(rng, $"- {p.Subject} {Event(p, s)}: {eq} {p.Items}", $"- {p.Subject} {Event(p, s)}, so there are {eq} {p.Items}"));
             }
         }
@@ -153,7 +153,7 @@ internal static class TeacherWriter
             for (int i = 0; i < active.Count; i++)
             {
                 DerivationStep s = active[i];
-                parts.Add($"{i + 1}. After {Gerund(p, s)}, {p.Subject} has {N(s.After)} {p.Items} because {Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After)}.");
+                parts.Add($"{i + 1}. After {Gerund(p, s)}, {p.Subject} has {N(s.After)} {p.Items} because {Eq(s)}.");
             }
         }
         else
@@ -164,7 +164,7 @@ internal static class TeacherWriter
             parts.Add(Pick(rng, $"We know that {p.Subject} starts with {N(d.Start)} {p.Items}.", $"{p.Subject} starts with {N(d.Start)} {p.Items}."));
             foreach (DerivationStep s in active)
             {
-                string eq = Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
+                string eq = Eq(s);
                 string how = s.Used.Operator switch { '+' => "add", '-' => "subtract", _ => "multiply by" };
                 parts.Add(Pick(rng,
                     $"{p.Subject} {Event(p, s)}, so {p.Subject} has {eq} {p.Items}.",
@@ -305,25 +305,25 @@ internal static class TeacherWriter
         string stated = p.Steps[k].Operator == '*' ? verb : $"{verb} {N(p.Steps[k].Operand)}";
         if (a.Skipped && !b.Skipped)
         {
-            return $"I left out that {p.Subject} {stated}; that step gives {Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}.";
+            return $"I left out that {p.Subject} {stated}; that step gives {Eq(b)}.";
         }
 
         if (b.Skipped && !a.Skipped)
         {
-            return $"the step where {p.Subject} {stated} should not change the count, so I drop {Eq(a.Before, a.Used.Operator, a.Used.Operand, a.After)}.";
+            return $"the step where {p.Subject} {stated} should not change the count, so I drop {Eq(a)}.";
         }
 
         if (a.Used.Operand != b.Used.Operand && a.Used.Operator == b.Used.Operator)
         {
-            return $"the question says {N(b.Used.Operand)}, not {N(a.Used.Operand)}, so that step is {Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}.";
+            return $"the question says {N(b.Used.Operand)}, not {N(a.Used.Operand)}, so that step is {Eq(b)}.";
         }
 
         if (a.Used.Operator != b.Used.Operator)
         {
-            return $"when {p.Subject} {stated}, the step is {Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}, not {Eq(a.Before, a.Used.Operator, a.Used.Operand, a.After)}.";
+            return $"when {p.Subject} {stated}, the step is {Eq(b)}, not {Eq(a)}.";
         }
 
-        return $"{Eq(b.Before, b.Used.Operator, b.Used.Operand, b.After)}, not {N(a.After)}.";
+        return $"{Eq(b)}, not {N(a.After)}.";
     }
 
     private static string Rebuttal(TeacherStyle style, SyntheticDerivation mine, SyntheticDerivation theirs, int k, string other)
@@ -333,7 +333,7 @@ internal static class TeacherWriter
             ? $"{p.Subject} starts with {N(mine.Start)}"
             : mine.Steps[k].Skipped ? $"the step where {p.Subject} {p.VerbOf(k)} does not count"
             : theirs.Steps[k].Skipped ? $"the step where {p.Subject} {p.VerbOf(k)} must be counted"
-            : Eq(mine.Steps[k].Before, mine.Steps[k].Used.Operator, mine.Steps[k].Used.Operand, mine.Steps[k].After);
+            : Eq(mine.Steps[k]);
         return style switch
         {
             TeacherStyle.Narrative => $"I disagree with the answer {other}: as far as I can tell, {step}, so I keep {mine.Answer}.",
@@ -384,6 +384,9 @@ internal static class TeacherWriter
             _ => inverse is null ? $"Check: the result is still {N(d.Final)}." : $"Check: {inverse}.",
         };
     }
+
+    /// <summary>The equation of a step as computed ("12 + 5 = 17"), the form every teacher and the textbook write it in.</summary>
+    internal static string Eq(DerivationStep s) => Eq(s.Before, s.Used.Operator, s.Used.Operand, s.After);
 
     private static string Eq(int a, char op, int b, int c) => $"{N(a)} {op} {N(b)} = {N(c)}";
 
