@@ -113,6 +113,84 @@ public sealed class AnalysisRowsTests : IDisposable
     }
 
     [Fact]
+    public async Task SelfConsistencyRows_ReportEachGain_AndTheTable5Claims_AsPairedDifferencesOfTheRunsAnswers()
+    {
+        SyntheticExperimentOptions options = Options();
+        options.TestQuestions = 24;
+        SyntheticExperimentData data = await SyntheticExperiment.PrepareAsync(Path.Combine(_root, "setup"), options);
+        string output = Path.Combine(_root, "sc");
+        int[] seeds = [1, 2];
+        ExperimentReport report = await MagDiExperiment.CreateBuilder()
+            .UseBaseModel(data.BaseModelDirectory, device: "cpu", dtype: ModelDType.F32)
+            .WithTrainingGraphs(data.TrainingGraphs)
+            .WithTestQuestions(data.TestQuestions)
+            .WithSeeds(seeds)
+            .AddNoTeacherRow()
+            .AddSingleTeacherRows()
+            .AddLevelRow(DistillationLevel.Structure)
+            .AddSelfConsistencyRows(1, 4)
+            .ConfigureTrainer(t => t.WithLora(rank: 4, alpha: 8).WithSchedule(epochs: 100, warmupSteps: 1, maxSteps: 2).WithBatchSize(4).WithLearningRate(1e-2))
+            .WithEvaluation(new EvaluationOptions { MaxNewTokens = 24, BatchSize = 32 })
+            .WithOutputDirectory(output)
+            .Build()
+            .RunAsync();
+
+        // Each question's correctness, per seed, read back from the runs' own result files.
+        double[,] Scores(string row)
+        {
+            var matrix = new double[seeds.Length, data.TestQuestions.Count];
+            for (int s = 0; s < seeds.Length; s++)
+            {
+                string folder = Path.Combine(output, "runs", MagDiExperiment.Slug(row), $"seed-{seeds[s]}");
+                using var result = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "result.json")));
+                var correct = result.RootElement.GetProperty("questions").EnumerateArray()
+                    .ToDictionary(q => q.GetProperty("id").GetString()!, q => q.GetProperty("correct").GetBoolean());
+                for (int q = 0; q < data.TestQuestions.Count; q++)
+                {
+                    matrix[s, q] = correct[data.TestQuestions[q].Id] ? 1 : 0;
+                }
+            }
+
+            return matrix;
+        }
+
+        double Mean(double[,] m) => m.Cast<double>().Average();
+        double Gain(string student) => Mean(Scores($"{student}, SC@4")) - Mean(Scores($"{student}, SC@1"));
+
+        // Every SC@4 row is compared with the same student's SC@1 row; the SC@1 rows with nothing.
+        string bestSit = report.BestSingleTeacher!;
+        string[] students = ["No teacher", .. data.TrainingGraphs.SelectMany(g => g.Agents).Distinct().Select(t => $"SiT ({t})"), "Level 4 (MAGDi)"];
+        foreach (string student in students)
+        {
+            ExperimentRowResult sc4 = report.Rows.Single(r => r.Name == $"{student}, SC@4");
+            ExperimentComparison gain = sc4.Comparisons["fewest_samples"];
+            Assert.Equal($"{student}, SC@1", gain.Reference);
+            Assert.Equal(Gain(student), gain.Difference.Mean, 12);
+            Assert.InRange(gain.Difference.Mean, gain.Difference.Low, gain.Difference.High);
+            Assert.False(report.Rows.Single(r => r.Name == $"{student}, SC@1").Comparisons.ContainsKey("fewest_samples"));
+        }
+
+        // Table 5's claims: MAGDi's gain against the base's and the best SiT's, then SC@4 against SC@4.
+        ExperimentClaim overBase = report.Claims.Single(c => c.Claim == "Self-consistency gain (SC@1 to SC@4): MAGDi > No teacher");
+        Assert.Equal("Level 4 (MAGDi), SC@4 - Level 4 (MAGDi), SC@1", overBase.Row);
+        Assert.Equal("No teacher, SC@4 - No teacher, SC@1", overBase.Reference);
+        Assert.Equal(Gain("Level 4 (MAGDi)") - Gain("No teacher"), overBase.Comparison.Difference.Mean, 12);
+        Assert.Equal(overBase.Comparison.Difference.Mean > 0, overBase.Held);
+        ExperimentClaim overSit = report.Claims.Single(c => c.Claim == "Self-consistency gain (SC@1 to SC@4): MAGDi > best SiT");
+        Assert.Equal($"{bestSit}, SC@4 - {bestSit}, SC@1", overSit.Reference);
+        Assert.Equal(Gain("Level 4 (MAGDi)") - Gain(bestSit), overSit.Comparison.Difference.Mean, 12);
+        ExperimentClaim atMost = report.Claims.Single(c => c.Claim == "MAGDi (Level 4) > best SiT at SC@4");
+        Assert.Equal((Mean(Scores("Level 4 (MAGDi), SC@4")) - Mean(Scores($"{bestSit}, SC@4"))), atMost.Comparison.Difference.Mean, 12);
+        // The checks above can tell a gain from its reverse only where the answers moved.
+        Assert.Contains(students, s => Gain(s) != 0);
+        Assert.NotEqual(0, overBase.Comparison.Difference.Mean);
+
+        string table = File.ReadAllText(Path.Combine(output, "table.md"));
+        Assert.Contains("| Δ vs SC@1 (same student) |", table);
+        Assert.Contains("Self-consistency gain (SC@1 to SC@4): MAGDi > best SiT", table);
+    }
+
+    [Fact]
     public void Build_WithATrainingSizeLargerThanTheMags_NamesIt()
     {
         var error = Assert.Throws<OptionsValidationException>(() => MagDiExperiment.CreateBuilder()

@@ -90,7 +90,11 @@ public sealed class ExperimentRowResult
     /// <summary>Mean training wall time per seed (0 for the base student).</summary>
     public double AverageTrainingSeconds { get; }
 
-    /// <summary>Paired comparisons, keyed <c>no_teacher</c>, <c>best_sit</c> and <c>level_1</c> where those rows exist.</summary>
+    /// <summary>
+    /// Paired comparisons, keyed <c>no_teacher</c>, <c>best_sit</c> and <c>level_1</c> where those rows exist, <c>level_4</c> for
+    /// graph-head rows, and <c>fewest_samples</c> for a self-consistency row against the same student with the fewest samples
+    /// ("SiT (gpt4), SC@10" against "SiT (gpt4), SC@1").
+    /// </summary>
     public IReadOnlyDictionary<string, ExperimentComparison> Comparisons { get; }
 }
 
@@ -109,10 +113,13 @@ public sealed class ExperimentClaim
     /// <summary>The claim, for example "Level 1 > best SiT".</summary>
     public string Claim { get; }
 
-    /// <summary>The row the claim is about.</summary>
+    /// <summary>
+    /// The row the claim is about; for a claim about a self-consistency gain, the difference of two rows of one student
+    /// ("Level 4 (MAGDi), SC@10 - Level 4 (MAGDi), SC@1").
+    /// </summary>
     public string Row { get; }
 
-    /// <summary>The row it is compared with.</summary>
+    /// <summary>The row (or, for a gain, the difference of two rows) it is compared with.</summary>
     public string Reference { get; }
 
     /// <summary>Whether the mean difference has the claimed sign.</summary>

@@ -33,17 +33,22 @@ internal static class ExperimentReportWriter
         bool bestSit = report.Rows.Any(r => r.Comparisons.ContainsKey("best_sit"));
         bool level1 = report.Rows.Any(r => r.Comparisons.ContainsKey("level_1"));
         bool level4 = report.Rows.Any(r => r.Comparisons.ContainsKey("level_4"));
+        // Self-consistency rows: "SiT (gpt4), SC@10" against "SiT (gpt4), SC@1".
+        string? fewest = report.Rows.SelectMany(r => r.Comparisons.Where(c => c.Key == "fewest_samples"))
+            .Select(c => c.Value.Reference[(c.Value.Reference.LastIndexOf(", ", StringComparison.Ordinal) + 2)..]).FirstOrDefault();
         sb.Append("| Row | Trained on | Accuracy % (95 % CI) | Per seed % |");
         if (noTeacher) sb.Append(" Δ vs No teacher |");
         if (bestSit) sb.Append(CultureInfo.InvariantCulture, $" Δ vs best SiT ({report.BestSingleTeacher}) |");
         if (level1) sb.Append(" Δ vs Level 1 |");
         if (level4) sb.Append(" Δ vs Level 4 (GCN) |");
+        if (fewest is not null) sb.Append(CultureInfo.InvariantCulture, $" Δ vs {fewest} (same student) |");
         sb.AppendLine(" Avg tokens | Train s |");
         sb.Append("|---|---|---:|---:|");
         if (noTeacher) sb.Append("---:|");
         if (bestSit) sb.Append("---:|");
         if (level1) sb.Append("---:|");
         if (level4) sb.Append("---:|");
+        if (fewest is not null) sb.Append("---:|");
         sb.AppendLine("---:|---:|");
         foreach (ExperimentRowResult r in report.Rows)
         {
@@ -53,6 +58,7 @@ internal static class ExperimentReportWriter
             if (bestSit) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "best_sit")} |");
             if (level1) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "level_1")} |");
             if (level4) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "level_4")} |");
+            if (fewest is not null) sb.Append(CultureInfo.InvariantCulture, $" {Cell(r, "fewest_samples")} |");
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $" {r.AverageGeneratedTokens.ToString("F1", CultureInfo.InvariantCulture)} | {(r.AverageTrainingSeconds > 0 ? r.AverageTrainingSeconds.ToString("F1", CultureInfo.InvariantCulture) : "-")} |");
         }

@@ -289,6 +289,10 @@ public sealed partial class MagDiExperiment
             return new ExperimentComparison(reference, difference, p);
         }
 
+        // The paper's Table 5 compares each student's self-consistency at the fewest and the most samples.
+        var samples = _setup.Rows.Where(r => r.SelfConsistency is not null).Select(r => r.SelfConsistency!.Value.Samples).Distinct().ToList();
+        int? fewestSamples = samples.Count > 1 ? samples.Min() : null, mostSamples = samples.Count > 1 ? samples.Max() : null;
+
         var summaries = new List<ExperimentRowResult>();
         foreach (var (row, matrix, tokens, seconds, perTask) in rows)
         {
@@ -303,6 +307,13 @@ public sealed partial class MagDiExperiment
             if (level4 is not null && row.Kind == ExperimentRowKind.GraphHead)
             {
                 comparisons["level_4"] = Compare(row.Name, level4);
+            }
+
+            // Self-consistency rows: the gain over the same student's row with the fewest samples.
+            if (row.SelfConsistency is { } sc && fewestSamples is { } k1 && sc.Samples > k1
+                && scores.ContainsKey(SelfConsistencyName(sc.Student, k1)))
+            {
+                comparisons["fewest_samples"] = Compare(row.Name, SelfConsistencyName(sc.Student, k1));
             }
 
             summaries.Add(new ExperimentRowResult(
@@ -333,10 +344,49 @@ public sealed partial class MagDiExperiment
         Claim("Node attention > token attention", nodeAttention, tokenAttention);
         string? dssMt = _setup.Rows.FirstOrDefault(r => _setup.RowOptions.TryGetValue(r.Name, out var o) && o.Objective == DistillationObjective.StepByStep && o.SingleTeacher is null)?.Name;
         Claim("MAGDi (Level 4) > DSS-MT", level4, dssMt);
+        if (fewestSamples is { } fewest && mostSamples is { } most)
+        {
+            // Table 5: self-consistency helps a student taught by several teachers more (the gain is a difference of two rows of
+            // the same student, so the claim compares differences, paired over seeds and questions like every comparison).
+            string Sc(string? student, int k) => student is null ? string.Empty : SelfConsistencyName(student, k);
+            void GainClaim(string claim, string? student, string? reference)
+            {
+                string a1 = Sc(student, fewest), ak = Sc(student, most), b1 = Sc(reference, fewest), bk = Sc(reference, most);
+                if (scores.TryGetValue(a1, out var sa1) && scores.TryGetValue(ak, out var sak) && scores.TryGetValue(b1, out var sb1) && scores.TryGetValue(bk, out var sbk))
+                {
+                    var (difference, p) = ExperimentStatistics.PairedBootstrap(Subtract(sak, sa1), Subtract(sbk, sb1));
+                    claims.Add(new ExperimentClaim(claim, $"{ak} - {a1}", $"{bk} - {b1}", difference.Mean > 0, new ExperimentComparison($"{bk} - {b1}", difference, p)));
+                }
+            }
+
+            GainClaim($"Self-consistency gain (SC@{fewest} to SC@{most}): MAGDi > No teacher", level4, noTeacher);
+            GainClaim($"Self-consistency gain (SC@{fewest} to SC@{most}): MAGDi > best SiT", level4, bestSit);
+            if (level4 is not null && bestSit is not null && scores.ContainsKey(Sc(level4, most)) && scores.ContainsKey(Sc(bestSit, most)))
+            {
+                Claim($"MAGDi (Level 4) > best SiT at SC@{most}", Sc(level4, most), Sc(bestSit, most));
+            }
+        }
 
         TeacherReference? teachers = TeacherReferenceOf();
         var report = new ExperimentReport(_setup.OutputDirectory, seeds, test.Count, summaries, bestSit, teachers, claims, string.Empty, wall.Elapsed, []);
         return report.With(tableMarkdown: ExperimentReportWriter.Markdown(report, _setup));
+    }
+
+    /// <summary>The name of a self-consistency row of <see cref="MagDiExperimentBuilder.AddSelfConsistencyRows"/>: "{student}, SC@{k}".</summary>
+    internal static string SelfConsistencyName(string student, int samples) => $"{student}, SC@{samples}";
+
+    private static double[,] Subtract(double[,] a, double[,] b)
+    {
+        var d = new double[a.GetLength(0), a.GetLength(1)];
+        for (int i = 0; i < a.GetLength(0); i++)
+        {
+            for (int j = 0; j < a.GetLength(1); j++)
+            {
+                d[i, j] = a[i, j] - b[i, j];
+            }
+        }
+
+        return d;
     }
 
     /// <summary>The first Level row whose resolved options train <paramref name="level"/> with every teacher.</summary>

@@ -34,6 +34,12 @@ internal sealed record ExperimentRowDefinition(string Name, string Description, 
 
     /// <summary>Expanded in Build into training-size rows of a quarter, half and all of the training MAGs.</summary>
     public bool DefaultSizes { get; init; }
+
+    /// <summary>
+    /// For a self-consistency row: the main row whose student it evaluates ("No teacher", "SiT (gpt4)", "Level 4 (MAGDi)") and
+    /// its number of samples; null for every other row.
+    /// </summary>
+    public (string Student, int Samples)? SelfConsistency { get; init; }
 }
 
 /// <summary>
@@ -220,7 +226,6 @@ public sealed class MagDiExperimentBuilder
         int[] ks = samples.Length == 0 ? [1, 10] : samples;
         foreach (int k in ks)
         {
-            string suffix = $", SC@{k}";
             string key = $"self-consistency:{k}";
             EvaluationOptions Evaluation(EvaluationOptions e) => Copy(e, o =>
             {
@@ -228,28 +233,31 @@ public sealed class MagDiExperimentBuilder
                 o.Samples = k;
             });
 
-            AddDefinition(new ExperimentRowDefinition("No teacher" + suffix, $"the base student, majority of {k} sample(s)", ExperimentRowKind.Analysis, null)
+            AddDefinition(new ExperimentRowDefinition(MagDiExperiment.SelfConsistencyName("No teacher", k), $"the base student, majority of {k} sample(s)", ExperimentRowKind.Analysis, null)
             {
                 Evaluation = Evaluation,
                 VariantKey = key,
+                SelfConsistency = ("No teacher", k),
             });
             AddDefinition(new ExperimentRowDefinition(string.Empty, string.Empty, ExperimentRowKind.Analysis, null)
             {
                 PerTeacher = teacher => SingleTeacherRow(teacher) with
                 {
-                    Name = $"SiT ({teacher})" + suffix,
+                    Name = MagDiExperiment.SelfConsistencyName($"SiT ({teacher})", k),
                     Description = $"{teacher} alone, majority of {k} sample(s)",
                     Kind = ExperimentRowKind.Analysis,
                     Evaluation = Evaluation,
                     VariantKey = key,
                     SharedTraining = $"SiT ({teacher}), SC",
+                    SelfConsistency = ($"SiT ({teacher})", k),
                 },
             });
-            AddDefinition(new ExperimentRowDefinition("Level 4 (MAGDi)" + suffix, $"MAGDi, majority of {k} sample(s)", ExperimentRowKind.Analysis, b => b.WithLevel(DistillationLevel.Structure))
+            AddDefinition(new ExperimentRowDefinition(MagDiExperiment.SelfConsistencyName("Level 4 (MAGDi)", k), $"MAGDi, majority of {k} sample(s)", ExperimentRowKind.Analysis, b => b.WithLevel(DistillationLevel.Structure))
             {
                 Evaluation = Evaluation,
                 VariantKey = key,
                 SharedTraining = "Level 4 (MAGDi), SC",
+                SelfConsistency = ("Level 4 (MAGDi)", k),
             });
         }
 
