@@ -68,7 +68,7 @@ internal static class Bf16CrossEntropyKernel
             throw new ArgumentException($"targets, lse and scale must have {count} rows.");
         }
 
-        using (Tensor outside = target.lt(0).logical_or(target.ge(vocabulary)))
+        using (Tensor outside = target.LessThan(0).logical_or(target.AtLeast(vocabulary)))
         {
             if (outside.any().item<bool>())
             {

@@ -105,15 +105,16 @@ internal static class ChunkedCrossEntropy
             if ((bool)ctx.get_data("kernel"))
             {
                 using (no_grad())
-                using (Tensor factor = mean ? grad_output.to(compute) / count : grad_output.to(compute).reshape(-1))  // d loss / d nll_k: scalar, or [K]
+                using (Tensor factor = mean ? grad_output.to(compute).Over(count) : grad_output.to(compute).reshape(-1))  // d loss / d nll_k: scalar, or [K]
                 {
                     return [Bf16CrossEntropyKernel.Gradient(logits, targets, lse, factor), null!, null!, null!];
                 }
             }
 
             Tensor grad = empty_like(logits);                                                       // [K, V]
+            using Scalar minusOne = Scalars.Of(-1.0);
             using (no_grad())
-            using (Tensor scale = mean ? grad_output.to(compute) / count : grad_output.to(compute).unsqueeze(1)) // d loss / d nll_k: scalar, or [K, 1]
+            using (Tensor scale = mean ? grad_output.to(compute).Over(count) : grad_output.to(compute).unsqueeze(1)) // d loss / d nll_k: scalar, or [K, 1]
             {
                 for (long start = 0; start < count; start += rows)
                 {
@@ -122,7 +123,7 @@ internal static class ChunkedCrossEntropy
                     // softmax - one_hot(target), times the upstream gradient over K. sub() is out of place, so float32
                     // logits (for which to() returns the same tensor) are never written to.
                     Tensor p = logits.narrow(0, start, n).to(compute).sub(lse.narrow(0, start, n).unsqueeze(1)).exp_();
-                    p.scatter_add_(1, targets.narrow(0, start, n).unsqueeze(1), full(n, 1, -1.0, compute, p.device));
+                    p.scatter_add_(1, targets.narrow(0, start, n).unsqueeze(1), full(n, 1, minusOne, compute, p.device));
                     p.mul_(mean ? scale : scale.narrow(0, start, n));
                     grad.narrow(0, start, n).copy_(p);
                 }

@@ -210,7 +210,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                 : NextTokenLoss.Compute(input.HiddenStates!, labels, input.OutputProjection!);
             nll = r.Loss;
             metrics[LossReport.Keys.NllTokens] = r.TokenCount;
-            terms.Add(nll * w.Alpha);
+            terms.Add(nll.Times(w.Alpha));
         }
 
         bool tokenHead = Options.GraphHead == GraphHeadKind.TokenAttention;
@@ -252,7 +252,7 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                     metrics[LossReport.Keys.MarginAccuracy] = acc;
                 }
 
-                terms.Add(margin * w.Beta);
+                terms.Add(margin.Times(w.Beta));
             }
 
             if (w.Gamma > 0)
@@ -295,14 +295,14 @@ public sealed class MagDiObjective : Module<MagDiObjectiveInput, MagDiLoss>
                     metrics[LossReport.Keys.NodeAccuracy] = acc;
                 }
 
-                terms.Add(node * w.Gamma);
+                terms.Add(node.Times(w.Gamma));
             }
         }
 
         Tensor total = terms[0];
         for (int i = 1; i < terms.Count; i++)
         {
-            total = total + terms[i];
+            total = total.Plus(terms[i]);
         }
 
         nll ??= zeros([], dtype: total.dtype, device: total.device);

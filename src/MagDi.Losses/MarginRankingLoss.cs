@@ -60,8 +60,8 @@ public static class MarginRankingLoss
         Tensor sp = positiveScores.to(dtype);
         Tensor sn = negativeScores.to(dtype);
         int pairs = (int)sp.shape[0];
-        Tensor hinge = nn.functional.relu(margin - sp + sn);   // [P]
-        Tensor loss = hinge.sum() / Math.Max(pairs, 1);         // sum of no pairs is a connected 0
+        Tensor hinge = nn.functional.relu(sp.SubtractedFrom(margin).Plus(sn)); // [P]: margin - sp + sn
+        Tensor loss = hinge.sum().Over((long)Math.Max(pairs, 1));              // sum of no pairs is a connected 0
         int correct = pairs == 0 ? 0 : (int)sp.gt(sn).sum().item<long>();
         return new MarginRankingLossResult(loss.MoveToOuterDisposeScope(), pairs, correct);
     }

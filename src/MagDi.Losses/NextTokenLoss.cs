@@ -86,7 +86,7 @@ public static class NextTokenLoss
             keep = keep.logical_and(targetMask!.to(ScalarType.Bool));
         }
 
-        Tensor labels = inputIds.to(ScalarType.Int64).masked_fill(keep.logical_not(), IgnoreIndex);
+        Tensor labels = inputIds.to(ScalarType.Int64).MaskedFill(keep.logical_not(), IgnoreIndex);
         return labels.MoveToOuterDisposeScope();
     }
 
@@ -139,7 +139,7 @@ public static class NextTokenLoss
 
         long length = source.shape[1];
         Tensor targets = labels.narrow(1, 1, steps).to(ScalarType.Int64);                 // [B, T-1], target of position t is label t+1
-        Tensor at = targets.ne(IgnoreIndex).nonzero();                                     // [K, 2] (row, position)
+        Tensor at = targets.NotEqual(IgnoreIndex).nonzero();                                     // [K, 2] (row, position)
         long count = at.shape[0];
         if (count == 0)
         {
@@ -150,8 +150,8 @@ public static class NextTokenLoss
         Tensor position = at.select(1, 1);
         // Gather only the K predicting rows of the (contiguous) source: no copy of the whole [B, T, X] tensor.
         Tensor flat = source.contiguous().view(-1, width);                                 // [B·T, X]
-        Tensor picked = targets.reshape(-1).index_select(0, (row * steps) + position);    // [K]
-        Tensor rows = flat.index_select(0, (row * length) + position);                    // [K, X]
+        Tensor picked = targets.reshape(-1).index_select(0, row.Times(steps).Plus(position)); // [K]
+        Tensor rows = flat.index_select(0, row.Times(length).Plus(position));             // [K, X]
         Tensor loss = project is not null && source.device_type == DeviceType.CPU && dtype != source.dtype && count > ProjectionBlockRows
             ? ProjectInBlocks(rows, picked, project)
             : ChunkedCrossEntropy.Mean(project is null ? rows : project(rows), picked);    // [K, V] logits; float32 for half logits

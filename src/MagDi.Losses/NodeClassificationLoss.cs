@@ -50,7 +50,7 @@ public static class NodeClassificationLoss
         using var scope = NewDisposeScope();
         long classes = logits.shape[1];
         Tensor target = labels.to(ScalarType.Int64);
-        Tensor bad = target.ne(NodeLabels.Ignore).logical_and(target.lt(0).logical_or(target.ge(classes))).nonzero();
+        Tensor bad = target.NotEqual(NodeLabels.Ignore).logical_and(target.LessThan(0).logical_or(target.AtLeast(classes))).nonzero();
         if (bad.shape[0] > 0)
         {
             long node = bad[0, 0].item<long>();
@@ -58,7 +58,7 @@ public static class NodeClassificationLoss
         }
 
         ScalarType dtype = TensorChecks.ComputeType(logits.dtype);
-        Tensor rows = target.ne(NodeLabels.Ignore).nonzero().squeeze(1);   // [K]
+        Tensor rows = target.NotEqual(NodeLabels.Ignore).nonzero().squeeze(1); // [K]
         int count = (int)rows.shape[0];
         if (count == 0)
         {

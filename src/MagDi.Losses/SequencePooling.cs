@@ -61,7 +61,7 @@ public static class SequencePooling
         Tensor weights = kind == PoolingKind.PositionWeightedMean
             ? mask.cumsum(1) * mask                                    // 1..n on tokens, 0 on padding
             : mask;
-        Tensor total = weights.sum(1, keepdim: true).clamp_min(1.0);   // [B, 1]
+        Tensor total = weights.sum(1, keepdim: true).ClampMin(1.0);    // [B, 1]
         Tensor pooled = bmm(weights.unsqueeze(1), h).squeeze(1);       // [B, d]
         return (pooled / total).MoveToOuterDisposeScope();
     }

@@ -93,7 +93,7 @@ public static class StepByStepLoss
     private static StepByStepLossResult Combine(NextTokenLossResult label, NextTokenLossResult rationale, double weight)
     {
         TorchRuntime.EnsureInitialized();
-        Tensor total = label.Loss + (rationale.Loss * weight);
+        Tensor total = label.Loss.Plus(rationale.Loss.Times(weight));
         return new StepByStepLossResult(total, label.Loss, rationale.Loss, label.TokenCount, rationale.TokenCount);
     }
 

@@ -131,10 +131,10 @@ public sealed partial class MagDiTrainer
     {
         using var scope = NewDisposeScope();
         Tensor h = hidden.to(ScalarType.Float32);
-        Tensor positions = arange(1, hidden.shape[1] + 1, dtype: ScalarType.Float32, device: hidden.device).unsqueeze(0); // [1, T]
+        Tensor positions = Scalars.Arange(1, hidden.shape[1] + 1, ScalarType.Float32, hidden.device).unsqueeze(0); // [1, T]
         Tensor weights = mask.to(ScalarType.Float32) * positions;                                                          // [B, T]
         Tensor pooled = bmm(weights.unsqueeze(1), h).squeeze(1);                                                             // [B, d]
-        return (pooled / weights.sum(1, keepdim: true).clamp_min(1.0)).MoveToOuterDisposeScope();
+        return (pooled / weights.sum(1, keepdim: true).ClampMin(1.0)).MoveToOuterDisposeScope();
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Release preset: {Rows} (positive, negative) rows from {Graphs} MAGs ({Placeholder} with the placeholder negative)")]

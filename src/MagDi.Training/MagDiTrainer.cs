@@ -435,7 +435,7 @@ public sealed partial class MagDiTrainer : IDisposable
                 sums[key] = sums.GetValueOrDefault(key) + value;
             }
 
-            (loss.Total / o.GradientAccumulationSteps).backward();
+            loss.Total.Over((long)o.GradientAccumulationSteps).backward();
             tokens += batch.TokenCount;
             micro++;
             state.MicroBatch++;
@@ -568,7 +568,7 @@ public sealed partial class MagDiTrainer : IDisposable
         return _model.named_parameters().Where(p => p.parameter.requires_grad).Select(p => ("student." + p.name, p.parameter)).ToList();
     }
 
-    private AdamW CreateOptimizer(List<(string Name, Parameter Parameter)> student, List<(string Name, Parameter Parameter)> heads)
+    private Optimization.AdamW CreateOptimizer(List<(string Name, Parameter Parameter)> student, List<(string Name, Parameter Parameter)> heads)
     {
         MagDiTrainingOptions o = Options;
         static bool Decays(Parameter p) => p.dim() >= 2;
@@ -587,7 +587,7 @@ public sealed partial class MagDiTrainer : IDisposable
         Add(student.Select(p => p.Parameter).Where(p => !Decays(p)), o.LearningRate, 0);
         Add(heads.Select(p => p.Parameter).Where(Decays), headLr, o.WeightDecay);
         Add(heads.Select(p => p.Parameter).Where(p => !Decays(p)), headLr, 0);
-        return optim.AdamW(groups, o.LearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon, o.WeightDecay, false, false);
+        return new Optimization.AdamW(groups, o.LearningRate, o.AdamBeta1, o.AdamBeta2, o.AdamEpsilon, o.WeightDecay);
     }
 
     /// <summary>

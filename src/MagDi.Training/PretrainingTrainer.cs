@@ -155,12 +155,12 @@ public sealed partial class PretrainingTrainer
 
         var decay = _model.parameters().Where(p => p.dim() >= 2).ToList();
         var noDecay = _model.parameters().Where(p => p.dim() < 2).ToList();
-        using var optimizer = optim.AdamW(
+        using var optimizer = new Optimization.AdamW(
             [
                 new AdamW.ParamGroup(decay, o.LearningRate, 0.9, o.AdamBeta2, 1e-8, o.WeightDecay, false, false),
                 new AdamW.ParamGroup(noDecay, o.LearningRate, 0.9, o.AdamBeta2, 1e-8, 0, false, false),
             ],
-            o.LearningRate);
+            o.LearningRate, 0.9, o.AdamBeta2, 1e-8, o.WeightDecay);
 
         var history = new List<double>(o.Steps);
         var stopwatch = Stopwatch.StartNew();

@@ -246,21 +246,21 @@ public sealed class TextGenerator
     /// </summary>
     internal static Tensor FilterLogits(Tensor x, GenerationOptions options)
     {
-        x = x / options.Temperature;
+        x = x.Over(options.Temperature);
         if (options.TopK is > 0 && options.TopK < x.shape[1])
         {
             Tensor kth = x.topk(options.TopK.Value, -1).values.narrow(1, options.TopK.Value - 1, 1); // [N,1]
-            x = x.masked_fill(x < kth, double.NegativeInfinity);
+            x = x.masked_fill(x < kth, Scalars.NegativeInfinity);
         }
 
         if (options.TopP < 1.0)
         {
             var (sorted, order) = x.sort(-1, descending: true);
             Tensor probs = sorted.softmax(-1);
-            Tensor before = probs.cumsum(-1) - probs;                          // mass strictly before each token
-            Tensor drop = before >= options.TopP;                              // never drops the top token
+            Tensor before = probs.cumsum(-1) - probs;                     // mass strictly before each token
+            Tensor drop = before.AtLeast(options.TopP);                        // never drops the top token
             Tensor dropOriginal = zeros_like(drop).scatter(1, order, drop);
-            x = x.masked_fill(dropOriginal, double.NegativeInfinity);
+            x = x.masked_fill(dropOriginal, Scalars.NegativeInfinity);
         }
 
         return x;

@@ -354,7 +354,7 @@ public sealed class LoraAdapter
                 if (merged.TryGetValue(key, out LoraLinear? layer))
                 {
                     using Tensor delta = layer.DeltaWeight();
-                    yield return new(key, (value.detach().to_type(ScalarType.Float32) + delta).to_type(value.dtype));
+                    yield return new(key, value.detach().to_type(ScalarType.Float32).Plus(delta).to_type(value.dtype));
                 }
                 else
                 {

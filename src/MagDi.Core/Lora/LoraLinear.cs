@@ -46,7 +46,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
             // PEFT: kaiming_uniform_(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)); B = 0.
             double bound = 1.0 / Math.Sqrt(inFeatures);
             using Tensor u = rand([rank, inFeatures], ScalarType.Float32, CPU, generator: generator);
-            _loraA.weight!.copy_((u * 2 - 1) * bound);
+            _loraA.weight!.copy_(u.Times(2L).Minus(1.0).Times(bound));
             _loraB.weight!.zero_();
         }
 
@@ -107,7 +107,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
             a = F.dropout(a, _dropout, training: true);
         }
 
-        return y + (_loraB.call(_loraA.call(a)) * Scaling).to_type(y.dtype);
+        return y.Plus(_loraB.call(_loraA.call(a)).Times(Scaling).to_type(y.dtype));
     }
 
     /// <summary>For tests: runs the float32 adapter branch (the only one before) for every dtype, on this thread until disposed.</summary>
@@ -151,16 +151,16 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
         }
 
         Tensor a = _loraA.weight!.to_type(ScalarType.BFloat16);                                 // [r,in]
-        Tensor b = (_loraB.weight! * scale).to_type(ScalarType.BFloat16);                       // [out,r]
+        Tensor b = _loraB.weight!.Times(scale).to_type(ScalarType.BFloat16);                       // [out,r]
         Tensor z = input.reshape(-1, inFeatures).matmul(a.t());                                 // [M,r]
-        return y + z.matmul(b.t()).view(y.shape);                                               // [..., out]
+        return y.Plus(z.matmul(b.t()).view(y.shape));                                               // [..., out]
     }
 
     /// <summary>The update ΔW = (alpha/r) · B·A [out,in] in f32.</summary>
     public Tensor DeltaWeight()
     {
         using var noGrad = no_grad();
-        return _loraB.weight!.matmul(_loraA.weight!) * Scaling;
+        return _loraB.weight!.matmul(_loraA.weight!).Times(Scaling);
     }
 
     /// <summary>Folds the update into the base weight (W += ΔW). Fails, leaving W unchanged, when ΔW has NaN or infinity.</summary>
@@ -180,7 +180,7 @@ public sealed class LoraLinear : nn.Module<Tensor, Tensor>, IKernelModule
 
         using (no_grad())
         {
-            _weight.copy_((_weight.to_type(ScalarType.Float32) + delta).to_type(_weight.dtype));
+            _weight.copy_(_weight.to_type(ScalarType.Float32).Plus(delta).to_type(_weight.dtype));
         }
 
         IsMerged = true;

@@ -75,8 +75,8 @@ internal abstract class AttentionKernel
         using var scope = NewDisposeScope();
         k = RepeatKv(k, q.shape[1]);                                                              // [B,H,S,hd]
         v = RepeatKv(v, q.shape[1]);
-        Tensor scores = q.matmul(k.transpose(-1, -2)).mul(1.0 / Math.Sqrt(q.shape[^1]));            // [B,H,T,S]
-        Tensor probs = F.softmax(scores.masked_fill(mask.logical_not(), double.NegativeInfinity), -1, ScalarType.Float32);
+        Tensor scores = q.matmul(k.transpose(-1, -2)).Times(1.0 / Math.Sqrt(q.shape[^1]));            // [B,H,T,S]
+        Tensor probs = F.softmax(scores.masked_fill(mask.logical_not(), Scalars.NegativeInfinity), -1, ScalarType.Float32);
         return probs.to(q.dtype).matmul(v).MoveToOuterDisposeScope();                             // [B,H,T,hd]
     }
 
@@ -103,17 +103,17 @@ internal abstract class AttentionKernel
         long kvHeads = k.shape[1], s = k.shape[2], group = heads / kvHeads;
         double scale = 1.0 / Math.Sqrt(hd);
         bool scaleIsExact = long.IsPow2(hd) && long.Log2(hd) % 2 == 0;                                // hd = 4^n: scale = 2^-n
-        Tensor grouped = (scaleIsExact ? q.mul(scale) : q).reshape(b, kvHeads, group * t, hd);      // [B,KvH,G*T,hd]
+        Tensor grouped = (scaleIsExact ? q.Times(scale) : q).reshape(b, kvHeads, group * t, hd);      // [B,KvH,G*T,hd]
         Tensor scores = grouped.matmul(k.transpose(-1, -2));                                        // [B,KvH,G*T,S]
         if (!scaleIsExact)
         {
-            scores = scores.mul(scale);
+            scores = scores.Times(scale);
         }
 
         using (no_grad())
         {
             using Tensor blocked = mask.logical_not().unsqueeze(2);                                  // [B|1,1,1,T,S]
-            scores.view(b, kvHeads, group, t, s).masked_fill_(blocked, double.NegativeInfinity);
+            scores.view(b, kvHeads, group, t, s).masked_fill_(blocked, Scalars.NegativeInfinity);
         }
 
         return F.softmax(scores, -1).matmul(v).view(b, heads, t, hd).MoveToOuterDisposeScope();     // [B,H,T,hd]

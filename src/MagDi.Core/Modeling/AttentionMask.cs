@@ -34,12 +34,12 @@ internal static class AttentionMask
             return null;
         }
 
-        Tensor q = arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(1); // [T,1] absolute query positions
-        Tensor k = arange(0, s, dtype: ScalarType.Int64, device: device).unsqueeze(0);    // [1,S]
+        Tensor q = Scalars.Arange(past, s, ScalarType.Int64, device).unsqueeze(1); // [T,1] absolute query positions
+        Tensor k = Scalars.Arange(0, s, ScalarType.Int64, device).unsqueeze(0);    // [1,S]
         Tensor allowed = k <= q;
         if (windowActive)
         {
-            allowed = allowed.logical_and(q - k < window!.Value);
+            allowed = allowed.logical_and((q - k).LessThan(window!.Value));
         }
 
         allowed = allowed.unsqueeze(0).unsqueeze(0);                                       // [1,1,T,S]

@@ -96,7 +96,7 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
         {
             if (name.EndsWith("norm.weight", StringComparison.Ordinal))
             {
-                p.fill_(1.0);
+                p.fill_(Scalars.One);
             }
             else if (name.EndsWith(".bias", StringComparison.Ordinal))
             {
@@ -104,7 +104,8 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
             }
             else
             {
-                using Tensor init = normal(0.0, initializerRange, p.shape, ScalarType.Float32, CPU, generator: generator);
+                // torch.normal(0, std) as TorchSharp computes it: randn · std (+ 0).
+                using Tensor init = randn(p.shape, ScalarType.Float32, CPU, generator: generator).Times(initializerRange);
                 p.copy_(init);
             }
         }
@@ -139,8 +140,8 @@ public sealed partial class CausalLanguageModel : nn.Module<CausalLMInput, Causa
 
         Tensor positions = input.PositionIds
             ?? (mask is not null
-                ? (mask.to_type(ScalarType.Int64).cumsum(-1) - 1).clamp_min(0).narrow(1, past, t)
-                : arange(past, s, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(b, t));     // [B,T]
+                ? mask.to_type(ScalarType.Int64).cumsum(-1).Minus(1L).clamp_min(Scalars.Zero).narrow(1, past, t)
+                : Scalars.Arange(past, s, ScalarType.Int64, device).unsqueeze(0).expand(b, t));     // [B,T]
         // Positions computed here lie below s <= max_position_embeddings: read them from the table. Given ones may lie anywhere.
         var (cos, sin) = input.PositionIds is null
             ? Rope.Lookup(RopeTableFor(device, s), positions)

@@ -36,7 +36,7 @@ internal sealed class DecoderLayer : nn.Module
     internal Tensor ForwardCore(Tensor x, LayerContext ctx)
     {
         using var scope = NewDisposeScope();
-        Tensor h = x + _selfAttn.Forward(_inputLayernorm.Forward(x, ctx.Kernels), ctx);                   // [B,T,d]
-        return (h + _mlp.Forward(_postAttentionLayernorm.Forward(h, ctx.Kernels), ctx.Kernels)).MoveToOuterDisposeScope();
+        Tensor h = x.Plus(_selfAttn.Forward(_inputLayernorm.Forward(x, ctx.Kernels), ctx));                   // [B,T,d]
+        return h.Plus(_mlp.Forward(_postAttentionLayernorm.Forward(h, ctx.Kernels), ctx.Kernels)).MoveToOuterDisposeScope();
     }
 }

@@ -43,7 +43,7 @@ internal sealed class RmsNorm : nn.Module<Tensor, Tensor>
     internal static (Tensor Output, Tensor InverseRms) Normalize(Tensor x, Tensor weight, double eps)
     {
         Tensor x32 = x.to_type(ScalarType.Float32);                                   // [.., d]
-        Tensor r = rsqrt(x32.pow(2).mean([-1], keepdim: true) + eps);                 // [.., 1]
+        Tensor r = rsqrt(x32.Squared().mean([-1], keepdim: true).Plus(eps));                 // [.., 1]
         return (weight * (x32 * r).to_type(x.dtype), r);                              // [.., d]
     }
 }

@@ -11,7 +11,7 @@ internal static class Rope
     public static (Tensor Cos, Tensor Sin) Build(Tensor positionIds, int headDim, double theta, ScalarType dtype)
     {
         using var scope = NewDisposeScope();
-        Tensor invFreq = 1.0 / pow(theta, arange(0, headDim, 2, ScalarType.Float32, positionIds.device) / headDim); // [hd/2]
+        Tensor invFreq = pow(theta, Scalars.Arange(0, headDim, 2, ScalarType.Float32, positionIds.device).Over((long)headDim)).Dividing(1.0); // [hd/2]
         Tensor freqs = positionIds.to_type(ScalarType.Float32).unsqueeze(-1) * invFreq;                         // [B,T,hd/2]
         Tensor emb = cat([freqs, freqs], -1).unsqueeze(1);                                                        // [B,1,T,hd]
         return (emb.cos().to_type(dtype).MoveToOuterDisposeScope(), emb.sin().to_type(dtype).MoveToOuterDisposeScope());
@@ -40,7 +40,7 @@ internal static class Rope
         using var scope = NewDisposeScope();
         long half = x.shape[^1] / 2;
         Tensor rotated = cat([-x.narrow(-1, half, half), x.narrow(-1, 0, half)], -1);   // [B,H,T,hd]
-        return ((x * cos) + (rotated * sin)).MoveToOuterDisposeScope();
+        return (x * cos).Plus(rotated * sin).MoveToOuterDisposeScope();
     }
 }
 
@@ -86,7 +86,7 @@ internal sealed class RopeTable : IDisposable
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor ids = arange(0, positions, dtype: ScalarType.Int64, device: device).unsqueeze(0); // [1,P]
+        Tensor ids = Scalars.Arange(0, positions, ScalarType.Int64, device).unsqueeze(0); // [1,P]
         var (cos, sin) = Rope.Build(ids, headDim, theta, dtype);                                  // [1,1,P,hd]
         return new RopeTable(
             cos.view(positions, headDim).contiguous().DetachFromDisposeScope(),

@@ -73,7 +73,7 @@ public sealed class GcnAdjacency : IDisposable
         Tensor weights = Weights.to(x.dtype).unsqueeze(1);           // [E, 1]
         Tensor messages = x.index_select(0, Sources) * weights;     // [E, F]
         Tensor output = zeros(x.shape, dtype: x.dtype, device: x.device)
-            .index_add(0, Targets, messages, 1.0);                   // [N, F]
+            .index_add(0, Targets, messages, Scalars.One);           // [N, F]
         return output.MoveToOuterDisposeScope();
     }
 
@@ -82,8 +82,8 @@ public sealed class GcnAdjacency : IDisposable
     {
         using var scope = NewDisposeScope();
         Tensor dense = zeros([NodeCount, NodeCount], dtype: Weights.dtype, device: Weights.device);
-        Tensor flat = Targets * NodeCount + Sources;
-        Tensor result = dense.view(-1).index_add(0, flat, Weights, 1.0).view(NodeCount, NodeCount);
+        Tensor flat = Targets.Times((long)NodeCount).Plus(Sources);
+        Tensor result = dense.view(-1).index_add(0, flat, Weights, Scalars.One).view(NodeCount, NodeCount);
         return result.MoveToOuterDisposeScope();
     }
 

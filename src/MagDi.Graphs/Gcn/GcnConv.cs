@@ -60,7 +60,7 @@ public sealed class GcnConv : Module<Tensor, GcnAdjacency, Tensor>
         Tensor h = adjacency.Propagate(_lin.forward(x));   // [N, F_out]
         if (_bias is not null)
         {
-            h = h + _bias;
+            h = h.Plus(_bias);
         }
 
         return h.MoveToOuterDisposeScope();

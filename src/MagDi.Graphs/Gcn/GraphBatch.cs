@@ -158,7 +158,7 @@ public sealed class GraphBatch
 
         Tensor index = tensor(rows, dtype: ScalarType.Int64, device: realNodeFeatures.device);
         Tensor output = zeros([NodeCount, realNodeFeatures.shape[1]], dtype: realNodeFeatures.dtype, device: realNodeFeatures.device)
-            .index_add(0, index, realNodeFeatures, 1.0);
+            .index_add(0, index, realNodeFeatures, Scalars.One);
         return output.MoveToOuterDisposeScope();
     }
 

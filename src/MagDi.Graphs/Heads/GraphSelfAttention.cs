@@ -61,8 +61,8 @@ internal sealed class GraphSelfAttention : Module<Tensor, Tensor, Tensor>
         Tensor q = _qProj.forward(x).view(b, s, _heads, _headSize).transpose(1, 2);     // [B, H, S, dh]
         Tensor k = _kProj.forward(x).view(b, s, _heads, _headSize).transpose(1, 2);     // [B, H, S, dh]
         Tensor v = _vProj.forward(x).view(b, s, _heads, _headSize).transpose(1, 2);     // [B, H, S, dh]
-        Tensor scores = matmul(q, k.transpose(2, 3)) / Math.Sqrt(_headSize);            // [B, H, S, S]
-        scores = scores.masked_fill(allowed.unsqueeze(1).logical_not(), double.NegativeInfinity);
+        Tensor scores = matmul(q, k.transpose(2, 3)).Over(Math.Sqrt(_headSize));         // [B, H, S, S]
+        scores = scores.masked_fill(allowed.unsqueeze(1).logical_not(), Scalars.NegativeInfinity);
         Tensor weights = functional.softmax(scores, -1);                               // [B, H, S, S]
         Tensor h = matmul(weights, v).transpose(1, 2).reshape(b, s, _heads * _headSize); // [B, S, F_out]
         return _oProj.forward(h).MoveToOuterDisposeScope();

@@ -77,7 +77,7 @@ public sealed class TokenAttentionClassifier : Module<LinearizedGraphStates, Gra
         using var scope = NewDisposeScope();
         Tensor x = tokens.HiddenStates;                                                    // [G, L, d]
         Device device = x.device;
-        Tensor keys = tokens.AttentionMask.to(device).ne(0).unsqueeze(1);                  // [G, 1, L]
+        Tensor keys = tokens.AttentionMask.to(device).ne(Scalars.Zero).unsqueeze(1);                  // [G, 1, L]
         Tensor h = nn.functional.relu(_attn1.forward(x, keys));                           // [G, L, hidden]
         h = nn.functional.dropout(h, Options.Dropout, training);
         h = nn.functional.relu(_attn2.forward(h, keys));                                  // [G, L, hidden]

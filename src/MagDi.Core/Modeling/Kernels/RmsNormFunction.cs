@@ -50,7 +50,8 @@ internal sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFun
         {
             Tensor x32 = x.to_type(ScalarType.Float32);                               // [.., d]
             Tensor gn = (grad_output * weight).to_type(ScalarType.Float32);           // [.., d]: d loss / d normed
-            Tensor coef = (gn * x32).sum([-1], keepdim: true).mul_(r.pow(3)).div_(d); // [.., 1]
+            using Scalar three = Scalars.Of(3L), width = Scalars.Of(d);
+            Tensor coef = (gn * x32).sum([-1], keepdim: true).mul_(r.pow(three)).div_(width); // [.., 1]
             dx = (gn * r).sub_(x32 * coef).to_type(x.dtype);                          // [.., d]
         }
 

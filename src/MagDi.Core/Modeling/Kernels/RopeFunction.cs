@@ -33,7 +33,7 @@ internal sealed class RopeFunction : autograd.SingleTensorFunction<RopeFunction>
         Tensor cos = saved[0], sin = saved[1];
         long half = grad_output.shape[^1] / 2;
         Tensor u = grad_output * sin;                                                   // [B,H,T,hd]
-        Tensor dx = (grad_output * cos) + cat([u.narrow(-1, half, half), -u.narrow(-1, 0, half)], -1);
+        Tensor dx = (grad_output * cos).Plus(cat([u.narrow(-1, half, half), -u.narrow(-1, 0, half)], -1));
         return [dx.MoveToOuterDisposeScope(), null!, null!];
     }
 }
