@@ -124,6 +124,7 @@ public sealed class AnalysisRowsTests : IDisposable
             .UseBaseModel(data.BaseModelDirectory, device: "cpu", dtype: ModelDType.F32)
             .WithTrainingGraphs(data.TrainingGraphs)
             .WithTestQuestions(data.TestQuestions)
+            .WithTeacherDiscussions(data.TestGraphs)
             .WithSeeds(seeds)
             .AddNoTeacherRow()
             .AddSingleTeacherRows()
@@ -187,6 +188,9 @@ public sealed class AnalysisRowsTests : IDisposable
 
         string table = File.ReadAllText(Path.Combine(output, "table.md"));
         Assert.Contains("| Δ vs SC@1 (same student) |", table);
+        // The teachers' token cost is compared with one distilled student answering once, not with ten samples.
+        double oneAnswer = report.Rows.Where(r => r.Kind is ExperimentRowKind.SingleTeacher or ExperimentRowKind.Level).Average(r => r.AverageGeneratedTokens);
+        Assert.Contains(FormattableString.Invariant($"({report.Teachers!.AverageTokens / oneAnswer:F1}x what a distilled student generates on average)"), table);
         Assert.Contains("Self-consistency gain (SC@1 to SC@4): MAGDi > best SiT", table);
     }
 

@@ -70,7 +70,9 @@ internal static class ExperimentReportWriter
             "and two-sided p-values; * marks a difference whose interval excludes 0.");
         if (report.Teachers is { } t)
         {
-            double student = report.Rows.Where(r => r.Kind != ExperimentRowKind.NoTeacher).Select(r => r.AverageGeneratedTokens).DefaultIfEmpty(0).Average();
+            // One distilled student answering once (Table 2): analysis rows such as SC@10 generate k answers per question.
+            double student = report.Rows.Where(r => r.Kind is not (ExperimentRowKind.NoTeacher or ExperimentRowKind.Analysis))
+                .Select(r => r.AverageGeneratedTokens).DefaultIfEmpty(0).Average();
             sb.AppendLine();
             sb.Append(CultureInfo.InvariantCulture, $"Teachers (ReConcile discussion of the same {t.Questions} questions): team accuracy {Percent(t.Accuracy)} %, ");
             sb.Append(CultureInfo.InvariantCulture, $"{t.AverageTokens:F0} tokens per question over all agents and rounds");
