@@ -41,14 +41,12 @@ public sealed class ScalarLifetimeTests
         var offenders = new List<string>();
         foreach (string assembly in Assemblies)
         {
-            foreach (var (type, method, target) in IlScan.Calls(assembly))
+            foreach (var (type, method, targets) in IlScan.Methods(assembly))
             {
-                bool makesScalar = target.StartsWith("Scalar::op_Implicit", StringComparison.Ordinal)
-                    || target.StartsWith("ScalarExtensionMethods::ToScalar", StringComparison.Ordinal);
                 // Scalars is the one place that creates Scalars, each held until the call it serves returns.
-                if ((makesScalar && type != "Scalars") || creating.Contains(target))
+                foreach (string target in targets.Where(t => (IlScan.CreatesScalar(t) && type != "Scalars") || creating.Contains(t)))
                 {
-                    offenders.Add($"{Path.GetFileName(assembly)}: {type}.{method} calls {target}");
+                    offenders.Add($"{Path.GetFileName(assembly)}: {method} calls {target}");
                 }
             }
         }
@@ -179,26 +177,23 @@ public sealed class ScalarLifetimeTests
     /// <summary>Lists the methods each method of an assembly calls, from its IL.</summary>
     private static class IlScan
     {
-        public static List<(string Type, string Method, string Target)> Calls(string path)
+        /// <summary>Every method with a body: its type's name, its name with parameter types, and what it calls.</summary>
+        public static List<(string Type, string Method, List<string> Targets)> Methods(string path)
         {
             using var stream = File.OpenRead(path);
             using var pe = new PEReader(stream);
             MetadataReader md = pe.GetMetadataReader();
-            var found = new List<(string Type, string Method, string Target)>();
+            var found = new List<(string Type, string Method, List<string> Targets)>();
             foreach (TypeDefinitionHandle th in md.TypeDefinitions)
             {
                 TypeDefinition type = md.GetTypeDefinition(th);
                 foreach (MethodDefinitionHandle mh in type.GetMethods())
                 {
                     MethodDefinition method = md.GetMethodDefinition(mh);
-                    if (method.RelativeVirtualAddress == 0)
+                    if (method.RelativeVirtualAddress != 0)
                     {
-                        continue;
-                    }
-
-                    foreach (string target in Targets(pe.GetMethodBody(method.RelativeVirtualAddress).GetILBytes() ?? [], md))
-                    {
-                        found.Add((md.GetString(type.Name), md.GetString(method.Name), target));
+                        byte[] il = pe.GetMethodBody(method.RelativeVirtualAddress).GetILBytes() ?? [];
+                        found.Add((md.GetString(type.Name), Name(mh, md), Targets(il, md).ToList()));
                     }
                 }
             }
@@ -212,33 +207,11 @@ public sealed class ScalarLifetimeTests
         /// </summary>
         public static HashSet<string> TorchSharpMethodsCreatingScalars(string path)
         {
-            using var stream = File.OpenRead(path);
-            using var pe = new PEReader(stream);
-            MetadataReader md = pe.GetMetadataReader();
-            var calls = new Dictionary<string, List<string>>(StringComparer.Ordinal);
-            var creating = new HashSet<string>(StringComparer.Ordinal);
-            foreach (TypeDefinitionHandle th in md.TypeDefinitions)
-            {
-                TypeDefinition type = md.GetTypeDefinition(th);
-                foreach (MethodDefinitionHandle mh in type.GetMethods())
-                {
-                    MethodDefinition method = md.GetMethodDefinition(mh);
-                    if (method.RelativeVirtualAddress == 0)
-                    {
-                        continue;
-                    }
-
-                    var targets = Targets(pe.GetMethodBody(method.RelativeVirtualAddress).GetILBytes() ?? [], md).ToList();
-                    string name = Name(mh, md);
-                    calls[name] = targets;
-                    bool creates = targets.Any(t => t.StartsWith("Scalar::op_Implicit", StringComparison.Ordinal) || t.StartsWith("ScalarExtensionMethods::ToScalar", StringComparison.Ordinal));
-                    if (creates && !targets.Contains("Scalar::Dispose()"))
-                    {
-                        creating.Add(name);
-                    }
-                }
-            }
-
+            // Names are type::method(parameters); nested compiler-generated types can share one, so their calls are pooled.
+            var calls = Methods(path).GroupBy(m => m.Method, StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.SelectMany(m => m.Targets).ToList(), StringComparer.Ordinal);
+            var creating = calls.Where(m => m.Value.Exists(CreatesScalar) && !m.Value.Contains("Scalar::Dispose()"))
+                .Select(m => m.Key).ToHashSet(StringComparer.Ordinal);
             for (bool grew = true; grew;)
             {
                 grew = false;
@@ -253,6 +226,10 @@ public sealed class ScalarLifetimeTests
 
             return creating;
         }
+
+        /// <summary>A call that turns a number into a <see cref="Scalar"/>.</summary>
+        public static bool CreatesScalar(string target) =>
+            target.StartsWith("Scalar::op_Implicit", StringComparison.Ordinal) || target.StartsWith("ScalarExtensionMethods::ToScalar", StringComparison.Ordinal);
 
         private static IEnumerable<string> Targets(byte[] il, MetadataReader md)
         {
