@@ -49,10 +49,17 @@ public sealed class QuickstartOptions
     /// </summary>
     public bool KeepAgreementSentences { get; set; }
 
+    /// <summary>
+    /// Adds the paper's Table 5 rows (<c>--self-consistency</c>): No teacher, every SiT and MAGDi answering with the paper's
+    /// sampling, one sample and the majority of ten, and the claims about their self-consistency gains. The default rows
+    /// share the folder and are reused.
+    /// </summary>
+    public bool SelfConsistency { get; set; }
+
     /// <summary>The seed count this run uses.</summary>
     public int SeedCount => Seeds ?? (Quick ? 2 : 3);
 
-    /// <summary>Parses command-line arguments (<c>--quick --student small|medium --seeds N --first-seed S --out DIR --threads N --keep-agreement-sentences</c>).</summary>
+    /// <summary>Parses command-line arguments (<c>--quick --student small|medium --seeds N --first-seed S --out DIR --threads N --keep-agreement-sentences --self-consistency</c>).</summary>
     /// <exception cref="ArgumentException">An unknown option or a missing/invalid value.</exception>
     public static QuickstartOptions Parse(IReadOnlyList<string> args)
     {
@@ -96,6 +103,7 @@ public sealed class QuickstartOptions
                 case "--first-seed": o.FirstSeed = Integer(0, 1_000_000); break;
                 case "--threads": o.Threads = Integer(1, 256); break;
                 case "--keep-agreement-sentences": o.KeepAgreementSentences = true; break;
+                case "--self-consistency": o.SelfConsistency = true; break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"Unknown option '{a}'.\n{Usage}");
             }
@@ -106,6 +114,6 @@ public sealed class QuickstartOptions
 
     /// <summary>The usage text.</summary>
     public const string Usage =
-        "usage: dotnet run --project samples/MagDi.Quickstart -c Release -- [--quick] [--student small|medium] [--seeds N] [--first-seed S] [--out DIR] [--threads N] [--keep-agreement-sentences]\n" +
+        "usage: dotnet run --project samples/MagDi.Quickstart -c Release -- [--quick] [--student small|medium] [--seeds N] [--first-seed S] [--out DIR] [--threads N] [--keep-agreement-sentences] [--self-consistency]\n" +
         "       Real MAGs and a real checkpoint: magdi experiment --model DIR --mags FILE --test FILE --task T --out DIR (docs/cli.md).";
 }

@@ -75,11 +75,22 @@ public sealed class QuickstartRunner
         var builder = SyntheticExperiment.CreateBuilder(data, _setup)
             .WithSeedCount(_options.SeedCount, _options.FirstSeed)
             .WithOutputDirectory(Path.Combine(outDir, "experiment"));
+        if (_options.SelfConsistency)
+        {
+            // Table 5: SC@1 and SC@10 rows with the paper's sampling; the default rows' runs in this folder are reused.
+            builder.AddSelfConsistencyRows(1, 10);
+        }
+
         string reasoning = _setup.StripAgreementSentences
             ? "reasoning cleaned as the release cleans it (\"I agree\"/\"I disagree\" sentences removed)"
             : "reasoning as the teachers wrote it (--keep-agreement-sentences)";
         _console.MarkupLine(Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"Every student: LoRA r16 on q_proj/v_proj of the base, {_setup.Steps} steps of {_setup.BatchSize} MAGs, lr {_setup.LearningRate:G3}, greedy answers up to {_setup.MaxNewTokens} tokens; {reasoning}.")));
+        if (_options.SelfConsistency)
+        {
+            _console.MarkupLine("Self-consistency rows (--self-consistency): the paper's sampling (temperature 0.7, top-p 0.9, top-k 50), one answer (SC@1) and the majority of ten (SC@10).");
+        }
+
         ExperimentReport report = await ExperimentConsole.RunAsync(_console, builder, cancellationToken);
         files.AddRange(report.Files);
 

@@ -146,4 +146,16 @@ public sealed class QuickstartTests
         // The library's experiment trains on cleaned reasoning unless told otherwise, as the release does.
         Assert.True(new MagDi.Training.Experiments.SyntheticExperimentOptions().StripAgreementSentences);
     }
+
+    [Fact]
+    public void Parse_SelfConsistency_AddsTable5_InTheDefaultRowsFolder()
+    {
+        Assert.False(QuickstartOptions.Parse([]).SelfConsistency);
+        var sc = QuickstartOptions.Parse(["--self-consistency", "--seeds", "10"]);
+        Assert.True(sc.SelfConsistency);
+        Assert.Equal(10, sc.SeedCount);
+        // The default rows' finished runs are reused: the same folder as without the flag.
+        Assert.Equal(QuickstartOptions.Parse([]).EffectiveOutputDirectory, sc.EffectiveOutputDirectory);
+        Assert.Contains("[--self-consistency]", QuickstartOptions.Usage);
+    }
 }
