@@ -46,7 +46,6 @@ internal static class Scalars
     /// <summary><c>a + b</c>.</summary>
     public static Tensor Plus(this Tensor a, Tensor b) => a.add(b, One);
 
-
     /// <summary><c>a + value</c>.</summary>
     public static Tensor Plus(this Tensor a, double value)
     {
@@ -153,13 +152,6 @@ internal static class Scalars
     {
         using Scalar s = value.ToScalar();
         return a.masked_fill(mask, s);
-    }
-
-    /// <summary><c>a.masked_fill_(mask, value)</c>.</summary>
-    public static Tensor MaskedFillInPlace(this Tensor a, Tensor mask, double value)
-    {
-        using Scalar s = value.ToScalar();
-        return a.masked_fill_(mask, s);
     }
 
     /// <summary><c>arange(start, end, step)</c>.</summary>
