@@ -108,6 +108,21 @@ internal static class ExperimentStatistics
         return result;
     }
 
+    /// <summary><c>a - b</c> per seed and question (same shapes), e.g. a student's self-consistency gain.</summary>
+    public static double[,] Difference(double[,] a, double[,] b)
+    {
+        var d = new double[a.GetLength(0), a.GetLength(1)];
+        for (int i = 0; i < a.GetLength(0); i++)
+        {
+            for (int j = 0; j < a.GetLength(1); j++)
+            {
+                d[i, j] = a[i, j] - b[i, j];
+            }
+        }
+
+        return d;
+    }
+
     /// <summary>
     /// Paired bootstrap of <c>mean(a) - mean(b)</c>: each resample draws S seeds with replacement, then Q questions with
     /// replacement, and uses the same draws for both rows.
@@ -127,15 +142,11 @@ internal static class ExperimentStatistics
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(resamples, 100);
-        var d = new double[s, q];
+        double[,] d = Difference(a, b);
         double observed = 0;
-        for (int i = 0; i < s; i++)
+        foreach (double value in d)
         {
-            for (int j = 0; j < q; j++)
-            {
-                d[i, j] = a[i, j] - b[i, j];
-                observed += d[i, j];
-            }
+            observed += value;
         }
 
         observed /= s * q;

@@ -354,7 +354,7 @@ public sealed partial class MagDiExperiment
                 string a1 = Sc(student, fewest), ak = Sc(student, most), b1 = Sc(reference, fewest), bk = Sc(reference, most);
                 if (scores.TryGetValue(a1, out var sa1) && scores.TryGetValue(ak, out var sak) && scores.TryGetValue(b1, out var sb1) && scores.TryGetValue(bk, out var sbk))
                 {
-                    var (difference, p) = ExperimentStatistics.PairedBootstrap(Subtract(sak, sa1), Subtract(sbk, sb1));
+                    var (difference, p) = ExperimentStatistics.PairedBootstrap(ExperimentStatistics.Difference(sak, sa1), ExperimentStatistics.Difference(sbk, sb1));
                     claims.Add(new ExperimentClaim(claim, $"{ak} - {a1}", $"{bk} - {b1}", difference.Mean > 0, new ExperimentComparison($"{bk} - {b1}", difference, p)));
                 }
             }
@@ -374,20 +374,6 @@ public sealed partial class MagDiExperiment
 
     /// <summary>The name of a self-consistency row of <see cref="MagDiExperimentBuilder.AddSelfConsistencyRows"/>: "{student}, SC@{k}".</summary>
     internal static string SelfConsistencyName(string student, int samples) => $"{student}, SC@{samples}";
-
-    private static double[,] Subtract(double[,] a, double[,] b)
-    {
-        var d = new double[a.GetLength(0), a.GetLength(1)];
-        for (int i = 0; i < a.GetLength(0); i++)
-        {
-            for (int j = 0; j < a.GetLength(1); j++)
-            {
-                d[i, j] = a[i, j] - b[i, j];
-            }
-        }
-
-        return d;
-    }
 
     /// <summary>The first Level row whose resolved options train <paramref name="level"/> with every teacher.</summary>
     private string? LevelRow(DistillationLevel level) => _setup.Rows
