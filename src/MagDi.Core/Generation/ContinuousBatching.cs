@@ -121,7 +121,8 @@ internal struct SampleStream
 /// Continuous batching (as in vLLM or TGI) over one KV cache of <c>rows</c> slots: a scheduler keeps up to that many
 /// sequences in flight, and when a sequence finishes the next waiting one takes its slot. Each request's prompt is
 /// prefilled once (shared by all its samples), in one left-padded forward with the other requests admitted at the same
-/// time (free slots wait for a quarter of the slots to be free, so that prompts are prefilled a few at a time), and its
+/// time (free slots wait for a quarter of the slots to be free, so that prompts are prefilled a few at a time; requests
+/// with many samples are prefilled a quarter of the slots' count ahead, and wait for their slots), and its
 /// keys and values are copied into the slots, right-aligned at the common write position; each row's attention mask
 /// starts at its own first prompt position, so rope positions are per row. The cache is compacted (finished rows
 /// dropped, dead positions on the left removed) so the left-padding waste stays bounded.
@@ -322,7 +323,7 @@ internal sealed class ContinuousBatchScheduler
                 {
                     if (prefilled.Count == 0)
                     {
-                        PrefillTogether(TakeGroup(waiting, requests, free), requests, ids, prefilled);
+                        PrefillTogether(TakeGroup(waiting, requests, free, admitTogether), requests, ids, prefilled);
                         prefill = false;
                     }
 
@@ -442,15 +443,19 @@ internal sealed class ContinuousBatchScheduler
     }
 
     /// <summary>
-    /// The next waiting requests to prefill together: at least one, then more while each still gets one of the
-    /// <paramref name="free"/> slots now and the left-padded batch stays within <see cref="PrefillTokenBudget"/> tokens.
+    /// The next waiting requests to prefill together, while the left-padded batch stays within
+    /// <see cref="PrefillTokenBudget"/> tokens: at least one, then more while each still gets one of the
+    /// <paramref name="free"/> slots now, or while the group has fewer than <paramref name="lookahead"/> requests. The
+    /// lookahead serves requests with many samples (self-consistency): one such request fills the free slots by itself, and
+    /// prefilling each prompt alone costs about twice as much per prompt as prefilling four together; the prompts prefilled
+    /// ahead wait in their group's cache and take slots as they free.
     /// </summary>
-    private static List<int> TakeGroup(Queue<int> waiting, IReadOnlyList<GenerationRequest> requests, int free)
+    private static List<int> TakeGroup(Queue<int> waiting, IReadOnlyList<GenerationRequest> requests, int free, int lookahead)
     {
         var group = new List<int> { waiting.Dequeue() };
         int samples = requests[group[0]].Samples;
         int longest = requests[group[0]].PromptIds.Count;
-        while (waiting.Count > 0 && samples < free)
+        while (waiting.Count > 0 && (samples < free || group.Count < lookahead))
         {
             int next = waiting.Peek();
             int length = Math.Max(longest, requests[next].PromptIds.Count);

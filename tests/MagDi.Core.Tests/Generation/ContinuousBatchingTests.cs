@@ -111,6 +111,33 @@ public sealed class ContinuousBatchingTests
     }
 
     [Fact]
+    public void RequestsWithManySamples_ArePrefilledAhead_OutputsEqualTheReference()
+    {
+        // 8 slots, 5 samples per request: one request's samples almost fill the free slots, so prompts are prefilled
+        // max(1, 8 / 4) = 2 requests at a time and wait, prefilled, for their slots (some samples of a request start
+        // steps after the others). Greedy samples still equal decoding alone; sampled ones equal one slot at a time.
+        using var model = TestCheckpoints.Model("llama");
+        var generator = new TextGenerator(model);
+        int[][] prompts = Prompts(model, 6, 3, 9, 4, 11, 2, 7);
+        int eos = generator.Generate([prompts[0]], new GenerationOptions { MaxNewTokens = 3, EosTokenIds = [] }).Tokens[0][1];
+        var greedy = new GenerationOptions { MaxNewTokens = 9, EosTokenIds = [eos], PadTokenId = 0 };
+        BatchGenerationResult batched = generator.GenerateBatched([.. prompts.Select(p => new GenerationRequest(p) { Samples = 5 })], greedy, maxBatchSize: 8);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            IReadOnlyList<int> alone = generator.Generate([prompts[i]], greedy).Tokens[0];
+            Assert.Equal(5, batched.Results[i].Tokens.Count);
+            Assert.All(batched.Results[i].Tokens, t => Assert.Equal(alone, t));
+        }
+
+        var sampled = new GenerationOptions { MaxNewTokens = 9, Temperature = 0.8, TopP = 0.9, TopK = 20, Seed = 5, EosTokenIds = [eos], PadTokenId = 0 };
+        var requests = prompts.Select((p, i) => new GenerationRequest(p) { Id = $"r{i}", Samples = 5 }).ToList();
+        var oneSlot = generator.GenerateBatched(requests, sampled, maxBatchSize: 5).Results; // 5 slots: a request at a time
+        var ahead = generator.GenerateBatched(requests, sampled, maxBatchSize: 8).Results;
+        Assert.Equal(oneSlot.Select(r => r.Tokens), ahead.Select(r => r.Tokens));
+        Assert.Contains(oneSlot, r => r.Tokens.Distinct(new SequenceComparer()).Count() > 1);
+    }
+
+    [Fact]
     public void ARequestThatCannotFit_IsRejectedByName_TheOthersComplete()
     {
         using var model = TestCheckpoints.Model("llama");
