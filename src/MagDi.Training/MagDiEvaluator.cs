@@ -121,6 +121,18 @@ public sealed class EvaluatedQuestion
     /// <summary>Votes per answer with self-consistency; null otherwise.</summary>
     public IReadOnlyDictionary<string, int>? Votes { get; }
 
+    /// <summary>
+    /// With self-consistency, every sample's generated text, in sample order (the first is <see cref="Output"/>); null with
+    /// one sample. <see cref="MagDiEvaluator.WriteAsync"/> writes them to <c>samples.jsonl</c>.
+    /// </summary>
+    public IReadOnlyList<string>? SampleOutputs { get; internal init; }
+
+    /// <summary>
+    /// With self-consistency, the answer extracted from each sample, in sample order (null where none could be
+    /// extracted): the votes before they are counted, from which answer diversity is measured; null with one sample.
+    /// </summary>
+    public IReadOnlyList<string?>? SampleAnswers { get; internal init; }
+
     /// <summary>Why no answer was generated (for example a prompt plus MaxNewTokens longer than the model's context), or null; such a question counts as wrong.</summary>
     public string? Error { get; internal init; }
 }
@@ -225,8 +237,10 @@ public sealed class MagDiEvaluator
 
     /// <summary>
     /// Writes <c>predictions.jsonl</c> (readable by <see cref="Scoring"/>) and <c>metrics.json</c> into
-    /// <paramref name="directory"/>, each atomically (<see cref="AtomicFile"/>), after removing temporary files a killed
-    /// run left there.
+    /// <paramref name="directory"/>, and with self-consistency <c>samples.jsonl</c> (one line per question: <c>id</c>, and
+    /// <c>outputs</c> and <c>answers</c> with one entry per sample, in sample order; an answer is null where none could be
+    /// extracted), each atomically (<see cref="AtomicFile"/>), after removing temporary files a killed run left there. A
+    /// <c>samples.jsonl</c> an earlier evaluation left in the folder is removed when this one has a single sample.
     /// </summary>
     public static async Task WriteAsync(EvaluationResult result, string directory, CancellationToken cancellationToken = default)
     {
@@ -234,10 +248,56 @@ public sealed class MagDiEvaluator
         Directory.CreateDirectory(directory);
         AtomicFile.DeleteLeftovers(directory, "predictions.jsonl");
         AtomicFile.DeleteLeftovers(directory, "metrics.json");
+        AtomicFile.DeleteLeftovers(directory, "samples.jsonl");
         await Scoring.WritePredictionsAsync(
             Path.Combine(directory, "predictions.jsonl"),
             result.Questions.Select(q => new Prediction(q.Id, q.Output, q.Answer)),
             cancellationToken).ConfigureAwait(false);
+        string samplesPath = Path.Combine(directory, "samples.jsonl");
+        if (!result.Questions.Any(q => q.SampleOutputs is not null))
+        {
+            File.Delete(samplesPath);                                     // an earlier evaluation's samples, not this one's
+        }
+        else
+        {
+            await AtomicFile.WriteAsync(samplesPath, async (stream, ct) =>
+            {
+                foreach (EvaluatedQuestion q in result.Questions)
+                {
+                    var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
+                    await using (writer.ConfigureAwait(false))
+                    {
+                        writer.WriteStartObject();
+                        writer.WriteString("id", q.Id);
+                        writer.WriteStartArray("outputs");
+                        foreach (string output in q.SampleOutputs ?? [])
+                        {
+                            writer.WriteStringValue(output);
+                        }
+
+                        writer.WriteEndArray();
+                        writer.WriteStartArray("answers");
+                        foreach (string? answer in q.SampleAnswers ?? [])
+                        {
+                            if (answer is null)
+                            {
+                                writer.WriteNullValue();
+                            }
+                            else
+                            {
+                                writer.WriteStringValue(answer);
+                            }
+                        }
+
+                        writer.WriteEndArray();
+                        writer.WriteEndObject();
+                    }
+
+                    await stream.WriteAsync("\n"u8.ToArray(), ct).ConfigureAwait(false);
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
         var metrics = new Dictionary<string, object>
         {
             ["task"] = result.Task,
@@ -291,7 +351,11 @@ public sealed class MagDiEvaluator
             IReadOnlyDictionary<string, int>? votes = k == 1
                 ? null
                 : answers.Where(a => a is not null).GroupBy(a => task.Normalize(a) ?? a!).ToDictionary(g => g.Key, g => g.Count());
-            results.Add(new EvaluatedQuestion(questions[i].Id, questions[i].GoldAnswer, c.Texts[0], answer, task.IsCorrect(answer, questions[i].GoldAnswer), c.OutputTokens, votes));
+            results.Add(new EvaluatedQuestion(questions[i].Id, questions[i].GoldAnswer, c.Texts[0], answer, task.IsCorrect(answer, questions[i].GoldAnswer), c.OutputTokens, votes)
+            {
+                SampleOutputs = k == 1 ? null : c.Texts,
+                SampleAnswers = k == 1 ? null : answers,
+            });
         }
 
         int correct = results.Count(r => r.IsCorrect);

@@ -186,8 +186,43 @@ public sealed class AnalysisRowsTests : IDisposable
         Assert.Contains(students, s => Gain(s) != 0);
         Assert.NotEqual(0, overBase.Comparison.Difference.Mean);
 
+        // Answer diversity, recomputed from the samples each SC@4 run wrote (samples.jsonl: every sample's answer).
+        foreach (string student in students)
+        {
+            double distinct = 0, any = 0, correctShare = 0;
+            foreach (int seed in seeds)
+            {
+                string file = Directory.GetFiles(Path.Combine(output, "runs", MagDiExperiment.Slug($"{student}, SC@4"), $"seed-{seed}", "eval"), "samples.jsonl", SearchOption.AllDirectories).Single();
+                var gold = data.TestQuestions.ToDictionary(q => q.Id, q => q.GoldAnswer);
+                MagDi.Tasks.ReasoningTask task = MagDi.Tasks.ReasoningTasks.Get(data.TestQuestions[0].Task);
+                foreach (string line in File.ReadLines(file))
+                {
+                    using var sample = JsonDocument.Parse(line);
+                    string?[] answers = [.. sample.RootElement.GetProperty("answers").EnumerateArray().Select(a => a.GetString())];
+                    Assert.Equal(4, answers.Length);
+                    Assert.Equal(4, sample.RootElement.GetProperty("outputs").GetArrayLength());
+                    string id = sample.RootElement.GetProperty("id").GetString()!;
+                    distinct += answers.Where(a => a is not null).Select(a => task.Normalize(a) ?? a).Distinct().Count();
+                    int right = answers.Count(a => task.IsCorrect(a, gold[id]));
+                    any += right > 0 ? 1 : 0;
+                    correctShare += right / 4.0;
+                }
+            }
+
+            int n = seeds.Length * data.TestQuestions.Count;
+            ExperimentDiversity diversity = report.Rows.Single(r => r.Name == $"{student}, SC@4").Diversity!;
+            Assert.Equal(4, diversity.Samples);
+            Assert.Equal(distinct / n, diversity.DistinctAnswers.Mean, 12);
+            Assert.Equal(any / n, diversity.AnyCorrect.Mean, 12);
+            Assert.Equal(correctShare / n, diversity.SampleAccuracy.Mean, 12);
+            Assert.Null(report.Rows.Single(r => r.Name == $"{student}, SC@1").Diversity);
+        }
+
+        Assert.Contains(report.Rows, r => r.Diversity is { DistinctAnswers.Mean: > 1 });
+
         string table = File.ReadAllText(Path.Combine(output, "table.md"));
         Assert.Contains("| Δ vs SC@1 (same student) |", table);
+        Assert.Contains("| Row | Samples | Distinct answers per question | Any sample correct % | Samples correct % | Vote correct % |", table);
         // The teachers' token cost is compared with one distilled student answering once, not with ten samples.
         double oneAnswer = report.Rows.Where(r => r.Kind is ExperimentRowKind.SingleTeacher or ExperimentRowKind.Level).Average(r => r.AverageGeneratedTokens);
         Assert.Contains(FormattableString.Invariant($"({report.Teachers!.AverageTokens / oneAnswer:F1}x what a distilled student generates on average)"), table);

@@ -120,6 +120,49 @@ public sealed class MagDiEvaluatorTests
     }
 
     [Fact]
+    public async Task SelfConsistency_KeepsEverySampleAndItsAnswer_AndWritesThemToSamplesJsonl()
+    {
+        List<Question> questions = Questions().Take(2).ToList();
+        using var client = new ScriptedClient((prompt, seed) =>
+            prompt.Contains(questions[0].Text, StringComparison.Ordinal)
+                ? (seed % 3 == 0 ? "So the answer is 1." : $"So the answer is {questions[0].GoldAnswer}.")
+                : seed % 3 == 1 ? "I do not know." : "So the answer is 123456.");
+        EvaluationResult result = await new MagDiEvaluator(client, new EvaluationOptions { Samples = 3, Decoding = DecodingStrategy.Paper, MaxNewTokens = 30, Seed = 0 })
+            .EvaluateAsync(questions);
+
+        // Sample s of question i is seeded with Seed + i·k + s: the scripted answer of every sample is known.
+        EvaluatedQuestion first = result.Questions[0], second = result.Questions[1];
+        Assert.Equal(["1", questions[0].GoldAnswer, questions[0].GoldAnswer], first.SampleAnswers!);
+        Assert.Equal($"So the answer is {questions[0].GoldAnswer}.", first.SampleOutputs![1]);
+        Assert.Equal(first.Output, first.SampleOutputs[0]);
+        Assert.Equal(["123456", null, "123456"], second.SampleAnswers!);
+        Assert.Equal("I do not know.", second.SampleOutputs![1]);
+
+        string dir = TestStudent.TempDirectory();
+        try
+        {
+            await MagDiEvaluator.WriteAsync(result, dir);
+            string[] lines = File.ReadAllLines(Path.Combine(dir, "samples.jsonl"));
+            Assert.Equal(2, lines.Length);
+            using var line = System.Text.Json.JsonDocument.Parse(lines[1]);
+            Assert.Equal(second.Id, line.RootElement.GetProperty("id").GetString());
+            Assert.Equal(second.SampleOutputs, line.RootElement.GetProperty("outputs").EnumerateArray().Select(o => o.GetString()!));
+            Assert.Equal(second.SampleAnswers, line.RootElement.GetProperty("answers").EnumerateArray().Select(a => a.GetString()));
+
+            // One sample: nothing to keep beyond the prediction, and no samples file (a stale one is not left behind).
+            EvaluationResult single = await new MagDiEvaluator(client, new EvaluationOptions { MaxNewTokens = 30 }).EvaluateAsync(questions);
+            Assert.All(single.Questions, q => Assert.Null(q.SampleAnswers));
+            Assert.All(single.Questions, q => Assert.Null(q.SampleOutputs));
+            await MagDiEvaluator.WriteAsync(single, dir);
+            Assert.False(File.Exists(Path.Combine(dir, "samples.jsonl")));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task ServedStudent_WhenARequestFailsAfterAnotherFailureCancelledIt_ReportsTheFirstFailure()
     {
         // The race CI once hit: question 1 fails; the failure cancels question 0's request, which then fails with an

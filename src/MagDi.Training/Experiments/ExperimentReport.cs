@@ -96,6 +96,40 @@ public sealed class ExperimentRowResult
     /// ("SiT (gpt4), SC@10" against "SiT (gpt4), SC@1").
     /// </summary>
     public IReadOnlyDictionary<string, ExperimentComparison> Comparisons { get; }
+
+    /// <summary>
+    /// For a row that samples several answers per question (self-consistency), how diverse its samples' answers are; null
+    /// for other rows and for runs written before samples were kept.
+    /// </summary>
+    public ExperimentDiversity? Diversity { get; internal init; }
+}
+
+/// <summary>
+/// How diverse a self-consistency row's sampled answers are, over seeds and questions (each with its 95 % interval, as a
+/// row's accuracy). Self-consistency can only gain where the samples disagree and some of them are right, which is why the
+/// paper credits multi-teacher students' larger gains to diversity (section 5.2); these numbers measure it.
+/// </summary>
+public sealed class ExperimentDiversity
+{
+    internal ExperimentDiversity(int samples, Interval distinctAnswers, Interval anyCorrect, Interval sampleAccuracy)
+    {
+        Samples = samples;
+        DistinctAnswers = distinctAnswers;
+        AnyCorrect = anyCorrect;
+        SampleAccuracy = sampleAccuracy;
+    }
+
+    /// <summary>Samples per question.</summary>
+    public int Samples { get; }
+
+    /// <summary>Distinct extracted answers (normalised by the task) among a question's samples, on average.</summary>
+    public Interval DistinctAnswers { get; }
+
+    /// <summary>Fraction of questions where at least one sample is correct (the ceiling of any vote over the samples).</summary>
+    public Interval AnyCorrect { get; }
+
+    /// <summary>Fraction of samples that are correct (the expected accuracy of one sample).</summary>
+    public Interval SampleAccuracy { get; }
 }
 
 /// <summary>A claim of the paper checked on this experiment.</summary>

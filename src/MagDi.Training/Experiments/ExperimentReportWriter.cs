@@ -79,6 +79,25 @@ internal static class ExperimentReportWriter
             sb.AppendLine(student > 0 ? string.Create(CultureInfo.InvariantCulture, $" ({t.AverageTokens / student:F1}x what a distilled student generates on average).") : ".");
         }
 
+        var diverse = report.Rows.Where(r => r.Diversity is not null).ToList();
+        if (diverse.Count > 0)
+        {
+            // Self-consistency can only gain where the samples disagree and some are right (the paper's section 5.2).
+            sb.AppendLine();
+            sb.AppendLine("Answer diversity of the self-consistency rows (mean over seeds and questions, 95 % CI):");
+            sb.AppendLine();
+            sb.AppendLine("| Row | Samples | Distinct answers per question | Any sample correct % | Samples correct % | Vote correct % |");
+            sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+            foreach (ExperimentRowResult r in diverse)
+            {
+                ExperimentDiversity d = r.Diversity!;
+                sb.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {r.Name} | {d.Samples} | {Number(d.DistinctAnswers.Mean)} [{Number(d.DistinctAnswers.Low)}, {Number(d.DistinctAnswers.High)}] | " +
+                    $"{Percent(d.AnyCorrect.Mean)} [{Percent(d.AnyCorrect.Low)}, {Percent(d.AnyCorrect.High)}] | " +
+                    $"{Percent(d.SampleAccuracy.Mean)} [{Percent(d.SampleAccuracy.Low)}, {Percent(d.SampleAccuracy.High)}] | {Percent(r.Accuracy.Mean)} |");
+            }
+        }
+
         if (report.Claims.Count > 0)
         {
             sb.AppendLine();
@@ -105,6 +124,8 @@ internal static class ExperimentReportWriter
         Interval d = c.Comparison.Difference;
         return $"{c.Claim} ({c.Row} vs {c.Reference}): {verdict} ({Points(d.Mean)} points, 95 % CI [{Points(d.Low)}, {Points(d.High)}], p = {PValue(c.Comparison.PValue)})";
     }
+
+    private static string Number(double value) => value.ToString("F2", CultureInfo.InvariantCulture);
 
     private static string Cell(ExperimentRowResult r, string key) => r.Comparisons.TryGetValue(key, out var c) ? Difference(c) : "-";
 
@@ -134,6 +155,16 @@ internal static class ExperimentReportWriter
                 perTask[task] = accuracy;
             }
 
+            JsonObject? diversity = r.Diversity is not { } d ? null : new JsonObject
+            {
+                ["samples"] = d.Samples,
+                ["distinct_answers"] = d.DistinctAnswers.Mean,
+                ["distinct_answers_ci95"] = new JsonArray(d.DistinctAnswers.Low, d.DistinctAnswers.High),
+                ["any_sample_correct"] = d.AnyCorrect.Mean,
+                ["any_sample_correct_ci95"] = new JsonArray(d.AnyCorrect.Low, d.AnyCorrect.High),
+                ["sample_accuracy"] = d.SampleAccuracy.Mean,
+                ["sample_accuracy_ci95"] = new JsonArray(d.SampleAccuracy.Low, d.SampleAccuracy.High),
+            };
             rows.Add(new JsonObject
             {
                 ["name"] = r.Name,
@@ -146,6 +177,7 @@ internal static class ExperimentReportWriter
                 ["avg_generated_tokens"] = r.AverageGeneratedTokens,
                 ["avg_training_seconds"] = r.AverageTrainingSeconds,
                 ["comparisons"] = comparisons,
+                ["diversity"] = diversity,
             });
         }
 

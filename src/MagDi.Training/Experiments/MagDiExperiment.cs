@@ -223,7 +223,13 @@ public sealed partial class MagDiExperiment
                 new InlineProgress<int>(n => Report(row, seed, index, count, ExperimentStage.Evaluating, null, before + n, null, reused: false)),
                 ct).ConfigureAwait(false);
             await MagDiEvaluator.WriteAsync(result, Path.Combine(directory, "eval", Slug(group.Key)), ct).ConfigureAwait(false);
-            questions.AddRange(result.Questions.Select(q => new QuestionOutcome(q.Id, result.Task, q.IsCorrect, q.GeneratedTokens)));
+            ReasoningTask task = ReasoningTasks.Get(result.Task);
+            questions.AddRange(result.Questions.Select(q => new QuestionOutcome(q.Id, result.Task, q.IsCorrect, q.GeneratedTokens)
+            {
+                DistinctAnswers = q.SampleAnswers?.Where(a => a is not null).Select(a => task.Normalize(a) ?? a).Distinct(StringComparer.Ordinal).Count(),
+                CorrectSamples = q.SampleAnswers?.Count(a => a is not null && task.IsCorrect(a, q.Gold)),
+                SampleCount = q.SampleAnswers?.Count,
+            }));
             done += result.Count;
         }
 
@@ -250,6 +256,7 @@ public sealed partial class MagDiExperiment
         var test = _setup.Test;
         var scores = new Dictionary<string, double[,]>(StringComparer.Ordinal);
         var rows = new List<(ExperimentRowDefinition Row, double[,] Scores, double Tokens, double Seconds, Dictionary<string, double> PerTask)>();
+        var diversity = new Dictionary<string, ExperimentDiversity>(StringComparer.Ordinal);
         foreach (var row in _setup.Rows)
         {
             var matrix = new double[seeds.Count, test.Count];
@@ -272,6 +279,11 @@ public sealed partial class MagDiExperiment
             }
 
             scores[row.Name] = matrix;
+            if (DiversityOf(row.Name, results, seeds, test) is { } measured)
+            {
+                diversity[row.Name] = measured;
+            }
+
             rows.Add((row, matrix, tokens / (seeds.Count * test.Count), seconds / seeds.Count,
                 taskSums.ToDictionary(kv => kv.Key, kv => kv.Value.Correct / kv.Value.Count, StringComparer.Ordinal)));
         }
@@ -318,7 +330,8 @@ public sealed partial class MagDiExperiment
 
             summaries.Add(new ExperimentRowResult(
                 row.Name, row.Description, row.Kind, ExperimentStatistics.Accuracy(matrix), ExperimentStatistics.PerSeed(matrix),
-                perTask, tokens, seconds, comparisons));
+                perTask, tokens, seconds, comparisons)
+            { Diversity = diversity.GetValueOrDefault(row.Name) });
         }
 
         var claims = new List<ExperimentClaim>();
@@ -370,6 +383,37 @@ public sealed partial class MagDiExperiment
         TeacherReference? teachers = TeacherReferenceOf();
         var report = new ExperimentReport(_setup.OutputDirectory, seeds, test.Count, summaries, bestSit, teachers, claims, string.Empty, wall.Elapsed, []);
         return report.With(tableMarkdown: ExperimentReportWriter.Markdown(report, _setup));
+    }
+
+    /// <summary>
+    /// The answer diversity of a row sampled more than once per question, when every one of its runs kept its samples'
+    /// answers (runs written before they were kept did not): null otherwise.
+    /// </summary>
+    private static ExperimentDiversity? DiversityOf(string row, Dictionary<(string Row, int Seed), UnitResult> results, IReadOnlyList<int> seeds, IReadOnlyList<Question> test)
+    {
+        var distinct = new double[seeds.Count, test.Count];
+        var anyCorrect = new double[seeds.Count, test.Count];
+        var sampleAccuracy = new double[seeds.Count, test.Count];
+        int samples = 0;
+        for (int s = 0; s < seeds.Count; s++)
+        {
+            var byId = results[(row, seeds[s])].Questions.ToDictionary(q => q.Id, StringComparer.Ordinal);
+            for (int q = 0; q < test.Count; q++)
+            {
+                QuestionOutcome outcome = byId[test[q].Id];
+                if (outcome.SampleCount is not > 1 || outcome.DistinctAnswers is not { } d || outcome.CorrectSamples is not { } c)
+                {
+                    return null;
+                }
+
+                samples = Math.Max(samples, outcome.SampleCount.Value);
+                distinct[s, q] = d;
+                anyCorrect[s, q] = c > 0 ? 1 : 0;
+                sampleAccuracy[s, q] = (double)c / outcome.SampleCount.Value;
+            }
+        }
+
+        return new ExperimentDiversity(samples, ExperimentStatistics.Accuracy(distinct), ExperimentStatistics.Accuracy(anyCorrect), ExperimentStatistics.Accuracy(sampleAccuracy));
     }
 
     /// <summary>The name of a self-consistency row of <see cref="MagDiExperimentBuilder.AddSelfConsistencyRows"/>: "{student}, SC@{k}".</summary>
@@ -590,8 +634,21 @@ public sealed partial class MagDiExperiment
     [LoggerMessage(Level = LogLevel.Information, Message = "{Row} (seed {Seed}): accuracy {Accuracy:P1}")]
     private partial void LogFinished(string row, int seed, double accuracy);
 
-    /// <summary>One test question's outcome in one run.</summary>
-    internal sealed record QuestionOutcome(string Id, string Task, bool Correct, int Tokens);
+    /// <summary>
+    /// One test question's outcome in one run; with self-consistency also its samples' distinct (normalised) answers and
+    /// how many samples were correct (absent from runs written before they were kept).
+    /// </summary>
+    internal sealed record QuestionOutcome(string Id, string Task, bool Correct, int Tokens)
+    {
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public int? DistinctAnswers { get; init; }
+
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public int? CorrectSamples { get; init; }
+
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public int? SampleCount { get; init; }
+    }
 
     /// <summary>The file a finished (row, seed) run leaves: enough to rebuild the report without running it again.</summary>
     internal sealed class UnitResult
