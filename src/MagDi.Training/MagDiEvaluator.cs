@@ -239,8 +239,9 @@ public sealed class MagDiEvaluator
     /// Writes <c>predictions.jsonl</c> (readable by <see cref="Scoring"/>) and <c>metrics.json</c> into
     /// <paramref name="directory"/>, and with self-consistency <c>samples.jsonl</c> (one line per question: <c>id</c>, and
     /// <c>outputs</c> and <c>answers</c> with one entry per sample, in sample order; an answer is null where none could be
-    /// extracted), each atomically (<see cref="AtomicFile"/>), after removing temporary files a killed run left there. A
-    /// <c>samples.jsonl</c> an earlier evaluation left in the folder is removed when this one has a single sample.
+    /// extracted), each atomically (<see cref="AtomicFile"/>), after removing temporary files a killed run left there. With
+    /// a single sample no <c>samples.jsonl</c> is written, and one an earlier evaluation left in the folder stays as it was
+    /// (MagDi deletes nothing it did not create in this run).
     /// </summary>
     public static async Task WriteAsync(EvaluationResult result, string directory, CancellationToken cancellationToken = default)
     {
@@ -253,14 +254,9 @@ public sealed class MagDiEvaluator
             Path.Combine(directory, "predictions.jsonl"),
             result.Questions.Select(q => new Prediction(q.Id, q.Output, q.Answer)),
             cancellationToken).ConfigureAwait(false);
-        string samplesPath = Path.Combine(directory, "samples.jsonl");
-        if (!result.Questions.Any(q => q.SampleOutputs is not null))
+        if (result.Questions.Any(q => q.SampleOutputs is not null))
         {
-            File.Delete(samplesPath);                                     // an earlier evaluation's samples, not this one's
-        }
-        else
-        {
-            await AtomicFile.WriteAsync(samplesPath, async (stream, ct) =>
+            await AtomicFile.WriteAsync(Path.Combine(directory, "samples.jsonl"), async (stream, ct) =>
             {
                 foreach (EvaluatedQuestion q in result.Questions)
                 {

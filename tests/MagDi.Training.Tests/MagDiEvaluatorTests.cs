@@ -149,12 +149,17 @@ public sealed class MagDiEvaluatorTests
             Assert.Equal(second.SampleOutputs, line.RootElement.GetProperty("outputs").EnumerateArray().Select(o => o.GetString()!));
             Assert.Equal(second.SampleAnswers, line.RootElement.GetProperty("answers").EnumerateArray().Select(a => a.GetString()));
 
-            // One sample: nothing to keep beyond the prediction, and no samples file (a stale one is not left behind).
+            // One sample: nothing to keep beyond the prediction and no samples file is written; the earlier evaluation's
+            // samples.jsonl is not MagDi's to delete in this run, so it stays byte for byte.
             EvaluationResult single = await new MagDiEvaluator(client, new EvaluationOptions { MaxNewTokens = 30 }).EvaluateAsync(questions);
             Assert.All(single.Questions, q => Assert.Null(q.SampleAnswers));
             Assert.All(single.Questions, q => Assert.Null(q.SampleOutputs));
+            string singleDir = Path.Combine(dir, "single");
+            await MagDiEvaluator.WriteAsync(single, singleDir);
+            Assert.False(File.Exists(Path.Combine(singleDir, "samples.jsonl")));
+            byte[] earlier = File.ReadAllBytes(Path.Combine(dir, "samples.jsonl"));
             await MagDiEvaluator.WriteAsync(single, dir);
-            Assert.False(File.Exists(Path.Combine(dir, "samples.jsonl")));
+            Assert.Equal(earlier, File.ReadAllBytes(Path.Combine(dir, "samples.jsonl")));
         }
         finally
         {
