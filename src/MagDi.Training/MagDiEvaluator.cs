@@ -258,6 +258,7 @@ public sealed class MagDiEvaluator
         {
             await AtomicFile.WriteAsync(Path.Combine(directory, "samples.jsonl"), async (stream, ct) =>
             {
+                byte[] newline = "\n"u8.ToArray();
                 foreach (EvaluatedQuestion q in result.Questions)
                 {
                     var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
@@ -275,21 +276,14 @@ public sealed class MagDiEvaluator
                         writer.WriteStartArray("answers");
                         foreach (string? answer in q.SampleAnswers ?? [])
                         {
-                            if (answer is null)
-                            {
-                                writer.WriteNullValue();
-                            }
-                            else
-                            {
-                                writer.WriteStringValue(answer);
-                            }
+                            writer.WriteStringValue(answer);                         // null: JSON null
                         }
 
                         writer.WriteEndArray();
                         writer.WriteEndObject();
                     }
 
-                    await stream.WriteAsync("\n"u8.ToArray(), ct).ConfigureAwait(false);
+                    await stream.WriteAsync(newline, ct).ConfigureAwait(false);
                 }
             }, cancellationToken).ConfigureAwait(false);
         }

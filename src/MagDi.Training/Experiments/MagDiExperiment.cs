@@ -226,7 +226,7 @@ public sealed partial class MagDiExperiment
             ReasoningTask task = ReasoningTasks.Get(result.Task);
             questions.AddRange(result.Questions.Select(q => new QuestionOutcome(q.Id, result.Task, q.IsCorrect, q.GeneratedTokens)
             {
-                DistinctAnswers = q.SampleAnswers?.Where(a => a is not null).Select(a => task.Normalize(a) ?? a).Distinct(StringComparer.Ordinal).Count(),
+                DistinctAnswers = q.Votes?.Count,                                 // the vote's tally: one entry per normalised answer
                 CorrectSamples = q.SampleAnswers?.Count(a => a is not null && task.IsCorrect(a, q.Gold)),
                 SampleCount = q.SampleAnswers?.Count,
             }));
