@@ -36,16 +36,18 @@ for r in runs:
     rep = json.load(open(path))
     entries.append({"side": side, "round": int(rnd), "loadavg_before": lb, "loadavg_after": la,
                     "matmul_peak_gflops": rep["matmul_peak_gflops"], "training": rep["training_fwd_bwd"]})
+# The cases every run measured (--cases may pick some).
+cases = [c for c in ("Float32", "BFloat16", "BFloat16_lora_r16") if all(c in e["training"] for e in entries)]
 def med(side, case, field):
     return statistics.median(e["training"][case][field] for e in entries if e["side"] == side)
 summary = {side: {case: {f: med(side, case, f) for f in ("mfu_vs_matmul_peak", "tokens_per_second", "step_seconds_best", "step_seconds_median")}
-                  for case in ("Float32", "BFloat16", "BFloat16_lora_r16")} for side in ("before", "after")}
+                  for case in cases} for side in ("before", "after")}
 # after / before tokens/s paired by round: geometric mean and a 95 % t interval on the log ratios.
 import math
 T975 = dict(enumerate([12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
                        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042], 1))  # df 1-30
 paired = {}
-for case in ("Float32", "BFloat16", "BFloat16_lora_r16"):
+for case in cases:
     logs = []
     for rnd in sorted({e["round"] for e in entries}):
         b = [e for e in entries if e["side"] == "before" and e["round"] == rnd][0]["training"][case]["tokens_per_second"]

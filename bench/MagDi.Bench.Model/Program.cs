@@ -21,6 +21,10 @@ if (Arg("--threads") is { } threads)
     set_num_threads(int.Parse(threads, System.Globalization.CultureInfo.InvariantCulture));
 }
 
+// As the magdi command line and the quickstart do at start-up (--malloc glibc-default leaves glibc's adaptive
+// thresholds alone, for before/after comparisons of that choice).
+bool keepsFreedMemory = Arg("--malloc") != "glibc-default" && MagDi.Runtime.CpuAllocator.KeepFreedMemory();
+
 if (Arg("--load-only") is { } loadDir)
 {
     // Child process: measure loading in a fresh process so peak RSS is not polluted by earlier phases.
@@ -89,7 +93,7 @@ if (only == "serving")
         int.Parse(Arg("--batch") ?? "16", System.Globalization.CultureInfo.InvariantCulture), lengths,
         [.. (Arg("--dtypes") ?? "bf16,f32").Split(',').Select(d => d == "f32" ? ScalarType.Float32 : ScalarType.BFloat16)],
         [.. (Arg("--ks") ?? "1,10").Split(',').Select(k => int.Parse(k, System.Globalization.CultureInfo.InvariantCulture))]);
-    serving["machine"] = new JsonObject { ["cpu_count"] = Environment.ProcessorCount, ["cpu_model"] = Machine.CpuModel(), ["load_average_at_end"] = File.ReadAllText("/proc/loadavg").Trim() };
+    serving["machine"] = new JsonObject { ["cpu_count"] = Environment.ProcessorCount, ["cpu_model"] = Machine.CpuModel(), ["load_average_at_end"] = File.ReadAllText("/proc/loadavg").Trim(), ["cpu_allocator_keeps_freed_memory"] = keepsFreedMemory };
     serving["model"] = new JsonObject { ["parameters"] = parameters };
     Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
     File.WriteAllText(outPath, serving.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
@@ -105,6 +109,7 @@ var report = new JsonObject
         ["cpu_count"] = Environment.ProcessorCount,
         ["torch_threads"] = get_num_threads(),
         ["cpu_model"] = Machine.CpuModel(),
+        ["cpu_allocator_keeps_freed_memory"] = keepsFreedMemory,
     },
     ["model"] = new JsonObject { ["parameters"] = parameters, ["config"] = JsonNode.Parse(JsonSerializer.Serialize(config)) },
 };

@@ -1,5 +1,9 @@
 using MagDi.Quickstart;
+using MagDi.Runtime;
 using Spectre.Console;
+
+// Freed tensor memory stays in the C heap for the next step instead of being faulted in again (glibc; docs/performance.md).
+CpuAllocator.KeepFreedMemory();
 
 QuickstartOptions options;
 try
