@@ -51,8 +51,12 @@ internal static class ServingBench
             {
                 int maxNew = observed.Max();
                 int[] draws = [.. Enumerable.Range(0, Questions * k).Select(i => observed[new Random(1000 + i).Next(observed.Length)])];
-                GenerationOptions Options(long seed)
+                // An oracle for k = 1: the same lengths, the longest admitted first (longest-processing-time order). No real
+                // scheduler knows answer lengths; this bounds what admission order alone could buy against the tail.
+                int[] longestFirst = [.. draws.OrderDescending()];
+                GenerationOptions Options(long seed, int[]? lengthsInOrder = null)
                 {
+                    int[] assigned = lengthsInOrder ?? draws;
                     var lengths = new Dictionary<object, int>(ReferenceEqualityComparer.Instance);
                     return new GenerationOptions
                     {
@@ -67,7 +71,7 @@ internal static class ServingBench
                         {
                             if (!lengths.TryGetValue(row, out int target))
                             {
-                                lengths[row] = target = draws[lengths.Count];
+                                lengths[row] = target = assigned[lengths.Count];
                             }
 
                             return row.Count >= target;
@@ -88,20 +92,26 @@ internal static class ServingBench
                     return (sw.Elapsed.TotalSeconds, tokens);
                 }
 
-                (double Seconds, long Tokens) Continuous()
+                (double Seconds, long Tokens) Continuous(bool oracle = false)
                 {
                     var sw = Stopwatch.StartNew();
                     var requests = prompts.Select((p, i) => new GenerationRequest(p) { Id = i.ToString(CultureInfo.InvariantCulture), Samples = k }).ToList();
-                    BatchGenerationResult result = generator.GenerateBatched(requests, Options(0), Math.Max(batchSize, k));
+                    BatchGenerationResult result = generator.GenerateBatched(requests, Options(0, oracle ? longestFirst : null), Math.Max(batchSize, k));
                     return (sw.Elapsed.TotalSeconds, result.GeneratedTokenCount);
                 }
 
                 var staticRuns = new List<double>();
                 var continuousRuns = new List<double>();
+                var oracleRuns = new List<double>();
                 long staticTokens = 0, continuousTokens = 0;
                 for (int round = 0; round < (dt == ScalarType.Float32 ? roundsF32 : rounds); round++)
                 {
                     // Alternate which path goes first, so that neither always runs on a warmer or quieter machine.
+                    if (k == 1 && round % 2 == 1)
+                    {
+                        oracleRuns.Add(Oracle());
+                    }
+
                     foreach (bool continuousFirst in round % 2 == 0 ? new[] { false, true } : [true, false])
                     {
                         var (seconds, tokens) = continuousFirst ? Continuous() : Static();
@@ -117,6 +127,18 @@ internal static class ServingBench
 
                         Console.WriteLine($"serving {dt} k={k} {(continuousFirst ? "continuous" : "static")}: {Questions} questions in {seconds:F1}s = {Questions / seconds:F2} q/s ({tokens} tokens)");
                     }
+
+                    if (k == 1 && round % 2 == 0)
+                    {
+                        oracleRuns.Add(Oracle());
+                    }
+                }
+
+                double Oracle()
+                {
+                    var (seconds, tokens) = Continuous(oracle: true);
+                    Console.WriteLine($"serving {dt} k={k} continuous, longest first (oracle): {Questions} questions in {seconds:F1}s = {Questions / seconds:F2} q/s ({tokens} tokens)");
+                    return Math.Round(Questions / seconds, 3);
                 }
 
                 // Rounds are paired (same process, alternating order), so the claim is the geometric mean of the per-round
@@ -141,6 +163,21 @@ internal static class ServingBench
                     ["continuous_slots"] = Math.Max(batchSize, k),
                 };
                 Console.WriteLine($"serving {dt} k={k}: speedup {geoMean:F2}x, 95 % CI [{low:F2}, {high:F2}] over {ratios.Count} rounds (target {target}x)");
+                if (oracleRuns.Count > 0)
+                {
+                    // Each round's oracle run sits next to that round's static run (after it in even rounds, before it in odd ones).
+                    var oracleRatios = staticRuns.Zip(oracleRuns, (s, o) => o / s).ToList();
+                    var (oMean, oLow, oHigh) = PairedRatio.GeometricMeanInterval(oracleRatios);
+                    perDtype["greedy_k1_longest_first_oracle"] = new JsonObject
+                    {
+                        ["what"] = "continuous batching with the answer lengths known in advance and the longest admitted first: a bound on what admission order can buy, not a scheduler anyone can run",
+                        ["questions_per_second"] = new JsonArray([.. oracleRuns.Select(v => JsonValue.Create(v))]),
+                        ["speedup_vs_static_per_round"] = new JsonArray([.. oracleRatios.Select(v => JsonValue.Create(Math.Round(v, 3)))]),
+                        ["speedup_vs_static_geometric_mean"] = Math.Round(oMean, 3),
+                        ["speedup_vs_static_95ci"] = oracleRatios.Count < 2 ? null : new JsonArray(JsonValue.Create(Math.Round(oLow, 3)), JsonValue.Create(Math.Round(oHigh, 3))),
+                    };
+                    Console.WriteLine($"serving {dt} k=1 longest-first oracle: speedup {oMean:F2}x, 95 % CI [{oLow:F2}, {oHigh:F2}] over {oracleRatios.Count} rounds");
+                }
             }
 
             report[dt.ToString()] = perDtype;
