@@ -106,7 +106,8 @@ internal static class ServingBench
                 long staticTokens = 0, continuousTokens = 0;
                 for (int round = 0; round < (dt == ScalarType.Float32 ? roundsF32 : rounds); round++)
                 {
-                    // Alternate which path goes first, so that neither always runs on a warmer or quieter machine.
+                    // Alternate which path goes first, so that neither always runs on a warmer or quieter machine; for k = 1
+                    // the oracle runs last in even rounds and first in odd ones.
                     if (k == 1 && round % 2 == 1)
                     {
                         oracleRuns.Add(Oracle());
@@ -165,7 +166,7 @@ internal static class ServingBench
                 Console.WriteLine($"serving {dt} k={k}: speedup {geoMean:F2}x, 95 % CI [{low:F2}, {high:F2}] over {ratios.Count} rounds (target {target}x)");
                 if (oracleRuns.Count > 0)
                 {
-                    // Each round's oracle run sits next to that round's static run (after it in even rounds, before it in odd ones).
+                    // Paired with the static run of the same round.
                     var oracleRatios = staticRuns.Zip(oracleRuns, (s, o) => o / s).ToList();
                     var (oMean, oLow, oHigh) = PairedRatio.GeometricMeanInterval(oracleRatios);
                     perDtype["greedy_k1_longest_first_oracle"] = new JsonObject

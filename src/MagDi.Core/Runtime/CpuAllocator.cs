@@ -29,7 +29,9 @@ public static class CpuAllocator
 {
     // glibc <malloc.h>
     private const int MTrimThreshold = -1;
-    private const int MMmapThreshold = -3;
+
+    /// <summary>glibc's <c>M_MMAP_THRESHOLD</c> parameter of <c>mallopt</c>.</summary>
+    internal const int MMmapThreshold = -3;
 
     /// <summary>The mmap threshold this sets: glibc's largest on 64-bit systems (HEAP_MAX_SIZE / 2). Larger blocks are still mapped.</summary>
     internal const int MmapThresholdBytes = 32 << 20;
@@ -45,21 +47,26 @@ public static class CpuAllocator
     /// </summary>
     /// <returns>True when the allocator was tuned; false on other systems or C libraries, or when the environment
     /// already configures glibc's malloc.</returns>
-    public static unsafe bool KeepFreedMemory()
+    public static bool KeepFreedMemory()
     {
         if (!OperatingSystem.IsLinux() || EnvironmentConfiguresMalloc(Environment.GetEnvironmentVariable))
         {
             return false;
         }
 
+        return SetOption(MMmapThreshold, MmapThresholdBytes) && SetOption(MTrimThreshold, TrimThresholdBytes);
+    }
+
+    /// <summary>glibc's <c>mallopt(param, value)</c>; false when it fails or this is not glibc.</summary>
+    internal static unsafe bool SetOption(int param, int value)
+    {
         // libc.so.6 is glibc's soname (musl's libc is libc.so); mallopt is glibc's interface.
-        if (!NativeLibrary.TryLoad("libc.so.6", out nint libc) || !NativeLibrary.TryGetExport(libc, "mallopt", out nint address))
+        if (!OperatingSystem.IsLinux() || !NativeLibrary.TryLoad("libc.so.6", out nint libc) || !NativeLibrary.TryGetExport(libc, "mallopt", out nint address))
         {
             return false;
         }
 
-        var mallopt = (delegate* unmanaged<int, int, int>)address;
-        return mallopt(MMmapThreshold, MmapThresholdBytes) != 0 && mallopt(MTrimThreshold, TrimThresholdBytes) != 0;
+        return ((delegate* unmanaged<int, int, int>)address)(param, value) != 0;
     }
 
     /// <summary>True when any glibc malloc option is set in the environment <paramref name="lookup"/> reads.</summary>

@@ -32,13 +32,11 @@ public sealed class CpuAllocatorTests
             return;
         }
 
-        // The machines this runs on (CI: Debian 12, glibc 2.36) have both; mallinfo2 is glibc 2.33 or later.
+        // The machines this runs on (CI: Debian 12, glibc 2.36) have mallinfo2 (glibc 2.33 or later).
         Assert.True(NativeLibrary.TryLoad("libc.so.6", out nint libc));
-        Assert.True(NativeLibrary.TryGetExport(libc, "mallopt", out nint mallopt));
         Assert.True(NativeLibrary.TryGetExport(libc, "mallinfo2", out nint mallinfo2));
 
-        const int MMmapThreshold = -3;
-        Assert.NotEqual(0, Marshal.GetDelegateForFunctionPointer<MallOpt>(mallopt)(MMmapThreshold, 128 << 10));
+        Assert.True(CpuAllocator.SetOption(CpuAllocator.MMmapThreshold, 128 << 10));
         var info = Marshal.GetDelegateForFunctionPointer<MallInfo2Function>(mallinfo2);
         nuint mappedBefore = info().HBlkHd;
         nint probe = Marshal.AllocHGlobal(24 << 20);                   // malloc on Unix
@@ -61,9 +59,6 @@ public sealed class CpuAllocatorTests
     {
         public nuint Arena, OrdBlks, SmBlks, HBlks, HBlkHd, UsmBlks, FsmBlks, UordBlks, FordBlks, KeepCost;
     }
-
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate int MallOpt(int param, int value);
 
     [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
     private delegate MallInfo2 MallInfo2Function();
