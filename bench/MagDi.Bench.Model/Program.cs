@@ -591,6 +591,38 @@ static void Micro()
     using Tensor w = randn(384, 384).to_type(bf) * 0.05;
     using Tensor w1 = randn(1024, 384).to_type(bf) * 0.05;
     using Tensor nw = ones(384).to_type(bf);
+    // PROBE_GEMM=1: the step's matrix products at 1 and 2 threads (how well each splits over the team).
+    if (Environment.GetEnvironmentVariable("PROBE_GEMM") == "1")
+    {
+        long m = int.Parse(Environment.GetEnvironmentVariable("PROBE_M") ?? "2056", System.Globalization.CultureInfo.InvariantCulture);
+        foreach (var (name, k, n) in new[] { ("q/o 384x384", 384L, 384L), ("k/v 384->128", 384L, 128L), ("k/v bwd 128->384", 128L, 384L), ("gate/up 384->1024", 384L, 1024L), ("down 1024->384", 1024L, 384L), ("lora A 384->16", 384L, 16L), ("lora B 16->384", 16L, 384L), ("lora B 16->128", 16L, 128L) })
+        {
+            using Tensor a = randn(m, k).to_type(bf), b = randn(n, k).to_type(bf);
+            double[] best = [0, 0];
+            for (int round = 0; round < 3; round++)
+            {
+                foreach (int t in new[] { 1, 2 })
+                {
+                    set_num_threads(t);
+                    double bt = double.MaxValue;
+                    for (int rep = 0; rep < 30; rep++)
+                    {
+                        var sw = Stopwatch.StartNew();
+                        using Tensor y = nn.functional.linear(a, b);
+                        bt = Math.Min(bt, sw.Elapsed.TotalMilliseconds);
+                    }
+
+                    best[t - 1] = round == 0 ? bt : Math.Min(best[t - 1], bt);
+                }
+            }
+
+            Console.WriteLine($"gemm M={m} {name}: 1 thread {best[0]:F3} ms, 2 threads {best[1]:F3} ms, speed-up {best[0] / best[1]:F2}, GFLOP/s at 2 {2.0 * m * k * n / best[1] / 1e6:F0}");
+        }
+
+        set_num_threads(2);
+        return;
+    }
+
     // PROBE_BRANCH=1: one projection's LoRA branch (x [2056,384] bf16, r 16) in pieces, forward + backward to x, A and B.
     if (Environment.GetEnvironmentVariable("PROBE_BRANCH") == "1")
     {

@@ -261,7 +261,7 @@ internal static class Bf16CrossEntropyKernel
     /// <summary>Runs <paramref name="body"/>(first, end) over contiguous row ranges, one per worker.</summary>
     private static void ForRows(long count, int vocabulary, Action<long, long> body)
     {
-        // Below about a million elements per worker, waking a thread-pool thread costs more than it saves.
+        // Below about a million elements per worker, handing a part to another thread costs more than it saves.
         long workers = Math.Clamp(Math.Min(get_num_threads(), count * vocabulary / (1L << 20)), 1, count);
         if (workers <= 1)
         {
@@ -270,7 +270,7 @@ internal static class Bf16CrossEntropyKernel
         }
 
         long per = (count + workers - 1) / workers;
-        Parallel.For(0, (int)workers, w => body(w * per, Math.Min(count, (w + 1) * per)));
+        MagDi.Runtime.OpenMpTeam.For((int)workers, (int)workers, w => body(w * per, Math.Min(count, (w + 1) * per)));
     }
 
     /// <summary>Eight float32 values rounded to bfloat16 (in the low 16 bits of each lane), as <see cref="ToBFloat16"/>.</summary>

@@ -60,7 +60,7 @@ internal static class LoraDropout
         else
         {
             // Chunks are independent (the hash takes the element index), so any split gives the same mask.
-            Parallel.For(0, workers, worker =>
+            MagDi.Runtime.OpenMpTeam.For(workers, get_num_threads(), worker =>
             {
                 for (long c = worker; c < chunks; c += workers)
                 {
@@ -113,7 +113,7 @@ internal static class LoraDropout
         }
 
         // Chunks are independent (the hash takes the element index), so any split gives the same result.
-        Parallel.For(0, workers, worker =>
+        MagDi.Runtime.OpenMpTeam.For(workers, get_num_threads(), worker =>
         {
             for (long c = worker; c < chunks; c += workers)
             {

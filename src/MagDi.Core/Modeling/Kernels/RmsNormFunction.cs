@@ -90,10 +90,10 @@ internal sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFun
             (gp, xp, wp, rp, dp) = ((nint)a, (nint)b, (nint)c, (nint)e, (nint)f);    // libtorch memory: it does not move
         }
 
-        // Rows are independent; two parts only when each has enough rows to pay for waking a thread-pool thread.
+        // Rows are independent; two parts only when each has enough rows to pay for handing it to another thread.
         int parts = (int)Math.Clamp(Math.Min(get_num_threads(), rows * d / (1L << 17)), 1, Math.Max(1, rows));
         long per = (rows + parts - 1) / parts;
-        Parallel.For(0, parts, part =>
+        MagDi.Runtime.OpenMpTeam.For(parts, parts, part =>
         {
             for (long row = part * per; row < Math.Min(rows, (part + 1) * per); row++)
             {
