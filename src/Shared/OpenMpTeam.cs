@@ -86,6 +86,37 @@ internal static unsafe class OpenMpTeam
         }
     }
 
+    /// <summary>
+    /// The libgomp files among the mapped files of <paramref name="maps"/> (lines of /proc/self/maps), libtorch's first:
+    /// the one in libtorch_cpu.so's directory, then the others in the order they are mapped.
+    /// </summary>
+    internal static IReadOnlyList<string> LibgompCandidates(IEnumerable<string> maps)
+    {
+        var candidates = new List<string>();
+        string? torchDirectory = null;
+        foreach (string line in maps)
+        {
+            int slash = line.IndexOf('/', StringComparison.Ordinal);
+            if (slash < 0)
+            {
+                continue;
+            }
+
+            string path = line[slash..];
+            string name = Path.GetFileName(path);
+            if (name.StartsWith("libgomp", StringComparison.Ordinal) && !candidates.Contains(path))
+            {
+                candidates.Add(path);
+            }
+            else if (name == "libtorch_cpu.so")
+            {
+                torchDirectory ??= Path.GetDirectoryName(path);
+            }
+        }
+
+        return [.. candidates.OrderBy(path => Path.GetDirectoryName(path) == torchDirectory ? 0 : 1)];
+    }
+
     private sealed class Job(Action<int> body, int parts, Gomp? gomp)
     {
         public readonly int Parts = parts;
@@ -128,8 +159,9 @@ internal static unsafe class OpenMpTeam
 
         /// <summary>
         /// The libgomp mapped into this process (libtorch's, under its hashed soname such as libgomp-98b21ff3.so.1), or
-        /// null when there is none: another OS, an OpenMP runtime other than GNU's, or libtorch not loaded yet. Loading
-        /// the mapped path returns the instance already loaded, so the team is libtorch's.
+        /// null when there is none: another OS, an OpenMP runtime other than GNU's, or libtorch not loaded yet. When more
+        /// than one libgomp is mapped (an application may load the system's too), the one beside libtorch_cpu.so is
+        /// libtorch's. Loading a mapped path returns the instance already loaded, so the team is libtorch's.
         /// </summary>
         public static Gomp? Find()
         {
@@ -138,33 +170,25 @@ internal static unsafe class OpenMpTeam
                 return null;
             }
 
+            IReadOnlyList<string> candidates;
             try
             {
-                foreach (string line in File.ReadLines("/proc/self/maps"))
-                {
-                    int slash = line.IndexOf('/', StringComparison.Ordinal);
-                    if (slash < 0)
-                    {
-                        continue;
-                    }
-
-                    string path = line[slash..];
-                    if (!Path.GetFileName(path).StartsWith("libgomp", StringComparison.Ordinal)
-                        || !NativeLibrary.TryLoad(path, out nint library))
-                    {
-                        continue;
-                    }
-
-                    if (NativeLibrary.TryGetExport(library, "GOMP_parallel", out nint parallel)
-                        && NativeLibrary.TryGetExport(library, "omp_get_thread_num", out nint threadNumber)
-                        && NativeLibrary.TryGetExport(library, "omp_get_num_threads", out nint teamSize))
-                    {
-                        return new Gomp(parallel, threadNumber, teamSize);
-                    }
-                }
+                candidates = LibgompCandidates(File.ReadLines("/proc/self/maps"));
             }
             catch (IOException)
             {
+                return null;
+            }
+
+            foreach (string path in candidates)
+            {
+                if (NativeLibrary.TryLoad(path, out nint library)
+                    && NativeLibrary.TryGetExport(library, "GOMP_parallel", out nint parallel)
+                    && NativeLibrary.TryGetExport(library, "omp_get_thread_num", out nint threadNumber)
+                    && NativeLibrary.TryGetExport(library, "omp_get_num_threads", out nint teamSize))
+                {
+                    return new Gomp(parallel, threadNumber, teamSize);
+                }
             }
 
             return null;

@@ -24,6 +24,25 @@ public sealed class OpenMpTeamTests
         Assert.True(OpenMpTeam.IsAvailable, "libgomp was not found in /proc/self/maps, or lacks GOMP_parallel");
     }
 
+    /// <summary>With the system's libgomp mapped too, libtorch's (beside libtorch_cpu.so) comes first, whatever the order.</summary>
+    [Fact]
+    public void LibgompCandidates_PutLibtorchsFirst()
+    {
+        string[] maps =
+        [
+            "7f00-7f10 r--p 00000000 08:01 11 /usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0",
+            "7f10-7f20 r-xp 00001000 08:01 11 /usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0",
+            "7f20-7f30 rw-p 00000000 00:00 0 [heap]",
+            "7f30-7f40 r-xp 00000000 08:01 12 /app/runtimes/linux-x64/native/libtorch_cpu.so",
+            "7f40-7f50 r-xp 00000000 08:01 13 /app/runtimes/linux-x64/native/libgomp-98b21ff3.so.1",
+            "7f50-7f60 r-xp 00000000 00:00 0",
+        ];
+        Assert.Equal(
+            ["/app/runtimes/linux-x64/native/libgomp-98b21ff3.so.1", "/usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0"],
+            OpenMpTeam.LibgompCandidates(maps));
+        Assert.Empty(OpenMpTeam.LibgompCandidates(["7f30-7f40 r-xp 00000000 08:01 12 /app/libtorch_cpu.so"]));
+    }
+
     [Fact]
     public void For_RunsEveryPartOnce_OnTheCallerAndAnOpenMpThread()
     {
