@@ -110,6 +110,8 @@ public static class MagDiApp
         config.AddCommand<ExperimentCommand>("experiment").WithDescription("The multi-seed MAGDi experiment: No teacher, SiT per teacher and Levels 1-4 from one base student; table, results.json and plot with 95 % intervals.")
             .WithExample("experiment", "--synthetic", "--out", "out/experiment", "--seeds", "5")
             .WithExample("experiment", "--model", "mistral-7b", "--mags", "MAG/GSM8K_1000.json", "--test", "gsm8k_test.jsonl", "--task", "gsm8k", "--out", "exp", "--device", "cuda", "--dtype", "bf16", "--seeds", "3");
+        config.AddCommand<CompareCommand>("compare").WithDescription("Rows of two experiment output folders against each other, paired by seed and test question (the experiment's paired bootstrap).")
+            .WithExample("compare", "out/quickstart-10ep", "out/quickstart", "--rows", "level-1,level-4-magdi", "--seeds", "1,2,3");
         config.AddCommand<PretrainCommand>("pretrain").WithDescription("Pretrain the synthetic experiment's base student on textbook solutions (never teacher output).")
             .WithExample("pretrain", "--synthetic", "--out", "bases");
         config.AddCommand<DiscussCommand>("discuss").WithDescription("Build a MAG corpus from multi-agent discussions (OpenAI-compatible teachers or simulated ones).")

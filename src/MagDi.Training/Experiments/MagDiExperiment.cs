@@ -589,7 +589,7 @@ public sealed partial class MagDiExperiment
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>Reads a finished run's result; a damaged file is an error naming it (MagDi writes it atomically, so it was changed by hand).</summary>
-    private static UnitResult ReadResult(string path)
+    internal static UnitResult ReadResult(string path)
     {
         try
         {
