@@ -35,8 +35,9 @@ internal static unsafe class OpenMpTeam
     /// <summary>
     /// Runs <paramref name="body"/>(0) … <paramref name="body"/>(<paramref name="parts"/> - 1) and returns when all are
     /// done: on libtorch's OpenMP team (at most <paramref name="threads"/> threads, part p on thread p mod team size)
-    /// when <see cref="IsAvailable"/>, on the .NET thread pool otherwise. An exception in a part is rethrown inside an
-    /// <see cref="AggregateException"/> once every part has returned.
+    /// when <see cref="IsAvailable"/>, on the .NET thread pool otherwise. With several parts, an exception in a part is
+    /// rethrown inside an <see cref="AggregateException"/> once every part has returned; a single part runs on the caller
+    /// and its exception propagates as it is.
     /// </summary>
     internal static void For(int parts, int threads, Action<int> body)
     {
