@@ -51,25 +51,7 @@ internal static class LoraDropout
             address = (nint)bytes; // libtorch memory: it does not move
         }
 
-        long chunks = (n + ChunkElements - 1) / ChunkElements;
-        int workers = (int)Math.Min(Environment.ProcessorCount, chunks);
-        if (workers <= 1)
-        {
-            Fill((ushort*)address, 0, n, (ulong)seed, threshold);
-        }
-        else
-        {
-            // Chunks are independent (the hash takes the element index), so any split gives the same mask.
-            MagDi.Runtime.OpenMpTeam.For(workers, get_num_threads(), worker =>
-            {
-                for (long c = worker; c < chunks; c += workers)
-                {
-                    long start = c * ChunkElements;
-                    Fill((ushort*)address, start, Math.Min(n, start + ChunkElements), (ulong)seed, threshold);
-                }
-            });
-        }
-
+        ForChunks(n, (start, end) => Fill((ushort*)address, start, end, (ulong)seed, threshold));
         return mask;
     }
 

@@ -102,7 +102,8 @@ public static class ExperimentRunComparer
 
         var (difference, p) = ExperimentStatistics.PairedBootstrap(scoresA!, scoresB!);
         return new ExperimentRunComparison(
-            Path.GetFileName(a), Path.GetFileName(b), shared ? [] : paired, questions, Mean(scoresA!), Mean(scoresB!), difference, p);
+            Path.GetFileName(a), Path.GetFileName(b), shared ? [] : paired, questions,
+            ExperimentStatistics.PerSeed(scoresA!).Average(), ExperimentStatistics.PerSeed(scoresB!).Average(), difference, p);
     }
 
     /// <summary>The <c>runs/</c> folder of an experiment output folder, or of its <c>experiment/</c> subfolder.</summary>
@@ -165,17 +166,6 @@ public static class ExperimentRunComparer
     }
 
     private static string Describe(IReadOnlyList<int>? seeds) => seeds is null ? "one run for all seeds" : seeds.Count == 0 ? "none" : string.Join(", ", seeds.Order());
-
-    private static double Mean(double[,] scores)
-    {
-        double sum = 0;
-        foreach (double value in scores)
-        {
-            sum += value;
-        }
-
-        return sum / scores.Length;
-    }
 }
 
 /// <summary>One row of one experiment against one row of another, paired by seed and test question (<see cref="ExperimentRunComparer"/>).</summary>

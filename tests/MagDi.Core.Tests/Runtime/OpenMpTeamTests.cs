@@ -70,22 +70,28 @@ public sealed class OpenMpTeamTests
         Assert.False(threads.Single(t => t.Key != caller).Value, "the second part ran on a .NET thread-pool thread");
     }
 
-    [Fact]
-    public void For_APartThatThrows_IsReportedAfterEveryOtherPartRan()
+    /// <summary>Six parts, <paramref name="failing"/> throwing: the failure is reported, and only after every part ran.</summary>
+    private static void AssertFailureReportedAfterEveryPart(int failing)
     {
-        using Tensor loaded = ones(1);
         var runs = new ConcurrentBag<int>();
         var failure = Assert.Throws<AggregateException>(() => OpenMpTeam.For(parts: 6, threads: 2, part =>
         {
             runs.Add(part);
-            if (part == 3)
+            if (part == failing)
             {
-                throw new InvalidOperationException("part 3 failed");
+                throw new InvalidOperationException($"part {failing} failed");
             }
         }));
 
-        Assert.Contains(failure.Flatten().InnerExceptions, e => e is InvalidOperationException { Message: "part 3 failed" });
+        Assert.Contains(failure.Flatten().InnerExceptions, e => e is InvalidOperationException { Message: var m } && m == $"part {failing} failed");
         Assert.Equal(Enumerable.Range(0, 6), runs.Order());
+    }
+
+    [Fact]
+    public void For_APartThatThrows_IsReportedAfterEveryOtherPartRan()
+    {
+        using Tensor loaded = ones(1);
+        AssertFailureReportedAfterEveryPart(failing: 3);
     }
 
     /// <summary>The thread-pool path (other OpenMP runtimes, or the switch) keeps the same contract: every part runs, failures after.</summary>
@@ -97,18 +103,7 @@ public sealed class OpenMpTeamTests
         try
         {
             Assert.False(OpenMpTeam.IsAvailable);
-            var runs = new ConcurrentBag<int>();
-            var failure = Assert.Throws<AggregateException>(() => OpenMpTeam.For(parts: 6, threads: 2, part =>
-            {
-                runs.Add(part);
-                if (part == 0)
-                {
-                    throw new InvalidOperationException("part 0 failed");
-                }
-            }));
-
-            Assert.Contains(failure.Flatten().InnerExceptions, e => e is InvalidOperationException { Message: "part 0 failed" });
-            Assert.Equal(Enumerable.Range(0, 6), runs.Order());
+            AssertFailureReportedAfterEveryPart(failing: 0);
         }
         finally
         {
