@@ -122,6 +122,21 @@ public sealed class CompareCommandTests(CliFixture fixture)
     }
 
     [Fact]
+    public void Compare_SeedsEvaluatedOnDifferentQuestionOrders_IsAnErrorNamingTheFileAndQuestion()
+    {
+        // A and B agree seed by seed, but seed 2 (on both sides) holds the questions in another order: the bootstrap
+        // resamples question j of every seed together, so it would pair different questions across seeds.
+        var (a, b) = Folders();
+        string[] reordered = [.. Questions.Reverse()];
+        WriteRun(Path.Combine(a, "experiment", "runs"), "level-1", "seed-2", i => i % 2 == 0, reordered);
+        WriteRun(Path.Combine(b, "runs"), "level-1", "seed-2", i => i % 3 == 0, reordered);
+
+        var error = Assert.Throws<InvalidDataException>(() => ExperimentRunComparer.Compare(a, "level-1", b, "level-1"));
+        Assert.Contains(Path.Combine("level-1", "seed-2", "result.json"), error.Message, StringComparison.Ordinal);
+        Assert.Contains("question 1 is 'q39', in the run of seed 1 'q00'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cli_BadArguments_AreExit2()
     {
         var (a, _) = Folders();

@@ -65,6 +65,7 @@ public static class ExperimentRunComparer
         int rows = shared ? 1 : paired.Count;
         double[,]? scoresA = null, scoresB = null;
         int questions = 0;
+        string[] questionIds = [];
         for (int i = 0; i < rows; i++)
         {
             int? seed = shared ? null : paired[i];
@@ -87,10 +88,17 @@ public static class ExperimentRunComparer
 
                 scoresA = new double[rows, questions];
                 scoresB = new double[rows, questions];
+                questionIds = [.. runA.Questions.Select(q => q.Id)];
             }
             else if (runA.Questions.Count != questions)
             {
                 throw new InvalidDataException($"'{fileA}' holds {runA.Questions.Count} questions, the run of seed {paired[0]} {questions}: every seed must be evaluated on the same test set.");
+            }
+            else if (FirstDifference(questionIds, runA.Questions) is int at)
+            {
+                // The bootstrap resamples question j of every seed together: j must be the same question in every seed.
+                throw new InvalidDataException(
+                    $"'{fileA}' question {at + 1} is '{runA.Questions[at].Id}', in the run of seed {paired[0]} '{questionIds[at]}': every seed must be evaluated on the same test questions in the same order.");
             }
 
             for (int j = 0; j < questions; j++)
@@ -104,6 +112,19 @@ public static class ExperimentRunComparer
         return new ExperimentRunComparison(
             Path.GetFileName(a), Path.GetFileName(b), shared ? [] : paired, questions,
             ExperimentStatistics.PerSeed(scoresA!).Average(), ExperimentStatistics.PerSeed(scoresB!).Average(), difference, p);
+    }
+
+    private static int? FirstDifference(string[] ids, List<MagDiExperiment.QuestionOutcome> questions)
+    {
+        for (int j = 0; j < ids.Length; j++)
+        {
+            if (!string.Equals(ids[j], questions[j].Id, StringComparison.Ordinal))
+            {
+                return j;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The <c>runs/</c> folder of an experiment output folder, or of its <c>experiment/</c> subfolder.</summary>
