@@ -85,6 +85,11 @@ public sealed class ScalarLifetimeTests
             {
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
+                // A millisecond between collections lets the tested thread run: back to back, they starved it (68,000
+                // collections and 254 s inside the full suite, against 5,600 and 11 s alone), and fewer of its calls were
+                // ever interrupted. With a Tensor + Tensor that passes a temporary Scalar 1 (the bug this catches), this
+                // loop failed 8 runs in 10, within 1-8 s; back to back, 1 in 6.
+                Thread.Sleep(1);
             }
         })
         { IsBackground = true };
@@ -95,14 +100,14 @@ public sealed class ScalarLifetimeTests
             // methods ("Expected false to be true", "Unknown scalar type"); this project turns tiered compilation off for that.
             model.eval();
             var generator = new TextGenerator(model);
-            for (int i = 0; i < 60; i++)
+            for (int i = 0; i < 120; i++)
             {
                 Assert.Equal(4, generator.Generate(prompts, sampled).Tokens.Count);
             }
 
             model.train();
             using var optimizer = new MagDi.Training.Optimization.AdamW([new AdamW.ParamGroup(model.parameters(), lr: 1e-3, weight_decay: 0.01)], 1e-3, 0.9, 0.999, 1e-8, 0.01);
-            for (int i = 0; i < 10; i++)
+            for (int i = 0; i < 20; i++)
             {
                 using var scope = NewDisposeScope();
                 optimizer.zero_grad();
