@@ -133,7 +133,7 @@ public sealed class CompareCommandTests(CliFixture fixture)
 
         var error = Assert.Throws<InvalidDataException>(() => ExperimentRunComparer.Compare(a, "level-1", b, "level-1"));
         Assert.Contains(Path.Combine("level-1", "seed-2", "result.json"), error.Message, StringComparison.Ordinal);
-        Assert.Contains("question 1 is 'q39', in the run of seed 1 'q00'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("question 1 has id 'q39' where the run of seed 1 has 'q00'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -98,7 +98,7 @@ public static class ExperimentRunComparer
             {
                 // The bootstrap resamples question j of every seed together: j must be the same question in every seed.
                 throw new InvalidDataException(
-                    $"'{fileA}' question {at + 1} is '{runA.Questions[at].Id}', in the run of seed {paired[0]} '{questionIds[at]}': every seed must be evaluated on the same test questions in the same order.");
+                    $"'{fileA}': question {at + 1} has id '{runA.Questions[at].Id}' where the run of seed {paired[0]} has '{questionIds[at]}': every seed must be evaluated on the same test questions in the same order.");
             }
 
             for (int j = 0; j < questions; j++)
