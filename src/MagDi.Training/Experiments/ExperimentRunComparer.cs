@@ -17,8 +17,6 @@ namespace MagDi.Training.Experiments;
 /// </remarks>
 public static class ExperimentRunComparer
 {
-    private const string AllSeeds = "all-seeds";
-
     /// <summary>The rows with at least one finished run in the experiment folder <paramref name="folder"/>, as the slugs their folders carry.</summary>
     /// <param name="folder">An experiment output folder.</param>
     /// <exception cref="InvalidDataException">The folder holds no experiment runs.</exception>
@@ -26,7 +24,7 @@ public static class ExperimentRunComparer
     {
         string runs = RunsDirectory(folder);
         return [.. Directory.EnumerateDirectories(runs)
-            .Where(row => Directory.EnumerateDirectories(row).Any(run => File.Exists(Path.Combine(run, "result.json"))))
+            .Where(row => Directory.EnumerateDirectories(row).Any(run => File.Exists(Path.Combine(run, MagDiExperiment.ResultFile))))
             .Select(Path.GetFileName)
             .Order(StringComparer.Ordinal)!];
     }
@@ -157,16 +155,16 @@ public static class ExperimentRunComparer
     /// <summary>The seeds a row ran, or null when its one run serves every seed (<c>all-seeds</c>).</summary>
     private static List<int>? SeedsOf(string rowDirectory)
     {
-        if (File.Exists(Path.Combine(rowDirectory, AllSeeds, "result.json")))
+        if (File.Exists(Path.Combine(rowDirectory, MagDiExperiment.RunFolderName(null), MagDiExperiment.ResultFile)))
         {
             return null;
         }
 
         var seeds = new List<int>();
-        foreach (string run in Directory.EnumerateDirectories(rowDirectory, "seed-*"))
+        foreach (string run in Directory.EnumerateDirectories(rowDirectory, MagDiExperiment.SeedRunFolderPrefix + "*"))
         {
-            if (int.TryParse(Path.GetFileName(run)["seed-".Length..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int seed)
-                && File.Exists(Path.Combine(run, "result.json")))
+            if (int.TryParse(Path.GetFileName(run)[MagDiExperiment.SeedRunFolderPrefix.Length..], NumberStyles.Integer, CultureInfo.InvariantCulture, out int seed)
+                && File.Exists(Path.Combine(run, MagDiExperiment.ResultFile)))
             {
                 seeds.Add(seed);
             }
@@ -177,7 +175,7 @@ public static class ExperimentRunComparer
 
     private static string ResultFile(string rowDirectory, int? seed, IReadOnlyList<int>? seeds)
     {
-        string file = Path.Combine(rowDirectory, seeds is null ? AllSeeds : $"seed-{seed}", "result.json");
+        string file = Path.Combine(rowDirectory, MagDiExperiment.RunFolderName(seeds is null ? null : seed), MagDiExperiment.ResultFile);
         if (!File.Exists(file))
         {
             throw new InvalidDataException($"'{file}': row '{Path.GetFileName(rowDirectory)}' has no finished run of seed {seed} (its seeds: {Describe(seeds)}).");

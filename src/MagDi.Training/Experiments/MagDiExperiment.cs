@@ -63,7 +63,15 @@ internal sealed record ExperimentSetup(
 /// </remarks>
 public sealed partial class MagDiExperiment
 {
-    private const string ResultFile = "result.json";
+    /// <summary>The file a finished (row, seed) run leaves in its folder (<see cref="RunFolderName"/>).</summary>
+    internal const string ResultFile = "result.json";
+
+    /// <summary>The folder name of a row's run that serves every seed (the base student decoded greedily).</summary>
+    internal const string AllSeedsRunFolder = "all-seeds";
+
+    /// <summary>The prefix of a row's per-seed run folders (<c>seed-3</c>).</summary>
+    internal const string SeedRunFolderPrefix = "seed-";
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -133,7 +141,7 @@ public sealed partial class MagDiExperiment
         // Greedy decoding makes the base student's answers independent of the seed: evaluate it once.
         EvaluationOptions rowEvaluation = row.Evaluation?.Invoke(_setup.Evaluation) ?? _setup.Evaluation;
         bool shared = !row.Trains && rowEvaluation.Decoding == DecodingStrategy.Greedy;
-        string directory = Path.Combine(_setup.OutputDirectory, "runs", Slug(row.Name), shared ? "all-seeds" : $"seed-{seed}");
+        string directory = Path.Combine(_setup.OutputDirectory, "runs", Slug(row.Name), RunFolderName(shared ? null : seed));
         string fingerprint = UnitFingerprint(row, shared ? null : seed, data);
         string resultPath = Path.Combine(directory, ResultFile);
         if (File.Exists(resultPath))
@@ -180,7 +188,7 @@ public sealed partial class MagDiExperiment
                 .WithSeed(seed)
                 .WithOutputDirectory(row.SharedTraining is null
                     ? Path.Combine(directory, "train")
-                    : Path.Combine(_setup.OutputDirectory, "runs", Slug(row.SharedTraining), $"seed-{seed}", "train"))
+                    : Path.Combine(_setup.OutputDirectory, "runs", Slug(row.SharedTraining), RunFolderName(seed), "train"))
                 // A run interrupted mid-training continues from its checkpoint; a shared training that another row finished
                 // resumes at its last step: no step is run again, its weights are loaded.
                 .ResumeFromLatestCheckpoint()
@@ -585,6 +593,10 @@ public sealed partial class MagDiExperiment
 
         return Convert.ToHexStringLower(hash.GetHashAndReset());
     }
+
+    /// <summary>The folder of a row's run of <paramref name="seed"/> under <c>runs/{row}/</c>; null: the run that serves every seed.</summary>
+    internal static string RunFolderName(int? seed) =>
+        seed is { } s ? SeedRunFolderPrefix + s.ToString(CultureInfo.InvariantCulture) : AllSeedsRunFolder;
 
     private static string Hash(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
