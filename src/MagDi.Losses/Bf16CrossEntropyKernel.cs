@@ -263,14 +263,7 @@ internal static class Bf16CrossEntropyKernel
     {
         // Below about a million elements per worker, handing a part to another thread costs more than it saves.
         long workers = Math.Clamp(Math.Min(get_num_threads(), count * vocabulary / (1L << 20)), 1, count);
-        if (workers <= 1)
-        {
-            body(0, count);
-            return;
-        }
-
-        long per = (count + workers - 1) / workers;
-        MagDi.Runtime.OpenMpTeam.For((int)workers, (int)workers, w => body(w * per, Math.Min(count, (w + 1) * per)));
+        MagDi.Runtime.OpenMpTeam.ForRanges(count, (int)workers, body);
     }
 
     /// <summary>Eight float32 values rounded to bfloat16 (in the low 16 bits of each lane), as <see cref="ToBFloat16"/>.</summary>

@@ -75,6 +75,24 @@ internal static unsafe class OpenMpTeam
         }
     }
 
+    /// <summary>
+    /// Splits rows [0, <paramref name="count"/>) into <paramref name="parts"/> contiguous ranges of ⌈count / parts⌉ rows
+    /// and runs <paramref name="body"/>(first, end) for each non-empty one, as <see cref="For"/> runs its parts.
+    /// </summary>
+    internal static void ForRanges(long count, int parts, Action<long, long> body)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(parts, 1);
+        long per = (count + parts - 1) / parts;
+        For(parts, parts, part =>
+        {
+            long first = part * per;
+            if (first < count)
+            {
+                body(first, Math.Min(count, first + per));
+            }
+        });
+    }
+
     // Runs on every thread of the team (the caller is thread 0). Exceptions must not cross into libgomp.
     [UnmanagedCallersOnly]
     private static void RunParts(nint data)

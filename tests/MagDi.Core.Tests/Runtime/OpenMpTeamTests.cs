@@ -43,6 +43,21 @@ public sealed class OpenMpTeamTests
         Assert.Empty(OpenMpTeam.LibgompCandidates(["7f30-7f40 r-xp 00000000 08:01 12 /app/libtorch_cpu.so"]));
     }
 
+    /// <summary>The kernels' row split: contiguous ranges of ⌈count / parts⌉ rows covering every row once, empty ranges left out.</summary>
+    [Theory]
+    [InlineData(10, 1, new long[] { 0, 10 })]
+    [InlineData(10, 2, new long[] { 0, 5, 5, 10 })]
+    [InlineData(10, 3, new long[] { 0, 4, 4, 8, 8, 10 })]
+    [InlineData(5, 4, new long[] { 0, 2, 2, 4, 4, 5 })]
+    public void ForRanges_SplitsRowsIntoContiguousCeilSizedRanges(long count, int parts, long[] bounds)
+    {
+        using Tensor loaded = ones(1);
+        var ranges = new ConcurrentBag<(long First, long End)>();
+        OpenMpTeam.ForRanges(count, parts, (first, end) => ranges.Add((first, end)));
+        Assert.Equal(bounds, ranges.OrderBy(r => r.First).SelectMany(r => new[] { r.First, r.End }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => OpenMpTeam.ForRanges(count, 0, (_, _) => { }));
+    }
+
     [Fact]
     public void For_RunsEveryPartOnce_OnTheCallerAndAnOpenMpThread()
     {

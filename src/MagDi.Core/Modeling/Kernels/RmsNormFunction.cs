@@ -92,10 +92,9 @@ internal sealed class RmsNormFunction : autograd.SingleTensorFunction<RmsNormFun
 
         // Rows are independent; two parts only when each has enough rows to pay for handing it to another thread.
         int parts = (int)Math.Clamp(Math.Min(get_num_threads(), rows * d / (1L << 17)), 1, Math.Max(1, rows));
-        long per = (rows + parts - 1) / parts;
-        MagDi.Runtime.OpenMpTeam.For(parts, parts, part =>
+        MagDi.Runtime.OpenMpTeam.ForRanges(rows, parts, (first, end) =>
         {
-            for (long row = part * per; row < Math.Min(rows, (part + 1) * per); row++)
+            for (long row = first; row < end; row++)
             {
                 Row((byte*)gp, (byte*)xp, (byte*)wp, ((float*)rp)[row], (byte*)dp, row * d, d);
             }
