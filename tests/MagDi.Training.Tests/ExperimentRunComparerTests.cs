@@ -57,5 +57,15 @@ public sealed class ExperimentRunComparerTests : IDisposable
         Assert.Equal(p, c.PValue, 12);
         Assert.Equal(ExperimentStatistics.Accuracy(scoresA).Mean, c.AccuracyA, 12);
         Assert.Equal(ExperimentStatistics.Accuracy(scoresB).Mean, c.AccuracyB, 12);
+
+        // The table formats every number as the experiment's own table.md does.
+        string[] lines = ExperimentRunComparer.Markdown([c]).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        Assert.Equal("| row (A) | row (B) | seeds | questions | A | B | A - B [95 % CI] | p |", lines[0]);
+        string star = expected.ExcludesZeroAbove || expected.ExcludesZeroBelow ? " *" : "";
+        Assert.Equal(
+            $"| level-4-magdi | level-4-magdi | 1,2,3,4 | 50 | {ExperimentReportWriter.Percent(c.AccuracyA)} | {ExperimentReportWriter.Percent(c.AccuracyB)} | "
+            + $"{ExperimentReportWriter.Points(expected.Mean)} [{ExperimentReportWriter.Points(expected.Low)}, {ExperimentReportWriter.Points(expected.High)}]{star} | {ExperimentReportWriter.PValue(p)} |",
+            lines[2]);
     }
 }

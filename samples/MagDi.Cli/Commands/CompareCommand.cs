@@ -100,15 +100,7 @@ public sealed class CompareCommand(CliOutput output) : Command<CompareCommand.Se
         output.Out.WriteLine($"B: {Terminal.Clean(settings.FolderB)}");
         output.Out.WriteLine("Paired bootstrap over seeds and test questions (10,000 resamples, as the experiment's own table); points.");
         output.Out.WriteLine();
-        output.Out.WriteLine("| row (A) | row (B) | seeds | questions | A | B | A - B [95 % CI] | p |");
-        output.Out.WriteLine("|---|---|---|---:|---:|---:|---:|---:|");
-        foreach (ExperimentRunComparison c in comparisons)
-        {
-            string seedList = c.Seeds.Count == 0 ? "all (one run)" : string.Join(",", c.Seeds);
-            output.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {c.RowA} | {c.RowB} | {seedList} | {c.Questions} | {100 * c.AccuracyA:F1} | {100 * c.AccuracyB:F1} | {100 * c.Difference.Mean:+0.0;-0.0;0.0} [{100 * c.Difference.Low:+0.0;-0.0;0.0}, {100 * c.Difference.High:+0.0;-0.0;0.0}]{(c.Significant ? " *" : "")} | {(c.PValue < 0.001 ? "<0.001" : c.PValue.ToString("0.000", CultureInfo.InvariantCulture))} |"));
-        }
-
+        output.Out.Write(ExperimentRunComparer.Markdown(comparisons));
         output.Out.WriteLine();
         output.Out.WriteLine("* the interval excludes 0");
         return ExitCodes.Success;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace MagDi.Training.Experiments;
 
@@ -123,6 +124,28 @@ public static class ExperimentRunComparer
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// <paramref name="comparisons"/> as a Markdown table (header, then one line per comparison): both rows, the seeds,
+    /// the questions, both accuracies in percent, A − B in points with its 95 % interval (<c>*</c> when it excludes 0),
+    /// and p, formatted as the experiment's own <c>table.md</c> formats them. <c>magdi compare</c> prints this.
+    /// </summary>
+    /// <param name="comparisons">Results of <see cref="Compare"/>.</param>
+    public static string Markdown(IEnumerable<ExperimentRunComparison> comparisons)
+    {
+        ArgumentNullException.ThrowIfNull(comparisons);
+        var table = new StringBuilder();
+        table.AppendLine("| row (A) | row (B) | seeds | questions | A | B | A - B [95 % CI] | p |");
+        table.AppendLine("|---|---|---|---:|---:|---:|---:|---:|");
+        foreach (ExperimentRunComparison c in comparisons)
+        {
+            string seedList = c.Seeds.Count == 0 ? "all (one run)" : string.Join(",", c.Seeds);
+            table.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {c.RowA} | {c.RowB} | {seedList} | {c.Questions} | {ExperimentReportWriter.Percent(c.AccuracyA)} | {ExperimentReportWriter.Percent(c.AccuracyB)} | {ExperimentReportWriter.Points(c.Difference.Mean)} [{ExperimentReportWriter.Points(c.Difference.Low)}, {ExperimentReportWriter.Points(c.Difference.High)}]{(c.Significant ? " *" : "")} | {ExperimentReportWriter.PValue(c.PValue)} |"));
+        }
+
+        return table.ToString();
     }
 
     /// <summary>The <c>runs/</c> folder of an experiment output folder, or of its <c>experiment/</c> subfolder.</summary>
